@@ -1,0 +1,21 @@
+"""Smoothing transformations and the RBM prior as TFP distributions.
+
+- `OverlappingExponential` (Sec. 3, Eq. 3), `OverlappingLogistic` (Appendix B,
+  reconstructed), `OverlappingPower` (DVAE#): mixtures q(zeta) of Eq. 2 with
+  overlapping components and reparameterized samples.
+- `SpikeAndExponential`: Rolfe's (2016) smoothing, the paper's baseline.
+"""
+
+from dvae_tf.distributions.overlapping_exponential import OverlappingExponential
+from dvae_tf.distributions.overlapping_logistic import OverlappingLogistic
+from dvae_tf.distributions.overlapping_power import OverlappingPower
+from dvae_tf.distributions.smoothed_bernoulli import SmoothedBernoulli
+from dvae_tf.distributions.spike_and_exponential import SpikeAndExponential
+
+__all__ = [
+    'OverlappingExponential',
+    'OverlappingLogistic',
+    'OverlappingPower',
+    'SmoothedBernoulli',
+    'SpikeAndExponential',
+]
