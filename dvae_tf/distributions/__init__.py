@@ -4,11 +4,17 @@
   reconstructed), `OverlappingPower` (DVAE#): mixtures q(zeta) of Eq. 2 with
   overlapping components and reparameterized samples.
 - `SpikeAndExponential`: Rolfe's (2016) smoothing, the paper's baseline.
+- `RBM` (Sec. 5): the restricted Boltzmann machine prior, with exact log Z by
+  enumeration of the smaller side, `ais_log_normalizer` for larger ones, and
+  `PersistentChains` for persistent contrastive divergence.
 """
 
+from dvae_tf.distributions.ais import ais_log_normalizer
 from dvae_tf.distributions.overlapping_exponential import OverlappingExponential
 from dvae_tf.distributions.overlapping_logistic import OverlappingLogistic
 from dvae_tf.distributions.overlapping_power import OverlappingPower
+from dvae_tf.distributions.persistent_chains import PersistentChains
+from dvae_tf.distributions.rbm import RBM
 from dvae_tf.distributions.smoothed_bernoulli import SmoothedBernoulli
 from dvae_tf.distributions.spike_and_exponential import SpikeAndExponential
 
@@ -16,6 +22,9 @@ __all__ = [
     'OverlappingExponential',
     'OverlappingLogistic',
     'OverlappingPower',
+    'PersistentChains',
+    'RBM',
     'SmoothedBernoulli',
     'SpikeAndExponential',
+    'ais_log_normalizer',
 ]

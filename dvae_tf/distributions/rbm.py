@@ -1,0 +1,353 @@
+"""The restricted Boltzmann machine prior of Sec. 5 as a TFP distribution.
+
+An RBM over binary z = [z1, z2] (z1 the n1 "left" units, z2 the n2 "right"
+units) has energy and probability
+
+    E(z) = -a1 . z1 - a2 . z2 - z1^T W z2,
+    p(z) = exp(-E(z)) / Z,      Z = sum_z exp(-E(z)).
+
+Because the graph is bipartite, one side sums out analytically:
+
+    sum_{z2} exp(-E(z1, z2)) = exp(a1 . z1) prod_j (1 + exp(a2_j + (z1^T W)_j)),
+
+so log Z is a log-sum-exp over the 2^min(n1, n2) states of the smaller side
+only. `log_normalizer()` enumerates those states in fixed-size chunks inside a
+`tf.while_loop`, so memory stays bounded up to 24 units on the smaller side;
+larger RBMs need annealed importance sampling (`dvae_tf.distributions.ais`).
+
+Samples come from block Gibbs sampling, alternating the two conditionals
+
+    q(z1 = 1 | z2) = sigmoid(a1 + W z2),  q(z2 = 1 | z1) = sigmoid(a2 + W^T z1).
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tensorflow_probability.python.internal import dtype_util
+from tensorflow_probability.python.internal import parameter_properties
+from tensorflow_probability.python.internal import prefer_static as ps
+from tensorflow_probability.python.internal import reparameterization
+from tensorflow_probability.python.internal import samplers
+from tensorflow_probability.python.internal import tensor_util
+
+tfd = tfp.distributions
+
+# Largest smaller side for which `log_normalizer()` enumerates states exactly.
+MAX_EXACT_UNITS = 24
+
+
+def bernoulli_sample(logits, seed):
+  """A {0, 1} sample (in the dtype of `logits`) of Bernoulli(sigmoid(logits))."""
+  u = samplers.uniform(ps.shape(logits), seed=seed, dtype=logits.dtype)
+  return tf.cast(u < tf.math.sigmoid(logits), logits.dtype)
+
+
+def binary_states(start, count, num_units, dtype):
+  """The states start, ..., start + count - 1 as rows of their binary digits.
+
+  Args:
+    start: int32 scalar, the first state's index.
+    count: Python int, how many consecutive states.
+    num_units: Python int, bits per state (at most 30).
+    dtype: float dtype of the result.
+
+  Returns:
+    A `[count, num_units]` tensor; bit k of state s is in column k.
+  """
+  index = start + tf.range(count, dtype=tf.int32)
+  bits = tf.bitwise.bitwise_and(
+      tf.bitwise.right_shift(index[:, tf.newaxis],
+                             tf.range(num_units, dtype=tf.int32)), 1)
+  return tf.cast(bits, dtype)
+
+
+class RBM(tfd.distribution.AutoCompositeTensorDistribution):
+  """A restricted Boltzmann machine over z = [z1, z2], event shape [n1 + n2].
+
+  Parameters are the left and right biases a1 [n1], a2 [n2] and the coupling
+  W [n1, n2] (any leading batch dimensions broadcast). Variables may be passed
+  in; they are read afresh at every call, so gradients reach them.
+
+  `log_prob` is exact: it calls `log_normalizer()`, which enumerates the
+  smaller side and therefore needs min(n1, n2) <= 24. `sample` runs
+  `num_gibbs_steps` block Gibbs sweeps from a start drawn from the factorial
+  distribution sigmoid(a1); it is exact only in the limit of many sweeps, and
+  is not reparameterized (samples are binary).
+  """
+
+  def __init__(self, linear_left, linear_right, weights, num_gibbs_steps=40,
+               validate_args=False, allow_nan_stats=True, name='RBM'):
+    """Builds the RBM.
+
+    Args:
+      linear_left: a1, float `Tensor` or variable of shape [..., n1].
+      linear_right: a2, float `Tensor` or variable of shape [..., n2].
+      weights: W, float `Tensor` or variable of shape [..., n1, n2].
+      num_gibbs_steps: default number of block Gibbs sweeps used by `sample`.
+      validate_args: check shapes at run time too.
+      allow_nan_stats: as in `tfd.Distribution`.
+      name: name scope.
+
+    Raises:
+      ValueError: if the static shapes of the three parameters disagree.
+    """
+    parameters = dict(locals())
+    with tf.name_scope(name) as name:
+      dtype = dtype_util.common_dtype([linear_left, linear_right, weights],
+                                      tf.float32)
+      self._linear_left = tensor_util.convert_nonref_to_tensor(
+          linear_left, dtype=dtype, name='linear_left')
+      self._linear_right = tensor_util.convert_nonref_to_tensor(
+          linear_right, dtype=dtype, name='linear_right')
+      self._weights = tensor_util.convert_nonref_to_tensor(
+          weights, dtype=dtype, name='weights')
+      self._num_gibbs_steps = num_gibbs_steps
+      n1 = tf.compat.dimension_value(self._linear_left.shape[-1])
+      n2 = tf.compat.dimension_value(self._linear_right.shape[-1])
+      w_shape = self._weights.shape
+      if n1 is None or n2 is None:
+        raise ValueError('RBM: the number of units (last dimension of '
+                         '`linear_left` and `linear_right`) must be known '
+                         'statically.')
+      if w_shape.rank is not None and w_shape.rank < 2:
+        raise ValueError(f'RBM: `weights` must have shape [..., n1, n2]; got '
+                         f'shape {w_shape}.')
+      if w_shape.rank is not None and tuple(w_shape[-2:]) != (n1, n2):
+        raise ValueError(
+            f'RBM: `weights` has shape {w_shape} but `linear_left` has {n1} '
+            f'units and `linear_right` has {n2}: expected [..., {n1}, {n2}].')
+      self._num_left = n1
+      self._num_right = n2
+      super().__init__(
+          dtype=dtype,
+          reparameterization_type=reparameterization.NOT_REPARAMETERIZED,
+          validate_args=validate_args,
+          allow_nan_stats=allow_nan_stats,
+          parameters=parameters,
+          name=name)
+
+  @classmethod
+  def _parameter_properties(cls, dtype, num_classes=None):
+    return dict(
+        linear_left=parameter_properties.ParameterProperties(event_ndims=1),
+        linear_right=parameter_properties.ParameterProperties(event_ndims=1),
+        weights=parameter_properties.ParameterProperties(event_ndims=2))
+
+  @property
+  def linear_left(self):
+    """a1, the biases of the left units z1."""
+    return self._linear_left
+
+  @property
+  def linear_right(self):
+    """a2, the biases of the right units z2."""
+    return self._linear_right
+
+  @property
+  def weights(self):
+    """W, the couplings between z1 and z2."""
+    return self._weights
+
+  @property
+  def num_left(self):
+    """n1, the number of left units."""
+    return self._num_left
+
+  @property
+  def num_right(self):
+    """n2, the number of right units."""
+    return self._num_right
+
+  @property
+  def num_gibbs_steps(self):
+    """Block Gibbs sweeps used by `sample` when none is given."""
+    return self._num_gibbs_steps
+
+  def _event_shape(self):
+    return tf.TensorShape([self._num_left + self._num_right])
+
+  def _event_shape_tensor(self):
+    return tf.constant([self._num_left + self._num_right], dtype=tf.int32)
+
+  def split(self, z):
+    """Splits z [..., n1 + n2] into (z1 [..., n1], z2 [..., n2])."""
+    z = tf.convert_to_tensor(z, dtype=self.dtype)
+    return z[..., :self._num_left], z[..., self._num_left:]
+
+  # Energy and conditionals.
+
+  def energy(self, z, name='energy'):
+    """E(z) = -a1 . z1 - a2 . z2 - z1^T W z2 for z [..., n1 + n2]."""
+    with self._name_and_control_scope(name):
+      z1, z2 = self.split(z)
+      return -(tf.reduce_sum(z1 * self._linear_left, axis=-1) +
+               tf.reduce_sum(z2 * self._linear_right, axis=-1) +
+               tf.reduce_sum(z1 * tf.linalg.matvec(self._weights, z2), axis=-1))
+
+  def unnormalized_log_prob(self, z, name='unnormalized_log_prob'):
+    """log p(z) + log Z = -E(z)."""
+    return -self.energy(z, name=name)
+
+  def left_conditional_logits(self, z2, name='left_conditional_logits'):
+    """Logits of q(z1 = 1 | z2): a1 + W z2."""
+    with self._name_and_control_scope(name):
+      z2 = tf.convert_to_tensor(z2, dtype=self.dtype)
+      return self._linear_left + tf.linalg.matvec(self._weights, z2)
+
+  def right_conditional_logits(self, z1, name='right_conditional_logits'):
+    """Logits of q(z2 = 1 | z1): a2 + W^T z1."""
+    with self._name_and_control_scope(name):
+      z1 = tf.convert_to_tensor(z1, dtype=self.dtype)
+      return self._linear_right + tf.linalg.matvec(
+          self._weights, z1, adjoint_a=True)
+
+  def left_marginal_unnormalized_log_prob(self, z1):
+    """log sum_{z2} exp(-E(z1, z2)) = a1 . z1 + sum_j softplus(a2 + W^T z1)_j."""
+    z1 = tf.convert_to_tensor(z1, dtype=self.dtype)
+    return (tf.reduce_sum(z1 * self._linear_left, axis=-1) + tf.reduce_sum(
+        tf.math.softplus(self.right_conditional_logits(z1)), axis=-1))
+
+  def right_marginal_unnormalized_log_prob(self, z2):
+    """log sum_{z1} exp(-E(z1, z2)) = a2 . z2 + sum_i softplus(a1 + W z2)_i."""
+    z2 = tf.convert_to_tensor(z2, dtype=self.dtype)
+    return (tf.reduce_sum(z2 * self._linear_right, axis=-1) + tf.reduce_sum(
+        tf.math.softplus(self.left_conditional_logits(z2)), axis=-1))
+
+  # The partition function.
+
+  def log_normalizer(self, chunk_size=2**14, name='log_normalizer'):
+    """Exact log Z by enumerating the smaller side in chunks.
+
+    log Z = logsumexp_{z_s} [a_s . z_s + sum_l softplus(a_l + (W-side) z_s)],
+
+    with s the smaller and l the larger side. The 2^n_s states are visited
+    `chunk_size` at a time in a `tf.while_loop` with a running log-sum-exp,
+    so memory is O(chunk_size * n_l) whatever n_s is.
+
+    Args:
+      chunk_size: states per chunk (a power of two is best).
+      name: name scope.
+
+    Returns:
+      log Z, a tensor of the batch shape.
+
+    Raises:
+      ValueError: if min(n1, n2) > 24; use `ais_log_normalizer` then.
+    """
+    n_small = min(self._num_left, self._num_right)
+    if n_small > MAX_EXACT_UNITS:
+      raise ValueError(
+          f'RBM.log_normalizer: exact log Z enumerates 2^{n_small} states of '
+          f'the smaller side ({self._num_left} + {self._num_right} units); '
+          f'this is only supported up to {MAX_EXACT_UNITS} units. Use '
+          '`dvae_tf.distributions.ais_log_normalizer(rbm, ...)` for an '
+          'annealed importance sampling estimate instead.')
+    with self._name_and_control_scope(name):
+      if self._num_left <= self._num_right:
+        marginal = self.left_marginal_unnormalized_log_prob
+      else:
+        marginal = self.right_marginal_unnormalized_log_prob
+      num_states = 2**n_small
+      chunk = int(min(chunk_size, num_states))
+      num_chunks = -(-num_states // chunk)
+      batch_shape = self.batch_shape_tensor()
+      dtype = self.dtype
+
+      def chunk_log_sum(start):
+        states = binary_states(start, chunk, n_small, dtype)
+        # [chunk, 1, ..., 1, n_small] so the batch broadcasts after the chunk.
+        states = tf.reshape(
+            states,
+            tf.concat([[chunk], tf.ones_like(batch_shape), [n_small]], 0))
+        values = marginal(states)
+        # The last chunk may run past 2^n_small; mask those states out.
+        valid = tf.reshape(start + tf.range(chunk) < num_states,
+                           tf.concat([[chunk], tf.ones_like(batch_shape)], 0))
+        values = tf.where(valid, values, dtype_util.as_numpy_dtype(dtype)(-np.inf))
+        return tf.reduce_logsumexp(values, axis=0)
+
+      def body(i, total):
+        part = chunk_log_sum(i * chunk)
+        return i + 1, tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
+
+      init = tf.fill(batch_shape, dtype_util.as_numpy_dtype(dtype)(-np.inf))
+      _, log_z = tf.while_loop(lambda i, _: i < num_chunks, body,
+                               (tf.constant(0), init))
+      return log_z
+
+  def log_normalizer_surrogate(self, negative_samples,
+                               name='log_normalizer_surrogate'):
+    """A surrogate whose gradient is the gradient of log Z (Appendix E notes).
+
+    grad log Z = E_{p(z)}[-grad E(z)], so with z_1..z_S from the model (e.g.
+    persistent chains), -mean_s E(stop_gradient(z_s)) has gradient equal to a
+    Monte Carlo estimate of grad log Z. Its *value* is not log Z: add it to a
+    training loss only, and use `log_normalizer()` or AIS for reporting.
+
+    Args:
+      negative_samples: z of shape [S, ..., n1 + n2], model samples.
+      name: name scope.
+
+    Returns:
+      A tensor of the batch shape.
+    """
+    with self._name_and_control_scope(name):
+      z = tf.stop_gradient(tf.convert_to_tensor(negative_samples, self.dtype))
+      return tf.reduce_mean(-self.energy(z), axis=0)
+
+  def _log_prob(self, z):
+    return -self.energy(z) - self.log_normalizer()
+
+  # Sampling.
+
+  def block_gibbs(self, z, num_sweeps, seed, name='block_gibbs'):
+    """Runs `num_sweeps` sweeps of block Gibbs sampling from z.
+
+    One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2). Stateless: the
+    same `seed` gives the same chain; works under `tf.function` and XLA.
+
+    Args:
+      z: starting states [..., n1 + n2] (the z2 half is overwritten first).
+      num_sweeps: int, Python or scalar tensor.
+      seed: a stateless seed (int or shape-[2] tensor).
+      name: name scope.
+
+    Returns:
+      The states after the last sweep, the shape of `z` (`z` itself when
+      `num_sweeps` is 0).
+    """
+    with self._name_and_control_scope(name):
+      z1, z2 = self.split(z)
+      seed = samplers.sanitize_seed(seed, salt='RBM.block_gibbs')
+
+      def sweep(i, z1, z2):
+        right_seed, left_seed = samplers.split_seed(
+            tf.random.experimental.stateless_fold_in(seed, i), n=2)
+        z2 = bernoulli_sample(self.right_conditional_logits(z1), right_seed)
+        z1 = bernoulli_sample(self.left_conditional_logits(z2), left_seed)
+        return i + 1, z1, z2
+
+      _, z1, z2 = tf.while_loop(
+          lambda i, *_: i < num_sweeps, sweep, (tf.constant(0), z1, z2))
+      return tf.concat([z1, z2], axis=-1)
+
+  def _sample_n(self, n, seed=None, num_gibbs_steps=None):
+    num_sweeps = (self._num_gibbs_steps if num_gibbs_steps is None
+                  else num_gibbs_steps)
+    init_seed, gibbs_seed = samplers.split_seed(seed, n=2)
+    logits = tf.broadcast_to(
+        tf.convert_to_tensor(self._linear_left),
+        tf.concat([self.batch_shape_tensor(), [self._num_left]], 0))
+    logits = tf.broadcast_to(logits, tf.concat([[n], ps.shape(logits)], 0))
+    z1 = bernoulli_sample(logits, init_seed)
+    z = tf.concat([z1, tf.zeros(tf.concat([ps.shape(z1)[:-1],
+                                           [self._num_right]], 0), self.dtype)],
+                  axis=-1)
+    return self.block_gibbs(z, num_sweeps, gibbs_seed)
+
+  def _default_event_space_bijector(self):
+    return None
+
+  def _parameter_control_dependencies(self, is_init):
+    return []
