@@ -16,6 +16,26 @@ def _in_unit_interval(x):
   return (x >= 0.) & (x <= 1.)
 
 
+# Compiled with XLA so that its dozen elementwise ops fuse into one kernel:
+# sampling then costs what Concrete's does (see bin/benchmark.py).
+@tf.function(jit_compile=True, autograph=False)
+def _stable_quantile(logits, beta, rho):
+  """Eq. 3 in the cancellation-free form derived in `_quantile`."""
+  numpy_dtype = dtype_util.as_numpy_dtype(rho.dtype)
+  tiny = np.finfo(numpy_dtype).tiny
+  q = tf.math.sigmoid(logits)
+  one_minus_q = tf.math.sigmoid(-logits)
+  exp_neg_beta = tf.exp(-beta)
+  b = rho - one_minus_q + exp_neg_beta * (q - rho)
+  # B^2 + 4(1-q)D; the floor keeps sqrt's gradient finite at 0.
+  discriminant = tf.maximum(tf.square(b) + 4. * one_minus_q * q * exp_neg_beta,
+                            tiny)
+  log_t = tf.math.log(tf.maximum(tf.sqrt(discriminant) + tf.abs(b), tiny))
+  c = np.log(2.).astype(numpy_dtype) - tf.math.softplus(logits) - log_t
+  zeta = tf.where(b <= 0., c, beta - c - logits) / beta
+  return tf.clip_by_value(zeta, 0., 1.)
+
+
 class OverlappingExponential(smoothed_bernoulli.SmoothedBernoulli):
   """Bernoulli(q) smoothed by two overlapping exponentials on [0, 1].
 
@@ -75,14 +95,16 @@ class OverlappingExponential(smoothed_bernoulli.SmoothedBernoulli):
 
         B = rho - (1-q) + exp(-beta) (q - rho),   D = q exp(-beta).
 
-    Eq. 3 takes the positive root as (-B + sqrt(B^2 + 4(1-q)D)) / (2(1-q)),
-    which cancels catastrophically when B > 0 (rho in the z=1 component) and
-    divides by a vanishing 1-q as q -> 1. We use that form only for B <= 0,
-    and the algebraically equal m = 2D / (B + sqrt(B^2 + 4(1-q)D)) for B > 0,
-    taking logs before exp(-beta) can underflow:
+    Eq. 3 takes the positive root as (-B + S) / (2(1-q)), S = sqrt(B^2 +
+    4(1-q)D), which cancels catastrophically when B > 0 (rho in the z=1
+    component) and divides by a vanishing 1-q as q -> 1. With T = S + |B|
+    (a sum of non-negative terms, so free of cancellation) the root is
+    m = T / (2(1-q)) for B <= 0 and the equal m = 2D / T for B > 0. Taking
+    logs before exp(-beta) can underflow, and with c = log 2 + log(1-q) -
+    log T:
 
-        B <= 0:  zeta = -[log(sqrt(.) - B) - log 2 - log(1-q)] / beta,
-        B > 0:   zeta = 1 - [log 2 + log q - log(B + sqrt(.))] / beta.
+        B <= 0:  zeta = c / beta,
+        B > 0:   zeta = 1 - (c + logits) / beta   (as log q = log(1-q) + logits).
 
     Args:
       rho: probabilities in [0, 1], broadcastable with the batch shape.
@@ -90,27 +112,9 @@ class OverlappingExponential(smoothed_bernoulli.SmoothedBernoulli):
     Returns:
       zeta in [0, 1] with F(zeta) = rho, differentiable in logits and beta.
     """
-    logits, beta = self._params()
-    numpy_dtype = dtype_util.as_numpy_dtype(self.dtype)
-    tiny = np.finfo(numpy_dtype).tiny
-    log_q = tf.math.log_sigmoid(logits)
-    log_one_minus_q = tf.math.log_sigmoid(-logits)
-    q = tf.math.sigmoid(logits)
-    one_minus_q = tf.math.sigmoid(-logits)
-    exp_neg_beta = tf.exp(-beta)
-    b = rho - one_minus_q + exp_neg_beta * (q - rho)
-    four_ad = 4. * one_minus_q * q * exp_neg_beta
-    # Each branch gets inputs that are safe for it, so that the branch not
-    # taken by tf.where produces no inf/NaN that would poison gradients.
-    b_neg = tf.where(b <= 0., b, -tf.ones_like(b))
-    b_pos = tf.where(b > 0., b, tf.ones_like(b))
-    root_neg = tf.sqrt(tf.maximum(tf.square(b_neg) + four_ad, tiny))
-    root_pos = tf.sqrt(tf.maximum(tf.square(b_pos) + four_ad, tiny))
-    zeta_neg = -(tf.math.log(tf.maximum(root_neg - b_neg, tiny)) -
-                 np.log(2.).astype(numpy_dtype) - log_one_minus_q) / beta
-    zeta_pos = 1. - (np.log(2.).astype(numpy_dtype) + log_q -
-                     tf.math.log(b_pos + root_pos)) / beta
-    return tf.clip_by_value(tf.where(b <= 0., zeta_neg, zeta_pos), 0., 1.)
+    logits = self._logits_parameter_no_checks()
+    beta = tf.convert_to_tensor(self._beta)
+    return _stable_quantile(logits, beta, rho)
 
   def _sample_n(self, n, seed=None):
     """zeta = F^{-1}(rho), rho ~ U(0, 1): the reparameterization of Eq. 3."""
