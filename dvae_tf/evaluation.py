@@ -1,0 +1,61 @@
+"""The importance-weighted bound in the binary limit (Burda et al. 2015).
+
+    log p(x) >= L_k = E[log (1/k) sum_j w_j],
+    w_j = p(x | z_j) p(z_j) / q(z_j | x),  z_j ~ q(z | x),
+
+with z binary (beta -> infinity: each relaxed unit replaced by its Bernoulli
+variable), so L_k is a bound on the discrete model's log-likelihood and
+increases with k to log p(x). For an RBM prior, log p(z) = -E(z) - log Z
+needs log Z: exact or AIS (`priors.RBMPrior.log_normalizer`).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
+                              chunk_size=None):
+  """L_k for each image, computed `chunk_size` samples at a time.
+
+  Samples are drawn in chunks inside a `tf.while_loop` and combined with a
+  running log-sum-exp, so 4000 samples per image need only the memory of one
+  chunk.
+
+  Args:
+    model: any model with `log_importance_weights(x, seed, log_z)` -> [N].
+    x: images [B, H, W, C].
+    num_samples: k, a positive integer.
+    seed: stateless seed.
+    log_z: log Z of an RBM prior (default: the prior's latest estimate).
+    chunk_size: samples per chunk (default: as many as fit ~100k rows).
+
+  Returns:
+    [B] values of L_k in nats.
+  """
+  num_samples = int(num_samples)
+  if num_samples < 1:
+    raise ValueError(f'num_samples must be a positive integer; got '
+                     f'{num_samples}.')
+  x = tf.convert_to_tensor(x, tf.float32)
+  batch = x.shape[0]
+  if chunk_size is None:
+    chunk_size = max(1, min(num_samples, 100_000 // max(int(batch or 1), 1)))
+  chunk_size = int(min(chunk_size, num_samples))
+  num_chunks = -(-num_samples // chunk_size)
+  seed = tf.convert_to_tensor(seed, tf.int32)
+  x_chunk = tf.tile(x, [chunk_size, 1, 1, 1])
+
+  def body(i, total):
+    log_w = model.log_importance_weights(
+        x_chunk, tf.random.experimental.stateless_fold_in(seed, i), log_z=log_z)
+    log_w = tf.reshape(log_w, [chunk_size, -1])
+    # The last chunk may hold more samples than remain; mask the excess.
+    valid = i * chunk_size + tf.range(chunk_size) < num_samples
+    log_w = tf.where(valid[:, None], log_w, -np.inf)
+    return i + 1, tf.reduce_logsumexp(
+        tf.concat([total[None], log_w], axis=0), axis=0)
+
+  total = tf.fill(tf.shape(x)[:1], tf.constant(-np.inf, tf.float32))
+  _, total = tf.while_loop(lambda i, _: i < num_chunks, body,
+                           (tf.constant(0), total))
+  return total - np.log(num_samples)

@@ -1,0 +1,210 @@
+"""The feed-forward discrete VAE of Secs. 4, 5 and 7.1-7.2."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from dvae_tf import networks
+from dvae_tf import priors as priors_lib
+from dvae_tf.distributions import rbm as rbm_lib
+
+tfd = tfp.distributions
+
+
+class FeedForwardDVAE(keras.Model):
+  """A discrete VAE with a hierarchical posterior and a directed or RBM prior.
+
+  Posterior (Fig. 2(d)): groups i = 1..G, each factorial Bernoulli
+  q(z_i | x, zeta_<i) with logits from a network of [x - mean, zeta_<i],
+  relaxed by the smoothing r(zeta|z) of `smoothing` at inverse temperature
+  beta. Prior: `priors.FactorialPrior` (Sec. 4) or `priors.RBMPrior`
+  (Sec. 5). Decoder: p(x | zeta) factorial Bernoulli over pixels, from one
+  network of all zeta, with its output bias at the logit of the training-set
+  mean pixel (clipped to [0.001, 0.999]).
+
+  Training maximizes `elbo`; evaluation uses `log_importance_weights` in the
+  binary limit (beta -> infinity: zeta = z ~ Bernoulli), as in Burda et al.
+
+  ```python
+  model = build_model(ModelConfig(struct='2-layer-nonlin', prior='rbm'), mean)
+  terms = model.elbo(x, beta=10., seed=(0, 1), training=True)
+  nll = -evaluation.importance_weighted_bound(model, x, num_samples=4000)
+  ```
+  """
+
+  def __init__(self, structure, prior, smoothing, train_mean, name=None,
+               **kwargs):
+    """Builds the networks.
+
+    Args:
+      structure: a `models.Structure` (groups, units, depth of networks).
+      prior: a prior layer from `dvae_tf.priors`, built for the same groups.
+      smoothing: a `dvae_tf.smoothing.Smoothing`.
+      train_mean: [H, W, C] mean training pixel in [0, 1].
+      name: model name.
+      **kwargs: passed to `keras.Model`.
+    """
+    super().__init__(name=name or 'feed_forward_dvae', **kwargs)
+    if isinstance(prior, priors_lib.RBMPrior) and not (
+        smoothing.has_posterior_logits):
+      raise ValueError(
+          f'The RBM prior needs q(z | zeta) from the smoothing (Sec. 5); '
+          f'{smoothing.name!r} does not provide it. Use exponential, '
+          'logistic, power or spike_exp smoothing with the RBM prior.')
+    self.structure = structure
+    self.prior = prior
+    self.smoothing = smoothing
+    train_mean = np.asarray(train_mean, np.float32)
+    self.image_shape = tuple(train_mean.shape)
+    self.num_pixels = int(np.prod(self.image_shape))
+    self.group_sizes = structure.group_sizes
+    self._train_mean = tf.constant(train_mean.reshape(-1))
+    net = dict(num_hidden=structure.num_hidden,
+               hidden_units=structure.hidden_units,
+               activation=structure.activation,
+               batch_norm=structure.batch_norm)
+    self.encoder_nets = [networks.mlp(units, name=f'encoder_{i + 1}', **net)
+                         for i, units in enumerate(self.group_sizes)]
+    mean = np.clip(self._train_mean.numpy(), 1e-3, 1. - 1e-3)
+    self.decoder_net = networks.mlp(
+        self.num_pixels, output_bias=np.log(mean) - np.log1p(-mean),
+        name='decoder', **net)
+
+  def build(self, input_shape=None):
+    """Creates every weight by one pass through the posterior and the prior."""
+    del input_shape
+    x = tf.zeros((1,) + self.image_shape)
+    posterior, _ = self.encode_binary(x)
+    self.decode_logits(posterior.zetas)
+    self.prior.log_prob(posterior.zetas)
+    self.built = True
+
+  # The posterior.
+
+  def _encoder_input(self, x):
+    return tf.reshape(x, [-1, self.num_pixels]) - self._train_mean
+
+  def encode(self, x, beta, seed, training=False):
+    """A relaxed sample of the hierarchical posterior, a `PosteriorSample`."""
+    h = self._encoder_input(x)
+    seeds = tfp.random.split_seed(seed, n=len(self.group_sizes))
+    logits, samples, zetas, dists = [], [], [], []
+    for net, group_seed in zip(self.encoder_nets, seeds):
+      l = net(tf.concat([h] + zetas, axis=-1), training=training)
+      d = self.smoothing(l, beta)
+      s = d.sample(seed=group_seed)
+      logits.append(l)
+      dists.append(d)
+      samples.append(s)
+      zetas.append(self.smoothing.to_zeta(s))
+    return priors_lib.PosteriorSample(logits, samples, zetas, dists)
+
+  def encode_binary(self, x, seed=None, training=False):
+    """The binary-limit posterior: z_i ~ Bernoulli(q(z_i | x, z_<i)).
+
+    With `seed=None`, the mode path z_i = [q_i > 1/2] instead of a sample.
+
+    Returns:
+      (PosteriorSample with zetas = samples = z, log q(z | x) [N]).
+    """
+    h = self._encoder_input(x)
+    seeds = (tfp.random.split_seed(seed, n=len(self.group_sizes))
+             if seed is not None else [None] * len(self.group_sizes))
+    logits, zs, log_q = [], [], 0.
+    for net, group_seed in zip(self.encoder_nets, seeds):
+      l = net(tf.concat([h] + zs, axis=-1), training=training)
+      if group_seed is None:
+        z = tf.cast(l > 0., l.dtype)
+      else:
+        z = rbm_lib.bernoulli_sample(l, group_seed)
+      log_q += tf.reduce_sum(tfd.Bernoulli(logits=l, dtype=z.dtype)
+                             .log_prob(z), axis=-1)
+      logits.append(l)
+      zs.append(z)
+    return priors_lib.PosteriorSample(logits, zs, zs, None), log_q
+
+  # The decoder.
+
+  def decode_logits(self, zetas, training=False):
+    """Pixel logits of p(x | zeta), [N, H, W, C]."""
+    logits = self.decoder_net(tf.concat(zetas, axis=-1), training=training)
+    return tf.reshape(logits, (-1,) + self.image_shape)
+
+  def log_likelihood(self, x, zetas, training=False):
+    """log p(x | zeta) summed over pixels, [N]."""
+    logits = self.decode_logits(zetas, training=training)
+    return -tf.reduce_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits),
+        axis=[1, 2, 3])
+
+  # Bounds.
+
+  def elbo(self, x, beta, seed, kl_weight=1., num_samples=1, training=False):
+    """The training bound per example, with `num_samples` samples each.
+
+    bound = log p(x | zeta) - kl_weight * KL, where KL is the prior's: Eq. 4
+    or Eq. 5 (factorial prior) or Sec. 5 (RBM prior; in training its log Z
+    has the gradient of the persistent-chain surrogate, Appendix E). With
+    num_samples = k > 1, the marginal bound (Eq. 5) becomes the
+    importance-weighted bound log mean_k exp(bound_k) (as in DVAE#); the other
+    bounds, whose KLs are not single-sample log ratios, average the k bounds.
+
+    Args:
+      x: images [B, H, W, C] in {0, 1}.
+      beta: inverse temperature (scalar).
+      seed: stateless seed.
+      kl_weight: KL annealing coefficient.
+      num_samples: samples per example.
+      training: training mode (batch norm, persistent chains).
+
+    Returns:
+      dict of [B] tensors: `bound`, `log_likelihood`, `kl`.
+    """
+    encode_seed, kl_seed = tfp.random.split_seed(seed, n=2)
+    batch = tf.shape(x)[0]
+    x_k = tf.tile(x, [num_samples, 1, 1, 1])
+    posterior = self.encode(x_k, beta, encode_seed, training=training)
+    log_px = self.log_likelihood(x_k, posterior.zetas, training=training)
+    kl = self.prior.kl(posterior, self.smoothing, beta, seed=kl_seed,
+                       training=training)
+    bound = tf.reshape(log_px - kl_weight * kl, [num_samples, batch])
+    marginal = getattr(self.prior, 'marginal', False)
+    if num_samples > 1 and marginal:
+      combined = (tf.reduce_logsumexp(bound, axis=0) -
+                  tf.math.log(tf.cast(num_samples, bound.dtype)))
+    else:
+      combined = tf.reduce_mean(bound, axis=0)
+
+    def per_example(t):
+      return tf.reduce_mean(tf.reshape(t, [num_samples, batch]), axis=0)
+
+    return {'bound': combined, 'log_likelihood': per_example(log_px),
+            'kl': per_example(kl)}
+
+  def log_importance_weights(self, x, seed, log_z=None):
+    """log p(x | z) + log p(z) - log q(z | x) for one binary z ~ q, [N]."""
+    posterior, log_q = self.encode_binary(x, seed=seed)
+    return (self.log_likelihood(x, posterior.zetas) +
+            self.prior.log_prob(posterior.zetas, log_z=log_z) - log_q)
+
+  # Generation and reconstruction.
+
+  def sample(self, num_samples, seed):
+    """(Bernoulli means [n, H, W, C], binary latents [n, units]) from the prior."""
+    z = self.prior.sample(num_samples, seed)
+    return tf.math.sigmoid(self.decode_logits(z)), tf.concat(z, axis=-1)
+
+  def reconstruct(self, x):
+    """Bernoulli means of p(x | z) at the posterior's mode path, [N, H, W, C]."""
+    posterior, _ = self.encode_binary(x)
+    return tf.math.sigmoid(self.decode_logits(posterior.zetas))
+
+  def call(self, x, training=False):
+    return self.reconstruct(x)
+
+  def weight_decay_loss(self):
+    """sum ||kernel||^2 / 2 + ||BN gamma||^2 / 2 (+ ||W_RBM||^2 / 2), Appendix F notes."""
+    return tf.add_n([0.5 * tf.reduce_sum(tf.square(v))
+                     for v in self.trainable_variables
+                     if v.name in ('kernel', 'gamma', 'weights')])

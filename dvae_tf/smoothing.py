@@ -1,0 +1,85 @@
+"""Smoothing transformations as the models use them: a name, a family, a beta.
+
+A `Smoothing` turns the encoder's logits l and an inverse temperature beta
+into a distribution over the relaxed variable of each binary unit. The models
+sample it (reparameterized), pass zeta = `to_zeta(sample)` onward, and, for
+the marginal bound of Eq. 5, evaluate `log_prob` of the sample under the
+posterior and under the prior's smoothed mixture.
+
+- The overlapping families (`exponential`, `logistic`, `power`) and Rolfe's
+  `spike_exp` are the distributions of `dvae_tf.distributions`; their sample
+  is zeta itself.
+- `concrete` is `tfp.distributions.RelaxedBernoulli(temperature=1/beta)`
+  (Maddison et al. 2016), the Table 1 baseline. Its densities are evaluated
+  in logit space: zeta = sigmoid(y) with y ~ Logistic(beta l, beta), which is
+  RelaxedBernoulli's own construction. Densities of y and of zeta differ by
+  the same Jacobian under posterior and prior, so log-density ratios (all the
+  bound needs) are equal, while y stays finite where sigmoid(y) rounds to 0 or
+  1 in float32.
+"""
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from dvae_tf import distributions
+
+tfd = tfp.distributions
+
+
+def _concrete(logits, beta):
+  """y = (l + Logistic(0, 1)) / tau with tau = 1/beta: Logistic(beta l, beta)."""
+  beta = tf.cast(beta, logits.dtype)
+  return tfd.Logistic(loc=beta * logits, scale=beta)
+
+
+@dataclasses.dataclass(frozen=True)
+class Smoothing:
+  """A smoothing family r(zeta|z) for the models.
+
+  Attributes:
+    name: the name used by presets and flags.
+    distribution: (logits, beta) -> a reparameterized distribution over the
+      sampled variable.
+    to_zeta: maps that variable to zeta in [0, 1].
+    overlapping: whether r(zeta|0) and r(zeta|1) share their support, so that
+      q(z|zeta) is non-degenerate and the Sec. 5 KL gets gradients through nu.
+    has_posterior_logits: whether the distribution offers `posterior_logits`
+      (needed by the RBM prior's KL).
+  """
+  name: str
+  distribution: Callable
+  to_zeta: Callable = tf.identity
+  overlapping: bool = True
+  has_posterior_logits: bool = True
+
+  def __call__(self, logits, beta):
+    return self.distribution(logits, beta)
+
+
+def _family(cls):
+  return lambda logits, beta: cls(beta=tf.cast(beta, logits.dtype),
+                                  logits=logits)
+
+
+SMOOTHINGS = {
+    'exponential': Smoothing('exponential',
+                             _family(distributions.OverlappingExponential)),
+    'logistic': Smoothing('logistic', _family(distributions.OverlappingLogistic)),
+    'power': Smoothing('power', _family(distributions.OverlappingPower)),
+    'spike_exp': Smoothing('spike_exp',
+                           _family(distributions.SpikeAndExponential),
+                           overlapping=False),
+    'concrete': Smoothing('concrete', _concrete, to_zeta=tf.math.sigmoid,
+                          has_posterior_logits=False),
+}
+
+
+def get_smoothing(name):
+  """The `Smoothing` called `name`; ValueError listing the valid names."""
+  if name not in SMOOTHINGS:
+    raise ValueError(f'Unknown smoothing {name!r}; choose one of '
+                     f'{sorted(SMOOTHINGS)}.')
+  return SMOOTHINGS[name]
