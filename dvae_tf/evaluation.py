@@ -59,3 +59,32 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   _, total = tf.while_loop(lambda i, _: i < num_chunks, body,
                            (tf.constant(0), total))
   return total - np.log(num_samples)
+
+
+def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
+  """Test NLL (nats) of `images` with its standard error over images.
+
+  Args:
+    model: a trained model (see `importance_weighted_bound`).
+    images: numpy array [N, H, W, C].
+    num_samples: importance samples per image.
+    batch_size: images per batch.
+    seed: int seed.
+    log_z: log Z of an RBM prior (default: the prior's stored estimate).
+
+  Returns:
+    dict with `nll`, `stderr`, `num_images`, `num_importance_samples`.
+  """
+  bound_fn = tf.function(
+      lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s,
+                                             log_z=log_z))
+  bounds = []
+  for i, start in enumerate(range(0, len(images), batch_size)):
+    x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)
+    bounds.append(bound_fn(x, tf.constant([seed, i], tf.int32)).numpy())
+  nll = -np.concatenate(bounds).astype(np.float64)
+  return {'nll': float(nll.mean()),
+          'stderr': float(nll.std(ddof=1) / np.sqrt(len(nll)))
+                    if len(nll) > 1 else float('nan'),
+          'num_images': int(len(nll)),
+          'num_importance_samples': int(num_samples)}

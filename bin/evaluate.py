@@ -1,0 +1,59 @@
+"""Evaluates the importance-weighted test NLL (binary limit) of a trained model.
+
+  python bin/evaluate.py --model_dir=runs/demo --num_importance_samples=4000
+
+Prints one JSON line (nll, stderr, log_z, log_z_method, ...) and writes it to
+<model_dir>/eval_<split>.json.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+
+from dvae_tf import data
+from dvae_tf import evaluation
+from dvae_tf import training
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
+                    required=True)
+flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
+flags.DEFINE_enum('split', 'test', list(data.SPLITS), 'Split to evaluate.')
+flags.DEFINE_integer('num_importance_samples', 4000, 'Samples per image.')
+flags.DEFINE_integer('batch_size', 100, 'Images per batch.')
+flags.DEFINE_integer('max_images', 0, 'Evaluate only the first N (0: all).')
+flags.DEFINE_integer('ais_chains', 1024, 'AIS chains when log Z is not exact.')
+flags.DEFINE_integer('ais_betas', 1000, 'AIS inverse temperatures.')
+flags.DEFINE_integer('seed', 0, 'Random seed.')
+
+
+def main(argv):
+  del argv
+  if FLAGS.num_importance_samples < 1:
+    raise app.UsageError('--num_importance_samples must be positive.')
+  model, _, train_config, step = training.restore_model(FLAGS.model_dir,
+                                                        FLAGS.data_dir)
+  log_z = model.prior.log_normalizer(num_chains=FLAGS.ais_chains,
+                                     num_betas=FLAGS.ais_betas,
+                                     seed=(FLAGS.seed, 1))
+  images = data.load_images(train_config.dataset, FLAGS.split,
+                            data_dir=FLAGS.data_dir)
+  if FLAGS.max_images:
+    images = images[:FLAGS.max_images]
+  result = evaluation.evaluate(model, images, FLAGS.num_importance_samples,
+                               batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+                               log_z=log_z.value)
+  result.update(log_z=log_z.value, log_z_stderr=log_z.stderr,
+                log_z_method=log_z.method, split=FLAGS.split,
+                dataset=train_config.dataset, step=step)
+  line = json.dumps(result)
+  print(line)
+  with open(os.path.join(FLAGS.model_dir, f'eval_{FLAGS.split}.json'),
+            'w') as f:
+    f.write(line + '\n')
+
+
+if __name__ == '__main__':
+  app.run(main)

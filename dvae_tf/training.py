@@ -1,0 +1,291 @@
+"""Training: a `tf.function` step under a `tf.distribute` strategy, checkpointed.
+
+`train(model_config, train_config, model_dir)` trains the model a config
+describes on its dataset and leaves in `model_dir`:
+
+- `config.json`: the model and training configurations (what `evaluate`,
+  `sample` and `export` rebuild the model from);
+- `checkpoints/`: the latest checkpoints (model, optimizer and step; the RBM
+  prior's persistent chains are model weights), written every
+  `checkpoint_every` steps, at the end, and on SIGINT/SIGTERM;
+- `train/`: TensorBoard scalars and sample grids.
+
+Rerunning the same call resumes from the latest checkpoint: the step count,
+the schedules (functions of the step) and the input order (keyed by step)
+continue exactly, so at most the steps after the last checkpoint are redone.
+A non-finite loss stops training with `TrainingDivergedError` before anything
+is saved, so the last checkpoint stays good.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dvae_tf import data
+from dvae_tf import images
+from dvae_tf import schedules
+from dvae_tf.models import config as config_lib
+
+CONFIG_FILE = 'config.json'
+
+
+class TrainingDivergedError(RuntimeError):
+  """The loss became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How to train (defaults: Sec. 7.1 and the Appendix F notes).
+
+  Attributes:
+    dataset: a name from `dvae_tf.data.DATASETS`.
+    num_steps: total training steps.
+    batch_size: global batch size (split across replicas).
+    learning_rate: base rate of Adam (epsilon 1e-3) under the piecewise decay
+      of `schedules.PiecewiseLearningRate`.
+    beta_start, beta_end: inverse temperature, annealed linearly.
+    kl_anneal_fraction: the KL weight rises from 0 to 1 over this fraction of
+      training.
+    weight_decay: coefficient of `model.weight_decay_loss()`.
+    num_iw_train: samples per example in the training bound.
+    seed: seeds initialization, data order and all sampling.
+    checkpoint_every: steps between checkpoints.
+    log_every: steps between TensorBoard scalars.
+    image_every: steps between sample grids in TensorBoard (0: never).
+    log_z_every: steps between refreshes of an RBM prior's log Z estimate.
+  """
+  dataset: str = 'sample'
+  num_steps: int = 100_000
+  batch_size: int = 100
+  learning_rate: float = 3e-3
+  beta_start: float = 10.
+  beta_end: float = 10.
+  kl_anneal_fraction: float = 0.3
+  weight_decay: float = 1e-4
+  num_iw_train: int = 1
+  seed: int = 0
+  checkpoint_every: int = 1000
+  log_every: int = 100
+  image_every: int = 5000
+  log_z_every: int = 5000
+
+  def __post_init__(self):
+    if self.dataset not in data.DATASETS:
+      raise ValueError(f'dataset={self.dataset!r} is not one of '
+                       f'{sorted(data.DATASETS)}.')
+    for name in ('num_steps', 'batch_size', 'num_iw_train', 'checkpoint_every',
+                 'log_every'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'{name} must be a positive integer; got '
+                         f'{getattr(self, name)}.')
+    for name in ('learning_rate', 'beta_start', 'beta_end'):
+      if not getattr(self, name) > 0:
+        raise ValueError(f'{name} must be positive; got {getattr(self, name)}.')
+
+
+def save_run_config(model_dir, model_config, train_config):
+  """Writes config.json, or checks that a resumed run has the same config."""
+  path = os.path.join(model_dir, CONFIG_FILE)
+  record = {'model': model_config.to_dict(),
+            'train': dataclasses.asdict(train_config)}
+  if os.path.exists(path):
+    with open(path) as f:
+      previous = json.load(f)
+    if previous != record:
+      changed = sorted(
+          f'{part}.{key}' for part in record for key in record[part]
+          if previous.get(part, {}).get(key) != record[part][key])
+      raise ValueError(
+          f'{model_dir} holds a run with a different configuration (changed: '
+          f'{", ".join(changed)}). Resume it with the same flags, or train '
+          'into a new --model_dir.')
+    return
+  os.makedirs(model_dir, exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(record, f, indent=2)
+
+
+def load_run_config(model_dir):
+  """(ModelConfig, TrainConfig) of a trained model directory."""
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f'No {CONFIG_FILE} in {model_dir!r}: is --model_dir a directory '
+        'written by bin/train.py?')
+  with open(path) as f:
+    record = json.load(f)
+  return (config_lib.ModelConfig.from_dict(record['model']),
+          TrainConfig(**record['train']))
+
+
+def restore_model(model_dir, data_dir=None, strategy=None):
+  """The trained model of `model_dir` (latest checkpoint) and its configs."""
+  model_config, train_config = load_run_config(model_dir)
+  model, optimizer = _build(model_config, train_config, data_dir,
+                            strategy or tf.distribute.get_strategy())
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
+  if latest is None:
+    raise FileNotFoundError(f'No checkpoint in {model_dir}/checkpoints: train '
+                            'the model first (bin/train.py).')
+  checkpoint.restore(latest).expect_partial()
+  return model, model_config, train_config, int(optimizer.iterations)
+
+
+def _build(model_config, train_config, data_dir, strategy):
+  mean = data.train_mean(train_config.dataset, data_dir=data_dir)
+  with strategy.scope():
+    model = config_lib.build_model(model_config, mean)
+    model.build()
+    optimizer = keras.optimizers.Adam(
+        schedules.PiecewiseLearningRate(train_config.learning_rate,
+                                        train_config.num_steps),
+        epsilon=1e-3)
+    optimizer.build(model.trainable_variables)
+  return model, optimizer
+
+
+class _StopSignal:
+  """Turns SIGINT/SIGTERM into a flag the loop checks after each step."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # Not the main thread: no handlers.
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
+          verbose=True):
+  """Trains (or resumes training of) a model; see the module docstring.
+
+  Args:
+    model_config: a `models.ModelConfig`.
+    train_config: a `TrainConfig`.
+    model_dir: where checkpoints, config and summaries go.
+    data_dir: where dataset files are (see `dvae_tf.data`).
+    strategy: a `tf.distribute.Strategy` (default: the default strategy; pass
+      `tf.distribute.MirroredStrategy()` for several GPUs).
+    verbose: show a progress bar.
+
+  Returns:
+    dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
+    `bound` (nats per example, with the latest log Z estimate), and
+    `steps_per_second`.
+
+  Raises:
+    TrainingDivergedError: the loss became NaN or infinite.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  save_run_config(model_dir, model_config, train_config)
+  model, optimizer = _build(model_config, train_config, data_dir, strategy)
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  manager = tf.train.CheckpointManager(
+      checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
+  checkpoint.restore(manager.latest_checkpoint)
+  start = int(optimizer.iterations)
+  cfg = train_config
+  if start >= cfg.num_steps:
+    return {'step': start, 'stopped_by': 'num_steps', 'bound': None,
+            'steps_per_second': None}
+
+  dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
+                              data_dir=data_dir, seed=cfg.seed,
+                              start_step=start)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  warmup = int(cfg.kl_anneal_fraction * cfg.num_steps)
+  num_replicas = strategy.num_replicas_in_sync
+  base_seed = tf.constant([cfg.seed, 1], tf.int32)
+
+  def replica_step(x):
+    step = optimizer.iterations
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    seed = tf.random.experimental.stateless_fold_in(
+        tf.random.experimental.stateless_fold_in(base_seed, step), replica)
+    beta = schedules.linear(step, cfg.beta_start, cfg.beta_end, cfg.num_steps)
+    kl_weight = schedules.kl_weight(step, warmup)
+    with tf.GradientTape() as tape:
+      terms = model.elbo(x, beta, seed, kl_weight=kl_weight,
+                         num_samples=cfg.num_iw_train, training=True)
+      loss = (-tf.reduce_sum(terms['bound']) / cfg.batch_size +
+              cfg.weight_decay * model.weight_decay_loss() / num_replicas)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    # The unannealed bound (KL weight 1), for monitoring.
+    bound = terms['log_likelihood'] - terms['kl']
+    return {'loss': loss,
+            'bound': tf.reduce_sum(bound) / cfg.batch_size,
+            'kl': tf.reduce_sum(terms['kl']) / cfg.batch_size,
+            'beta': beta / num_replicas, 'kl_weight': kl_weight / num_replicas}
+
+  @tf.function
+  def train_step(iterator):
+    out = strategy.run(replica_step, args=(next(iterator),))
+    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in out.items()}
+
+  writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+  progbar = keras.utils.Progbar(cfg.num_steps, verbose=1 if verbose else 0,
+                                stateful_metrics=['bound', 'kl', 'beta'])
+  progbar.update(start)
+  step, stopped_by, values = start, 'num_steps', {}
+  tic, tic_step = time.perf_counter(), start
+  with _StopSignal() as stop:
+    while step < cfg.num_steps:
+      values = {k: float(v) for k, v in train_step(iterator).items()}
+      if not np.isfinite(values['loss']):
+        raise TrainingDivergedError(
+            f'The loss became {values["loss"]} at step {step + 1}; nothing '
+            f'was saved after it. The last good checkpoint is '
+            f'{manager.latest_checkpoint}. Lower --learning_rate or '
+            '--beta_end, or check the data, then rerun to resume.')
+      step += 1
+      if step % cfg.log_every == 0 or step == cfg.num_steps:
+        rate = (step - tic_step) / (time.perf_counter() - tic)
+        tic, tic_step = time.perf_counter(), step
+        with writer.as_default(step=step):
+          for k, v in values.items():
+            tf.summary.scalar(k, v)
+          tf.summary.scalar('steps_per_second', rate)
+          tf.summary.scalar('learning_rate',
+                            float(optimizer.learning_rate))
+        values['steps_per_second'] = rate
+        progbar.update(step, [(k, values[k]) for k in ('bound', 'kl', 'beta')])
+      if cfg.image_every and step % cfg.image_every == 0:
+        with writer.as_default(step=step):
+          means, _ = model.sample(64, seed=(cfg.seed, step))
+          tf.summary.image('samples', images.grid(means.numpy())[None])
+      if cfg.log_z_every and step % cfg.log_z_every == 0:
+        model.prior.log_normalizer(num_chains=100, num_betas=100,
+                                   seed=(cfg.seed, step))
+      if stop.received or step % cfg.checkpoint_every == 0:
+        manager.save(checkpoint_number=step)
+      if stop.received:
+        stopped_by = stop.received
+        break
+    if stopped_by == 'num_steps':
+      manager.save(checkpoint_number=step)
+  writer.flush()
+  return {'step': step, 'stopped_by': stopped_by,
+          'bound': values.get('bound'),
+          'steps_per_second': values.get('steps_per_second')}
