@@ -55,7 +55,7 @@ def _presets():
         'model': repro_model,
         'train': dict(train, dataset='mnist_dynamic', num_steps=100_000,
                       checkpoint_every=2000, image_every=10_000,
-                      log_z_every=10_000)}
+                      log_z_every=1000)}
   # The README's demo: a small RBM-prior model on the bundled sample, ~2 min.
   presets['demo'] = {
       'model': dict(struct='2-layer-nonlin', prior='rbm',
@@ -63,7 +63,7 @@ def _presets():
                     hidden_units=100, num_chains=100, num_gibbs_sweeps=10),
       'train': dict(dataset='sample', num_steps=3000, batch_size=100,
                     beta_start=10., beta_end=10., checkpoint_every=500,
-                    log_every=50, image_every=1000, log_z_every=1000)}
+                    log_every=50, image_every=1000, log_z_every=250)}
   return presets
 
 

@@ -38,8 +38,11 @@ class OverlappingPower(smoothed_bernoulli.SmoothedBernoulli):
   """
 
   def _component_log_prob(self, x, beta):
-    # xlogy: at beta = 1 the density is uniform, also at x = 0.
-    log_density = tf.math.xlogy(1. / beta - 1., x) - tf.math.log(beta)
+    # xlogy: at beta = 1 the density is uniform, also at x = 0. The exponent
+    # is written (1 - beta) / beta, exactly 0 at beta = 1: graph-mode kernels
+    # may compute 1 / beta as an approximate reciprocal, and 1 / beta - 1 =
+    # -6e-8 would make log r(0|0) +inf there instead of 0.
+    log_density = tf.math.xlogy((1. - beta) / beta, x) - tf.math.log(beta)
     return tf.where((x >= 0.) & (x <= 1.), log_density,
                     tf.constant(-np.inf, x.dtype))
 

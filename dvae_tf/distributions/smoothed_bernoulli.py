@@ -59,6 +59,37 @@ def implicit_reparameterization(zeta, cdf_fn, prob_fn):
   return zeta - (cdf - tf.stop_gradient(cdf)) / tf.maximum(density, tiny)
 
 
+def _common_float_dtype(owner, **params):
+  """The floating-point dtype shared by the given (non-None) parameters.
+
+  Python numbers adopt the dtype of the others (float32 if all are numbers).
+
+  Args:
+    owner: class name for the error message.
+    **params: the parameters by name; `None` values are skipped.
+
+  Returns:
+    A floating-point `tf.DType`.
+
+  Raises:
+    TypeError: the parameters have different dtypes, or an integer one.
+  """
+  given = {key: value for key, value in params.items() if value is not None}
+  try:
+    dtype = dtype_util.common_dtype(list(given.values()), tf.float32)
+  except TypeError:
+    dtype = None
+  if dtype is None or not dtype_util.is_floating(dtype):
+    names = ' and '.join(f'`{key}`' for key in given)
+    received = ', '.join(
+        f'{key}: {tf.as_dtype(value.dtype).name}' if hasattr(value, 'dtype')
+        else f'{key}: Python {type(value).__name__}'
+        for key, value in given.items())
+    raise TypeError(f'{owner}: {names} must share one floating-point dtype '
+                    f'(got {received}).')
+  return dtype
+
+
 class SmoothedBernoulli(tfd.distribution.AutoCompositeTensorDistribution):
   """Base class: a Bernoulli(q) unit smoothed by r(zeta|z), Eq. 2.
 
@@ -93,7 +124,8 @@ class SmoothedBernoulli(tfd.distribution.AutoCompositeTensorDistribution):
       raise ValueError(f'{type(self).__name__}: `beta` (the inverse '
                        'temperature, a positive number) is required.')
     with tf.name_scope(name) as name:
-      dtype = dtype_util.common_dtype([logits, probs, beta], tf.float32)
+      dtype = _common_float_dtype(
+          type(self).__name__, beta=beta, logits=logits, probs=probs)
       self._beta = tensor_util.convert_nonref_to_tensor(
           beta, dtype=dtype, name='beta')
       self._logits = tensor_util.convert_nonref_to_tensor(
