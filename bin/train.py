@@ -67,9 +67,9 @@ def _config(cls, preset_values):
 
 def main(argv):
   del argv
-  preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
-      'model': {}, 'train': {}}
   try:
+    preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
+        'model': {}, 'train': {}}
     model_config = _config(config_lib.ModelConfig, preset['model'])
     train_config = _config(training.TrainConfig, preset['train'])
   except ValueError as e:

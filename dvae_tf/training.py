@@ -131,7 +131,7 @@ def restore_model(model_dir, data_dir=None, strategy=None):
   model_config, train_config = load_run_config(model_dir)
   model, optimizer = _build(model_config, train_config, data_dir,
                             strategy or tf.distribute.get_strategy())
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  checkpoint = make_checkpoint(model, optimizer)
   latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
   if latest is None:
     raise FileNotFoundError(f'No checkpoint in {model_dir}/checkpoints: train '
@@ -140,8 +140,21 @@ def restore_model(model_dir, data_dir=None, strategy=None):
   return model, model_config, train_config, int(optimizer.iterations)
 
 
+def make_checkpoint(model, optimizer):
+  """A checkpoint of every model weight (by position) and the optimizer.
+
+  Keras 3 layers held in Python lists are not tracked by `tf.train.Checkpoint`
+  through the model object, so the weights are also listed explicitly; the
+  order of `model.weights` is fixed by the model's construction.
+  """
+  return tf.train.Checkpoint(model=model, weights=list(model.weights),
+                             optimizer=optimizer)
+
+
 def _build(model_config, train_config, data_dir, strategy):
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
+  # Seeded initialization: a run is reproducible from its flags alone.
+  keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():
     model = config_lib.build_model(model_config, mean)
     model.build()
@@ -201,7 +214,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   strategy = strategy or tf.distribute.get_strategy()
   save_run_config(model_dir, model_config, train_config)
   model, optimizer = _build(model_config, train_config, data_dir, strategy)
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  checkpoint = make_checkpoint(model, optimizer)
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
   checkpoint.restore(manager.latest_checkpoint)

@@ -1,0 +1,130 @@
+"""Training: exact resume after interruption, the NaN guard, the binaries."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dvae_tf import models
+from dvae_tf import schedules
+from dvae_tf import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
+                           num_chains=16, num_gibbs_sweeps=2)
+TRAIN = training.TrainConfig(dataset='sample', num_steps=60, batch_size=20,
+                             checkpoint_every=10, log_every=5, image_every=0,
+                             log_z_every=25)
+SCRIPT = f"""
+import sys
+sys.path.insert(0, {REPO!r})
+from tests.test_training import MODEL, TRAIN
+from dvae_tf import training
+training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
+"""
+
+
+def final_weights(model_dir):
+  model, _, _, step = training.restore_model(model_dir)
+  return step, [v.numpy() for v in model.weights]
+
+
+def run_and_interrupt(model_dir, sig):
+  """Starts training in a subprocess and sends `sig` once a checkpoint exists."""
+  proc = subprocess.Popen([sys.executable, '-c', SCRIPT, model_dir],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  index = os.path.join(model_dir, 'checkpoints', 'ckpt-10.index')
+  deadline = time.time() + 120
+  while not os.path.exists(index):
+    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    assert time.time() < deadline
+    time.sleep(0.02)
+  proc.send_signal(sig)
+  proc.wait(timeout=120)
+  return tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp('uninterrupted'))
+  result = training.train(MODEL, TRAIN, model_dir, verbose=False)
+  assert result['step'] == TRAIN.num_steps
+  return final_weights(model_dir)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_run_resumes_exactly(tmp_path, uninterrupted, sig):
+  model_dir = str(tmp_path)
+  latest = run_and_interrupt(model_dir, sig)
+  saved_step = int(latest.rsplit('-', 1)[1])
+  assert 10 <= saved_step < TRAIN.num_steps
+  if sig == signal.SIGTERM:
+    # A graceful stop checkpoints the step it stopped at, not an older one.
+    assert saved_step % TRAIN.checkpoint_every != 0 or saved_step > 10
+  result = training.train(MODEL, TRAIN, model_dir, verbose=False)
+  assert result['step'] == TRAIN.num_steps
+  step, weights = final_weights(model_dir)
+  assert step == TRAIN.num_steps
+  for resumed, reference in zip(weights, uninterrupted[1]):
+    np.testing.assert_allclose(resumed, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_with_other_flags_is_refused(tmp_path):
+  short = training.TrainConfig(dataset='sample', num_steps=2, batch_size=20,
+                               image_every=0, log_z_every=0)
+  training.train(MODEL, short, str(tmp_path), verbose=False)
+  other = training.TrainConfig(dataset='sample', num_steps=2, batch_size=10,
+                               image_every=0, log_z_every=0)
+  with pytest.raises(ValueError, match='train.batch_size'):
+    training.train(MODEL, other, str(tmp_path), verbose=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  real = schedules.kl_weight
+  monkeypatch.setattr(
+      schedules, 'kl_weight',
+      lambda step, warmup: tf.where(step >= 25, np.nan, real(step, warmup)))
+  with pytest.raises(training.TrainingDivergedError, match='step 26'):
+    training.train(MODEL, TRAIN, str(tmp_path), verbose=False)
+  latest = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
+  assert latest.endswith('ckpt-20')
+  monkeypatch.setattr(schedules, 'kl_weight', real)
+  _, weights = final_weights(str(tmp_path))
+  assert all(np.all(np.isfinite(w)) for w in weights)
+
+
+def _run_bin(name, *args):
+  return subprocess.run([sys.executable, os.path.join(REPO, 'bin', name), *args],
+                        capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def test_binaries_train_evaluate_sample(tmp_path):
+  model_dir = str(tmp_path / 'demo')
+  out = _run_bin('train.py', '--preset=demo', f'--model_dir={model_dir}',
+                 '--num_steps=20', '--checkpoint_every=10', '--image_every=10')
+  assert out.returncode == 0, out.stderr[-3000:]
+  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                 '--num_importance_samples=5', '--max_images=20',
+                 '--ais_chains=16', '--ais_betas=20')
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert {'nll', 'stderr', 'log_z', 'log_z_method',
+          'num_importance_samples'} <= set(result)
+  assert result['log_z_method'].startswith('ais') and result['nll'] > 0
+  with open(os.path.join(model_dir, 'eval_test.json')) as f:
+    assert json.loads(f.read()) == result
+  png = str(tmp_path / 'samples.png')
+  out = _run_bin('sample.py', f'--model_dir={model_dir}', f'--output={png}',
+                 '--num_samples=9')
+  assert out.returncode == 0, out.stderr[-3000:]
+  image = tf.io.decode_png(tf.io.read_file(png))
+  assert image.shape[0] > 28 * 3
+  out = _run_bin('train.py', '--preset=nope', f'--model_dir={model_dir}')
+  assert out.returncode != 0 and 'Unknown preset' in out.stderr
+  assert 'Traceback' not in out.stderr
