@@ -19,6 +19,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list('suites', ['distributions'],
                   f'Suites to run, from: {", ".join(benchmarks.SUITES)}.')
 flags.DEFINE_string('report_dir', 'reports', 'Where the JSON reports go.')
+flags.DEFINE_string('data_dir', None, 'Folder with dataset files (suites that '
+                    'train on real data).')
 flags.DEFINE_bool('quick', False, 'Tiny sizes: a smoke test, not a measurement.')
 
 
@@ -30,7 +32,8 @@ def main(argv):
                          f'{sorted(benchmarks.SUITES)}.')
   command = ' '.join(['python', 'bin/benchmark.py'] + sys.argv[1:])
   for suite in FLAGS.suites:
-    report = benchmarks.SUITES[suite](quick=FLAGS.quick)
+    report = benchmarks.SUITES[suite](quick=FLAGS.quick,
+                                      data_dir=FLAGS.data_dir)
     for name, rows in report['tables'].items():
       print(f'\n== {suite}: {name} ==')
       print(benchmarks.format_table(rows))

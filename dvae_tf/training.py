@@ -129,8 +129,9 @@ def load_run_config(model_dir):
 def restore_model(model_dir, data_dir=None, strategy=None):
   """The trained model of `model_dir` (latest checkpoint) and its configs."""
   model_config, train_config = load_run_config(model_dir)
-  model, optimizer = _build(model_config, train_config, data_dir,
-                            strategy or tf.distribute.get_strategy())
+  model, optimizer = build_model_and_optimizer(
+      model_config, train_config, data_dir,
+      strategy or tf.distribute.get_strategy())
   checkpoint = make_checkpoint(model, optimizer)
   latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
   if latest is None:
@@ -151,7 +152,7 @@ def make_checkpoint(model, optimizer):
                              optimizer=optimizer)
 
 
-def _build(model_config, train_config, data_dir, strategy):
+def build_model_and_optimizer(model_config, train_config, data_dir, strategy):
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
@@ -190,44 +191,13 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
-def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
-          verbose=True):
-  """Trains (or resumes training of) a model; see the module docstring.
+def make_train_step(model, optimizer, cfg, strategy):
+  """The `tf.function` training step: iterator -> dict of reduced scalars.
 
-  Args:
-    model_config: a `models.ModelConfig`.
-    train_config: a `TrainConfig`.
-    model_dir: where checkpoints, config and summaries go.
-    data_dir: where dataset files are (see `dvae_tf.data`).
-    strategy: a `tf.distribute.Strategy` (default: the default strategy; pass
-      `tf.distribute.MirroredStrategy()` for several GPUs).
-    verbose: show a progress bar.
-
-  Returns:
-    dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
-    `bound` (nats per example, with the latest log Z estimate), and
-    `steps_per_second`.
-
-  Raises:
-    TrainingDivergedError: the loss became NaN or infinite.
+  Each replica maximizes its share of the bound (KL-annealed, beta-annealed)
+  minus weight decay; its seed is keyed by (seed, step, replica), so a run is
+  reproducible and a resumed run continues exactly.
   """
-  strategy = strategy or tf.distribute.get_strategy()
-  save_run_config(model_dir, model_config, train_config)
-  model, optimizer = _build(model_config, train_config, data_dir, strategy)
-  checkpoint = make_checkpoint(model, optimizer)
-  manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
-  checkpoint.restore(manager.latest_checkpoint)
-  start = int(optimizer.iterations)
-  cfg = train_config
-  if start >= cfg.num_steps:
-    return {'step': start, 'stopped_by': 'num_steps', 'bound': None,
-            'steps_per_second': None}
-
-  dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
-                              data_dir=data_dir, seed=cfg.seed,
-                              start_step=start)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
   warmup = int(cfg.kl_anneal_fraction * cfg.num_steps)
   num_replicas = strategy.num_replicas_in_sync
   base_seed = tf.constant([cfg.seed, 1], tf.int32)
@@ -258,6 +228,50 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     out = strategy.run(replica_step, args=(next(iterator),))
     return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in out.items()}
+
+  return train_step
+
+
+def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
+          verbose=True):
+  """Trains (or resumes training of) a model; see the module docstring.
+
+  Args:
+    model_config: a `models.ModelConfig`.
+    train_config: a `TrainConfig`.
+    model_dir: where checkpoints, config and summaries go.
+    data_dir: where dataset files are (see `dvae_tf.data`).
+    strategy: a `tf.distribute.Strategy` (default: the default strategy; pass
+      `tf.distribute.MirroredStrategy()` for several GPUs).
+    verbose: show a progress bar.
+
+  Returns:
+    dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
+    `bound` (nats per example, with the latest log Z estimate), and
+    `steps_per_second`.
+
+  Raises:
+    TrainingDivergedError: the loss became NaN or infinite.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  save_run_config(model_dir, model_config, train_config)
+  model, optimizer = build_model_and_optimizer(model_config, train_config,
+                                               data_dir, strategy)
+  checkpoint = make_checkpoint(model, optimizer)
+  manager = tf.train.CheckpointManager(
+      checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
+  checkpoint.restore(manager.latest_checkpoint)
+  start = int(optimizer.iterations)
+  cfg = train_config
+  if start >= cfg.num_steps:
+    return {'step': start, 'stopped_by': 'num_steps', 'bound': None,
+            'steps_per_second': None}
+
+  dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
+                              data_dir=data_dir, seed=cfg.seed,
+                              start_step=start)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  train_step = make_train_step(model, optimizer, cfg, strategy)
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
   progbar = keras.utils.Progbar(cfg.num_steps, verbose=1 if verbose else 0,

@@ -1,15 +1,17 @@
 """Benchmark suites: each measures ratios within one run and returns a report.
 
-A suite is a function `suite(quick: bool) -> dict` registered in `SUITES`;
+A suite is a function `suite(quick: bool, data_dir: str) -> dict` registered in `SUITES`;
 `bin/benchmark.py` runs the chosen suites, prints their tables and writes one
 JSON report per suite.
 """
 
 from dvae_tf.benchmarks.distributions import distributions_suite
 from dvae_tf.benchmarks.report import format_table, write_report
+from dvae_tf.benchmarks.training import training_suite
 
 SUITES = {
     'distributions': distributions_suite,
+    'training': training_suite,
 }
 
 __all__ = ['SUITES', 'format_table', 'write_report']

@@ -95,8 +95,9 @@ def gibbs_row(num_left=100, num_right=100, num_chains=100, num_sweeps=100,
   } for name, t in seconds.items()]
 
 
-def distributions_suite(quick=False):
+def distributions_suite(quick=False, data_dir=None):
   """Runs the suite; `quick` shrinks it to a smoke test."""
+  del data_dir  # Synthetic inputs only.
   shapes = [(10, 20)] if quick else [(100, 200), (1000, 200)]
   repeats = 2 if quick else 9
   sampling = sampling_rows(shapes, repeats=repeats)
