@@ -138,7 +138,7 @@ def restore_model(model_dir, data_dir=None, strategy=None):
     raise FileNotFoundError(f'No checkpoint in {model_dir}/checkpoints: train '
                             'the model first (bin/train.py).')
   checkpoint.restore(latest).expect_partial()
-  return model, model_config, train_config, int(optimizer.iterations)
+  return model, model_config, train_config, int(optimizer.iterations.numpy())
 
 
 def make_checkpoint(model, optimizer):
@@ -261,7 +261,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
   checkpoint.restore(manager.latest_checkpoint)
-  start = int(optimizer.iterations)
+  start = int(optimizer.iterations.numpy())
   cfg = train_config
   if start >= cfg.num_steps:
     return {'step': start, 'stopped_by': 'num_steps', 'bound': None,

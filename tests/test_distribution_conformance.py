@@ -385,7 +385,7 @@ def test_sample_gradients_flow_to_variables(cls, parameterization):
   assert location_grad.shape == location.shape
   assert beta_grad.shape == beta.shape
   assert np.all(np.isfinite(location_grad)) and np.all(np.isfinite(beta_grad))
-  # Raising q(z=1) moves every sample towards 1.
+  # Raising q(z=1) moves samples towards 1: d zeta / d q >= 0.
   assert np.all(location_grad > 0.)
   assert np.any(beta_grad != 0.)
 

@@ -128,3 +128,31 @@ def test_binaries_train_evaluate_sample(tmp_path):
   out = _run_bin('train.py', '--preset=nope', f'--model_dir={model_dir}')
   assert out.returncode != 0 and 'Unknown preset' in out.stderr
   assert 'Traceback' not in out.stderr
+
+
+MIRRORED_SCRIPT = f"""
+import sys
+sys.path.insert(0, {REPO!r})
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.test_training import MODEL
+from dvae_tf import training
+config = training.TrainConfig(dataset='sample', num_steps=6, batch_size=20,
+                              checkpoint_every=3, image_every=3, log_z_every=3)
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+result = training.train(MODEL, config, sys.argv[1], strategy=strategy,
+                        verbose=False)
+assert result['step'] == 6, result
+"""
+
+
+def test_mirrored_strategy_on_two_devices(tmp_path):
+  """Two replicas (logical CPUs standing in for GPUs) train and checkpoint."""
+  out = subprocess.run([sys.executable, '-c', MIRRORED_SCRIPT, str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  step, weights = final_weights(str(tmp_path))
+  assert step == 6
+  assert all(np.all(np.isfinite(w)) for w in weights)
