@@ -156,3 +156,22 @@ def test_mirrored_strategy_on_two_devices(tmp_path):
   step, weights = final_weights(str(tmp_path))
   assert step == 6
   assert all(np.all(np.isfinite(w)) for w in weights)
+
+
+def test_checkpoint_keeps_batch_norm_statistics(tmp_path):
+  """Every weight, moving statistics included, survives save and restore."""
+  config = models.ModelConfig(struct='1-layer-nonlin', prior='rbm',
+                              batch_norm=True, units_per_group=8,
+                              hidden_units=16, num_chains=16,
+                              num_gibbs_sweeps=2)
+  train_config = training.TrainConfig(dataset='sample', num_steps=5,
+                                      batch_size=20, image_every=0,
+                                      log_z_every=0)
+  training.train(config, train_config, str(tmp_path), verbose=False)
+  model, _, _, _ = training.restore_model(str(tmp_path))
+  moving = [v.numpy() for v in model.non_trainable_variables
+            if 'moving_variance' in v.path]
+  assert moving and not any(np.allclose(v, 1.) for v in moving)
+  x = tf.zeros([2, 28, 28, 1])
+  reloaded, _, _, _ = training.restore_model(str(tmp_path))
+  np.testing.assert_allclose(reloaded.reconstruct(x), model.reconstruct(x))
