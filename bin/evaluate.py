@@ -2,8 +2,11 @@
 
   python bin/evaluate.py --model_dir=runs/demo --num_importance_samples=4000
 
-Prints one JSON line (nll, stderr, log_z, log_z_method, ...) and writes it to
-<model_dir>/eval_<split>.json.
+Prints one JSON line (nll, stderr, log_z, log_z_method, ...; bits_per_dim for
+8-bit datasets such as CIFAR-10) and writes it to <model_dir>/eval_<split>.json.
+Works for feed-forward and DVAE++ models: for DVAE++ the importance samples
+are binary for the global latents and drawn from the posterior for the local
+ones.
 """
 
 import json
@@ -48,6 +51,11 @@ def main(argv):
   result.update(log_z=log_z.value, log_z_stderr=log_z.stderr,
                 log_z_method=log_z.method, split=FLAGS.split,
                 dataset=train_config.dataset, step=step)
+  if not data.is_binary(train_config.dataset):
+    result.update(
+        bits_per_dim=evaluation.bits_per_dim(result['nll'], images.shape[1:]),
+        bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
+                                                    images.shape[1:]))
   line = json.dumps(result)
   print(line)
   with open(os.path.join(FLAGS.model_dir, f'eval_{FLAGS.split}.json'),

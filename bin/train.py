@@ -3,9 +3,13 @@
   python bin/train.py --preset=demo --model_dir=runs/demo
   python bin/train.py --preset=repro_rbm_1_nonlin --data_dir=../data \
       --model_dir=runs/rbm1
+  python bin/train.py --model=dvaepp --preset=table3_dvaepp_mnist_dynamic \
+      --data_dir=../data --model_dir=runs/dvaepp_mnist
 
-Flags given explicitly override the preset. Checkpoints are written every
---checkpoint_every steps and on SIGINT/SIGTERM.
+Flags given explicitly override the preset; model flags of the other model
+kind are refused. --model defaults to the preset's kind (feed_forward without
+a preset). Checkpoints are written every --checkpoint_every steps and on
+SIGINT/SIGTERM.
 """
 
 import dataclasses
@@ -17,9 +21,12 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import presets
+from dvae_tf import pyramid
 from dvae_tf import smoothing
 from dvae_tf import training
 from dvae_tf.models import config as config_lib
+from dvae_tf.models import dvaepp_config
+from dvae_tf.models import pixel_likelihoods
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model_dir', None, 'Where checkpoints, config and '
@@ -27,7 +34,9 @@ flags.DEFINE_string('model_dir', None, 'Where checkpoints, config and '
 flags.DEFINE_string('preset', None, f'One of {sorted(presets.PRESETS)}.')
 flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
 flags.DEFINE_bool('multi_gpu', False, 'Train with MirroredStrategy on all GPUs.')
-# Model flags (ModelConfig fields).
+flags.DEFINE_enum('model', None, list(config_lib.MODEL_KINDS),
+                  'Model kind (default: the preset\'s, else feed_forward).')
+# Feed-forward model flags (ModelConfig fields).
 flags.DEFINE_enum('prior', 'factorial', list(config_lib.PRIORS), 'Prior.')
 flags.DEFINE_enum('smoothing', 'exponential', sorted(smoothing.SMOOTHINGS),
                   'Smoothing transformation.')
@@ -38,6 +47,22 @@ flags.DEFINE_enum('struct', '1-layer-nonlin', sorted(config_lib.STRUCTURES),
 flags.DEFINE_bool('batch_norm', False, 'Batch norm in hidden layers.')
 flags.DEFINE_integer('num_chains', 1000, 'Persistent chains (RBM prior).')
 flags.DEFINE_integer('num_gibbs_sweeps', 40, 'Gibbs sweeps per step (RBM).')
+# DVAE++ model flags (DVAEppConfig fields; also num_chains, num_gibbs_sweeps).
+flags.DEFINE_enum('arch', 'mnist', sorted(dvaepp_config.ARCHITECTURES),
+                  'DVAE++ architecture (widths and depths).')
+flags.DEFINE_enum('latents', 'dvaepp', list(dvaepp_config.TABLE3_ROWS),
+                  'Table 3 row: global prior and local latent types.')
+flags.DEFINE_integer('global_groups', 2, 'Groups of the global posterior '
+                     '(1, 2 or 4).')
+flags.DEFINE_bool('conditional_decoder', False, 'Multi-scale decoder.')
+flags.DEFINE_enum('downsampling', 'pool', list(pyramid.DOWNSAMPLINGS),
+                  'Downsampling of the multi-scale decoder\'s pyramid.')
+flags.DEFINE_enum('likelihood', 'bernoulli',
+                  list(pixel_likelihoods.LIKELIHOODS), 'Pixel likelihood.')
+flags.DEFINE_bool('kl_balancing', True, 'Balance the local groups\' KLs '
+                  'during KL warm-up.')
+flags.DEFINE_integer('channels', 0, 'If > 0, the width of every stage.')
+flags.DEFINE_integer('num_local_groups', 0, 'If > 0, the local groups.')
 # Training flags (TrainConfig fields).
 flags.DEFINE_enum('dataset', 'sample', list(data.DATASETS), 'Dataset.')
 flags.DEFINE_integer('num_steps', 100_000, 'Training steps.')
@@ -59,10 +84,21 @@ def _config(cls, preset_values):
   """A config from the preset, overridden by flags given explicitly."""
   values = dict(preset_values)
   for field in dataclasses.fields(cls):
-    if field.name in FLAGS and (FLAGS[field.name].present or
-                                field.name not in values):
+    if field.name in FLAGS and FLAGS[field.name].present:
       values[field.name] = FLAGS[field.name].value
   return cls(**values)
+
+
+def _check_model_flags(kind):
+  """ValueError if model flags of the other model kind were given."""
+  fields = {f.name for f in dataclasses.fields(config_lib.config_class(kind))}
+  foreign = sorted(
+      f.name for other in config_lib.MODEL_KINDS if other != kind
+      for f in dataclasses.fields(config_lib.config_class(other))
+      if f.name not in fields and f.name in FLAGS and FLAGS[f.name].present)
+  if foreign:
+    raise ValueError(f'--{", --".join(foreign)} do not apply to '
+                     f'--model={kind}.')
 
 
 def main(argv):
@@ -70,8 +106,12 @@ def main(argv):
   try:
     preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
         'model': {}, 'train': {}}
-    model_config = _config(config_lib.ModelConfig, preset['model'])
+    kind = presets.model_kind(FLAGS.preset, FLAGS.model)
+    _check_model_flags(kind)
+    model_config = _config(config_lib.config_class(kind), preset['model'])
     train_config = _config(training.TrainConfig, preset['train'])
+    if isinstance(model_config, dvaepp_config.DVAEppConfig):
+      model_config.check_dataset(data.is_binary(train_config.dataset))
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   strategy = (tf.distribute.MirroredStrategy() if FLAGS.multi_gpu

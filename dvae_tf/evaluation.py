@@ -13,34 +13,50 @@ import numpy as np
 import tensorflow as tf
 
 
+MAX_CHUNK_ROWS = 100_000
+
+
 def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
                               chunk_size=None):
   """L_k for each image, computed `chunk_size` samples at a time.
 
   Samples are drawn in chunks inside a `tf.while_loop` and combined with a
   running log-sum-exp, so 4000 samples per image need only the memory of one
-  chunk.
+  chunk. k may be a runtime tensor (an input of an exported signature): the
+  chunking is then computed in the graph.
 
   Args:
     model: any model with `log_importance_weights(x, seed, log_z)` -> [N].
     x: images [B, H, W, C].
-    num_samples: k, a positive integer.
+    num_samples: k, a positive Python integer or a scalar int32 tensor.
     seed: stateless seed.
     log_z: log Z of an RBM prior (default: the prior's latest estimate).
-    chunk_size: samples per chunk (default: as many as fit ~100k rows).
+    chunk_size: samples per chunk (default: as many as fit the model's
+      `max_evaluation_rows` rows, else `MAX_CHUNK_ROWS`).
 
   Returns:
     [B] values of L_k in nats.
   """
-  num_samples = int(num_samples)
-  if num_samples < 1:
-    raise ValueError(f'num_samples must be a positive integer; got '
-                     f'{num_samples}.')
   x = tf.convert_to_tensor(x, tf.float32)
-  batch = x.shape[0]
+  if tf.is_tensor(num_samples):
+    # Python min/max cannot compare tensors; the arithmetic below is shared.
+    minimum, maximum = tf.minimum, tf.maximum
+    num_samples = tf.cast(num_samples, tf.int32)
+    with tf.control_dependencies([tf.debugging.assert_positive(
+        num_samples, message='num_samples must be a positive integer')]):
+      num_samples = tf.identity(num_samples)
+    batch = tf.shape(x)[0]
+  else:
+    minimum, maximum = min, max
+    num_samples = int(num_samples)
+    if num_samples < 1:
+      raise ValueError(f'num_samples must be a positive integer; got '
+                       f'{num_samples}.')
+    batch = int(x.shape[0] or 1)
   if chunk_size is None:
-    chunk_size = max(1, min(num_samples, 100_000 // max(int(batch or 1), 1)))
-  chunk_size = int(min(chunk_size, num_samples))
+    rows = getattr(model, 'max_evaluation_rows', MAX_CHUNK_ROWS)
+    chunk_size = maximum(1, minimum(num_samples, rows // maximum(batch, 1)))
+  chunk_size = minimum(chunk_size, num_samples)
   num_chunks = -(-num_samples // chunk_size)
   seed = tf.convert_to_tensor(seed, tf.int32)
   x_chunk = tf.tile(x, [chunk_size, 1, 1, 1])
@@ -58,7 +74,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   total = tf.fill(tf.shape(x)[:1], tf.constant(-np.inf, tf.float32))
   _, total = tf.while_loop(lambda i, _: i < num_chunks, body,
                            (tf.constant(0), total))
-  return total - np.log(num_samples)
+  return total - tf.math.log(tf.cast(num_samples, total.dtype))
 
 
 def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
@@ -88,3 +104,11 @@ def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
                     if len(nll) > 1 else float('nan'),
           'num_images': int(len(nll)),
           'num_importance_samples': int(num_samples)}
+
+
+def bits_per_dim(nats, image_shape):
+  """Nats per image -> bits per dimension, the unit of CIFAR-10 in Table 3.
+
+  nats / (H W C log 2), for the negative log-likelihood of 8-bit values.
+  """
+  return nats / (float(np.prod(image_shape)) * np.log(2.))

@@ -1,6 +1,7 @@
 """The fully connected networks of the feed-forward models (Sec. 7.1)."""
 
 import keras
+import tensorflow as tf
 
 
 def mlp(output_units, num_hidden, hidden_units=200, activation='tanh',
@@ -38,3 +39,15 @@ def mlp(output_units, num_hidden, hidden_units=200, activation='tanh',
                                    kernel_initializer='variance_scaling',
                                    bias_initializer=bias_initializer))
   return keras.Sequential(layers, name=name)
+
+
+def weight_decay_loss(model):
+  """sum ||v||^2 / 2 over the kernels, BN gammas and RBM couplings of `model`.
+
+  The weight decay of the released code (Appendix F notes): dense and
+  convolution kernels, batch-norm scales and the RBM weights W; biases are
+  not decayed.
+  """
+  return tf.add_n([0.5 * tf.reduce_sum(tf.square(v))
+                   for v in model.trainable_variables
+                   if v.name in ('kernel', 'gamma', 'weights')])

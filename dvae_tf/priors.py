@@ -1,4 +1,4 @@
-"""Priors over the binary latents: factorial (directed, Sec. 4) and RBM (Sec. 5).
+"""Priors over the global latents: factorial (Sec. 4), RBM (Sec. 5), Normal.
 
 A prior is a Keras layer with one interface, which `FeedForwardDVAE` (and the
 convolutional model) calls without knowing which prior it has:
@@ -9,6 +9,9 @@ convolutional model) calls without knowing which prior it has:
   limit used for evaluation), [N];
 - `sample(num_samples, seed)`: binary latents, a list of [n, units_i];
 - `log_normalizer(...)`: log Z and how it was computed (zero for factorial).
+
+`NormalPrior` is the continuous counterpart for the "all continuous" row of
+Table 3: the same interface over Normal latents.
 """
 
 import dataclasses
@@ -241,4 +244,48 @@ class RBMPrior(keras.layers.Layer):
     config = super().get_config()
     config.update(group_sizes=self.group_sizes, num_chains=self.num_chains,
                   num_gibbs_sweeps=self.num_gibbs_sweeps, seed=self.seed)
+    return config
+
+
+class NormalPrior(keras.layers.Layer):
+  """p(z) = N(0, I) over continuous groups: Table 3's "all continuous" row.
+
+  The posterior groups are factorial Normals (`latents.Normal`), so the KL is
+  in closed form given the sampled earlier groups:
+  sum_i KL(q(z_i | x, z_<i) || N(0, I)). It has no parameters.
+  """
+
+  def __init__(self, group_sizes, **kwargs):
+    super().__init__(**kwargs)
+    self.group_sizes = list(group_sizes)
+
+  def _standard_normal(self, z):
+    return tfd.Normal(tf.zeros([], z.dtype), tf.ones([], z.dtype))
+
+  def kl(self, posterior, smoothing=None, beta=None, seed=None,
+         training=False):
+    """sum_i KL(q(z_i | x, z_<i) || N(0, I)) in closed form, [N]."""
+    del smoothing, beta, seed, training
+    return tf.add_n([
+        tf.reduce_sum(tfd.kl_divergence(q, self._standard_normal(z)), -1)
+        for q, z in zip(posterior.distributions, posterior.samples)])
+
+  def log_prob(self, z_groups, log_z=None, training=False):
+    """log N(z; 0, I) summed over all groups, [N]."""
+    del log_z, training
+    return tf.add_n([tf.reduce_sum(self._standard_normal(z).log_prob(z), -1)
+                     for z in z_groups])
+
+  def sample(self, num_samples, seed):
+    """A list of [num_samples, units_i] standard Normal groups."""
+    z = tf.random.stateless_normal([num_samples, sum(self.group_sizes)],
+                                   seed=tfp.random.sanitize_seed(seed))
+    return tf.split(z, self.group_sizes, axis=-1)
+
+  def log_normalizer(self, **unused_kwargs):
+    return LogNormalizer(0., 0., 'none (Normal prior)')
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(group_sizes=self.group_sizes)
     return config

@@ -114,7 +114,7 @@ def save_run_config(model_dir, model_config, train_config):
 
 
 def load_run_config(model_dir):
-  """(ModelConfig, TrainConfig) of a trained model directory."""
+  """(model config of either kind, TrainConfig) of a trained model directory."""
   path = os.path.join(model_dir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(
@@ -122,7 +122,7 @@ def load_run_config(model_dir):
         'written by bin/train.py?')
   with open(path) as f:
     record = json.load(f)
-  return (config_lib.ModelConfig.from_dict(record['model']),
+  return (config_lib.config_from_dict(record['model']),
           TrainConfig(**record['train']))
 
 
@@ -157,7 +157,8 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy):
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():
-    model = config_lib.build_model(model_config, mean)
+    model = config_lib.build_model(
+        model_config, mean, binary=data.is_binary(train_config.dataset))
     model.build()
     optimizer = keras.optimizers.Adam(
         schedules.PiecewiseLearningRate(train_config.learning_rate,

@@ -6,11 +6,15 @@ JSON report per suite.
 """
 
 from dvae_tf.benchmarks.distributions import distributions_suite
+from dvae_tf.benchmarks.dvaepp import dvaepp_suite
+from dvae_tf.benchmarks.export import export_suite
 from dvae_tf.benchmarks.report import format_table, write_report
 from dvae_tf.benchmarks.training import training_suite
 
 SUITES = {
     'distributions': distributions_suite,
+    'dvaepp': dvaepp_suite,
+    'export': export_suite,
     'training': training_suite,
 }
 

@@ -7,9 +7,13 @@
 - `RBM` (Sec. 5): the restricted Boltzmann machine prior, with exact log Z by
   enumeration of the smaller side, `ais_log_normalizer` for larger ones, and
   `PersistentChains` for persistent contrastive divergence.
+- `discretized_logistic_mixture` (Sec. 6.1): the 8-bit pixel likelihood of
+  DVAE++ on CIFAR-10 (Salimans et al. 2017), from TFP pieces.
 """
 
 from dvae_tf.distributions.ais import ais_log_normalizer
+from dvae_tf.distributions.discretized_logistic_mixture import (
+    discretized_logistic_mixture)
 from dvae_tf.distributions.overlapping_exponential import OverlappingExponential
 from dvae_tf.distributions.overlapping_logistic import OverlappingLogistic
 from dvae_tf.distributions.overlapping_power import OverlappingPower
@@ -27,4 +31,5 @@ __all__ = [
     'SmoothedBernoulli',
     'SpikeAndExponential',
     'ais_log_normalizer',
+    'discretized_logistic_mixture',
 ]

@@ -1,8 +1,10 @@
 """Model configurations: plain data that names the objects a model is built from.
 
-A `ModelConfig` is what a model directory records (config.json) and what the
-presets of `dvae_tf.presets` fill in; `build_model` turns it into the objects
-(structure, smoothing, prior) that `FeedForwardDVAE` takes.
+A `ModelConfig` (feed-forward) or a `dvaepp_config.DVAEppConfig` (DVAE++) is
+what a model directory records (config.json) and what the presets of
+`dvae_tf.presets` fill in; `build_model` turns it into the model, and
+`config_from_dict` reads either kind back: a recorded dict with
+`kind: "dvaepp"` is DVAE++, one without `kind` is feed-forward.
 """
 
 import dataclasses
@@ -73,18 +75,15 @@ class ModelConfig:
   num_gibbs_sweeps: int = 40
 
   def __post_init__(self):
-    _check_choice('struct', self.struct, STRUCTURES)
-    _check_choice('prior', self.prior, PRIORS)
-    _check_choice('smoothing', self.smoothing, smoothing_lib.SMOOTHINGS)
-    _check_choice('objective', self.objective, OBJECTIVES)
+    check_choice('struct', self.struct, STRUCTURES)
+    check_choice('prior', self.prior, PRIORS)
+    check_choice('smoothing', self.smoothing, smoothing_lib.SMOOTHINGS)
+    check_choice('objective', self.objective, OBJECTIVES)
     if self.prior == 'rbm' and self.smoothing == 'concrete':
       raise ValueError('prior=rbm needs q(z | zeta) (Sec. 5), which Concrete '
                        'smoothing does not have; use exponential, logistic, '
                        'power or spike_exp.')
-    for name in ('num_chains', 'num_gibbs_sweeps'):
-      if getattr(self, name) < 1:
-        raise ValueError(f'{name} must be a positive integer; got '
-                         f'{getattr(self, name)}.')
+    check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
 
   @property
   def structure(self):
@@ -99,16 +98,47 @@ class ModelConfig:
 
   @classmethod
   def from_dict(cls, d):
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - fields
-    if unknown:
-      raise ValueError(f'ModelConfig: unknown fields {sorted(unknown)}.')
-    return cls(**d)
+    return dataclass_from_dict(cls, d)
 
 
-def _check_choice(name, value, choices):
+def check_choice(name, value, choices):
+  """ValueError naming `name` unless `value` is one of `choices`."""
   if value not in choices:
     raise ValueError(f'{name}={value!r} is not one of {sorted(choices)}.')
+
+
+def check_positive(config, names):
+  """ValueError unless the fields `names` of `config` are positive integers."""
+  for name in names:
+    if getattr(config, name) < 1:
+      raise ValueError(f'{name} must be a positive integer; got '
+                       f'{getattr(config, name)}.')
+
+
+def dataclass_from_dict(cls, d):
+  """cls(**d), with a ValueError naming the fields `cls` does not have."""
+  fields = {f.name for f in dataclasses.fields(cls)}
+  unknown = set(d) - fields
+  if unknown:
+    raise ValueError(f'{cls.__name__}: unknown fields {sorted(unknown)}.')
+  return cls(**d)
+
+
+MODEL_KINDS = ('feed_forward', 'dvaepp')
+
+
+def config_class(kind):
+  """The config class of a model kind ('feed_forward' or 'dvaepp')."""
+  check_choice('model', kind, MODEL_KINDS)
+  if kind == 'dvaepp':
+    from dvae_tf.models import dvaepp_config  # pylint: disable=g-import-not-at-top
+    return dvaepp_config.DVAEppConfig
+  return ModelConfig
+
+
+def config_from_dict(d):
+  """The model config recorded in a config.json, of either kind."""
+  return config_class(d.get('kind', 'feed_forward')).from_dict(d)
 
 
 def build_prior(config):
@@ -125,8 +155,21 @@ def build_prior(config):
       marginal=config.objective == 'marginal', name='prior')
 
 
-def build_model(config, train_mean):
-  """The `FeedForwardDVAE` described by `config`, for data with `train_mean`."""
+def build_model(config, train_mean, binary=None):
+  """The model described by `config`, for data with `train_mean` [H, W, C].
+
+  Args:
+    config: a `ModelConfig` (a `FeedForwardDVAE`) or a `DVAEppConfig` (a
+      `DVAEpp`).
+    train_mean: the mean training image in [0, 1].
+    binary: whether the dataset's pixels are binary, if known; a DVAE++
+      config checks that its likelihood fits.
+  """
+  if getattr(config, 'kind', 'feed_forward') == 'dvaepp':
+    from dvae_tf.models import dvaepp_config  # pylint: disable=g-import-not-at-top
+    if binary is not None:
+      config.check_dataset(binary)
+    return dvaepp_config.build_dvaepp(config, train_mean)
   from dvae_tf.models.feed_forward import FeedForwardDVAE  # pylint: disable=g-import-not-at-top
   return FeedForwardDVAE(config.structure, build_prior(config),
                          smoothing_lib.get_smoothing(config.smoothing),

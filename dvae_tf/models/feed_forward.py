@@ -5,11 +5,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from dvae_tf import latents
 from dvae_tf import networks
 from dvae_tf import priors as priors_lib
-from dvae_tf.distributions import rbm as rbm_lib
-
-tfd = tfp.distributions
 
 
 class FeedForwardDVAE(keras.Model):
@@ -87,18 +85,9 @@ class FeedForwardDVAE(keras.Model):
 
   def encode(self, x, beta, seed, training=False):
     """A relaxed sample of the hierarchical posterior, a `PosteriorSample`."""
-    h = self._encoder_input(x)
-    seeds = tfp.random.split_seed(seed, n=len(self.group_sizes))
-    logits, samples, zetas, dists = [], [], [], []
-    for net, group_seed in zip(self.encoder_nets, seeds):
-      l = net(tf.concat([h] + zetas, axis=-1), training=training)
-      d = self.smoothing(l, beta)
-      s = d.sample(seed=group_seed)
-      logits.append(l)
-      dists.append(d)
-      samples.append(s)
-      zetas.append(self.smoothing.to_zeta(s))
-    return priors_lib.PosteriorSample(logits, samples, zetas, dists)
+    return latents.hierarchical_relaxed(
+        self.encoder_nets, self._encoder_input(x),
+        latents.SmoothedBinary(self.smoothing), beta, seed, training=training)
 
   def encode_binary(self, x, seed=None, training=False):
     """The binary-limit posterior: z_i ~ Bernoulli(q(z_i | x, z_<i)).
@@ -108,21 +97,9 @@ class FeedForwardDVAE(keras.Model):
     Returns:
       (PosteriorSample with zetas = samples = z, log q(z | x) [N]).
     """
-    h = self._encoder_input(x)
-    seeds = (tfp.random.split_seed(seed, n=len(self.group_sizes))
-             if seed is not None else [None] * len(self.group_sizes))
-    logits, zs, log_q = [], [], 0.
-    for net, group_seed in zip(self.encoder_nets, seeds):
-      l = net(tf.concat([h] + zs, axis=-1), training=training)
-      if group_seed is None:
-        z = tf.cast(l > 0., l.dtype)
-      else:
-        z = rbm_lib.bernoulli_sample(l, group_seed)
-      log_q += tf.reduce_sum(tfd.Bernoulli(logits=l, dtype=z.dtype)
-                             .log_prob(z), axis=-1)
-      logits.append(l)
-      zs.append(z)
-    return priors_lib.PosteriorSample(logits, zs, zs, None), log_q
+    return latents.hierarchical_exact(
+        self.encoder_nets, self._encoder_input(x),
+        latents.SmoothedBinary(self.smoothing), seed=seed, training=training)
 
   # The decoder.
 
@@ -205,6 +182,4 @@ class FeedForwardDVAE(keras.Model):
 
   def weight_decay_loss(self):
     """sum ||kernel||^2 / 2 + ||BN gamma||^2 / 2 (+ ||W_RBM||^2 / 2), Appendix F notes."""
-    return tf.add_n([0.5 * tf.reduce_sum(tf.square(v))
-                     for v in self.trainable_variables
-                     if v.name in ('kernel', 'gamma', 'weights')])
+    return networks.weight_decay_loss(self)

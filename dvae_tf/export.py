@@ -1,0 +1,438 @@
+"""SavedModel export of a trained model, for sampling and for TF Serving.
+
+`export(model_dir, export_dir)` restores the latest checkpoint of a model
+directory, computes log Z of its prior (exact, or AIS), and writes a
+SavedModel into `export_dir/<version>/`, the layout TF Serving watches
+(version: the next free integer unless given). Its signatures:
+
+- `sample` (also `serving_default`): `num_samples` int32 [], `seed` int32
+  [2] -> `images` [N, H, W, C], `latents` [N, U];
+- `encode`: `images` [N, H, W, C] -> `probabilities` [N, U], `code` [N, U];
+- `reconstruct`: `images` -> `reconstructions` [N, H, W, C];
+- `log_likelihood`: `images`, `num_importance_samples` int32 [] ->
+  `log_likelihood` [N] in nats.
+
+`sample` returns Bernoulli means of p(x | z) and the binary prior sample z
+(block Gibbs inside the graph for an RBM prior, with the model's number of
+sweeps). `encode` returns q(z = 1 | x) of every group (concatenated) along
+the mode path z_i = [q_i > 1/2], and that code. `log_likelihood` is the
+importance-weighted bound L_k (`evaluation.importance_weighted_bound`) with
+the log Z computed at export and a fixed seed, so a request is reproducible.
+
+Every input is validated in the graph: wrong rank or size, pixels outside
+[0, 1] ([0, 255] for a model of 8-bit images; see `PixelFormat`), pixels
+other than 0 and 1 for a model of binary images, a count below 1 or a seed
+not of shape [2] fail with INVALID_ARGUMENT naming the input. For that
+the signatures declare inputs of unknown shape (a declared shape is trusted
+by the runtime, not checked); the expected shapes are in the metadata.
+
+`metadata.json` (model config, dataset, steps trained, test NLL when the
+model directory has `eval_test.json`, log Z and how it was obtained, the
+signatures, versions) is written into the SavedModel's assets and beside
+`saved_model.pb`.
+
+```python
+path = export.export('runs/demo', 'exports/dvae')     # exports/dvae/1
+loaded = tf.saved_model.load(path)
+out = loaded.signatures['sample'](num_samples=tf.constant(4),
+                                  seed=tf.constant([0, 1]))
+```
+"""
+
+import dataclasses
+import json
+import numbers
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import dvae_tf
+from dvae_tf import data
+from dvae_tf import evaluation
+from dvae_tf import training
+
+METADATA_FILE = 'metadata.json'
+SIGNATURES = ('sample', 'encode', 'reconstruct', 'log_likelihood')
+# `log_likelihood` draws its importance samples with this seed.
+LOG_LIKELIHOOD_SEED = (0, 0)
+
+# Unknown shapes: the runtime does not check a declared shape against the fed
+# tensor, so the signatures check shapes themselves (see `_checked`).
+_IMAGES = tf.TensorSpec(None, tf.float32, name='images')
+_SEED = tf.TensorSpec(None, tf.int32, name='seed')
+
+
+# Values an error message shows of each tensor (shapes are shown whole).
+_MAX_SHOWN = 16
+
+
+def _count_spec(name):
+  return tf.TensorSpec(None, tf.int32, name=name)
+
+
+def _shape_text(shape):
+  return '[' + ', '.join('N' if d is None else str(d) for d in shape) + ']'
+
+
+def _has_shape(x, shape):
+  """Whether `x` has `shape` (None: any size), as a boolean tensor.
+
+  Safe for a tensor of any rank: the sizes compared are padded, never indexed
+  past the end.
+  """
+  rank = len(shape)
+  result = tf.equal(tf.rank(x), rank)
+  known = [i for i, d in enumerate(shape) if d is not None]
+  if known:
+    padded = tf.concat([tf.shape(x), tf.fill([rank], -1)], 0)[:rank]
+    result &= tf.reduce_all(
+        tf.equal(tf.gather(padded, known), [shape[i] for i in known]))
+  return result
+
+
+def _checked(x, checks, stand_in):
+  """`x` if every check holds, else `stand_in` (a valid input).
+
+  Each check is (condition, message): a false condition fails the call with
+  INVALID_ARGUMENT and the message (a list of strings and tensors). Graph
+  optimizations do not keep control dependencies in order, so the model
+  cannot simply be made to wait for the assertions; instead it gets
+  `stand_in` when a check fails, and none of its ops can fail first with a
+  less clear error.
+  """
+  for condition, message in checks:
+    tf.debugging.Assert(condition, message, summarize=_MAX_SHOWN)
+  ok = tf.reduce_all(tf.stack([condition for condition, _ in checks]))
+  return tf.cond(ok, lambda: tf.identity(x), lambda: stand_in)
+
+
+def _checked_count(n, name):
+  """A scalar count, checked to be at least 1."""
+  n = _checked(n, [
+      (_has_shape(n, []), [f'{name} must be a scalar; got shape', tf.shape(n)]),
+      (tf.reduce_all(n > 0), [f'{name} must be a positive integer; got', n]),
+  ], tf.constant(1))
+  return tf.ensure_shape(n, [])
+
+
+def _checked_seed(seed):
+  """A stateless seed, checked to have shape [2]."""
+  seed = _checked(seed, [(_has_shape(seed, [2]), [
+      'seed must be an int32 vector of shape [2]; got shape', tf.shape(seed)])],
+                  tf.zeros([2], tf.int32))
+  return tf.ensure_shape(seed, [2])
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelFormat:
+  """The pixels a model takes: values in [0, max_value], only 0 and 1 if binary.
+
+  Attributes:
+    binary: whether pixels are 0 or 1 (MNIST, Omniglot, Caltech-101).
+    max_value: the largest pixel value (1; 255 for 8-bit images such as
+      CIFAR-10, which the data pipeline yields as 0..255).
+  """
+  binary: bool = True
+  max_value: float = 1.
+
+  @classmethod
+  def of_dataset(cls, name):
+    """The pixels of dataset `name` as `data.make_dataset` yields them."""
+    spec = data.get_spec(name)
+    return cls(True, 1.) if spec.binary else cls(False, float(spec.levels))
+
+
+def _checked_images(images, image_shape, pixels):
+  """Images [N, H, W, C] checked for shape and values (a `PixelFormat`)."""
+  shape = [None, *image_shape]
+  checks = [
+      (_has_shape(images, shape),
+       [f'images must have shape {_shape_text(shape)}; got shape',
+        tf.shape(images)]),
+      (tf.reduce_all((images >= 0.) & (images <= pixels.max_value)),
+       [f'images: pixel values must lie in [0, {pixels.max_value:g}]; got '
+        'values from', tf.reduce_min(images), 'to', tf.reduce_max(images)]),
+  ]
+  if pixels.binary:
+    # Values outside [0, 1] are the range check's to report.
+    between = (images > 0.) & (images < 1.)
+    checks.append((tf.logical_not(tf.reduce_any(between)), [
+        'images: this model takes binary pixels, 0 or 1; got',
+        tf.math.count_nonzero(between), 'pixels strictly between 0 and 1']))
+  images = _checked(images, checks, tf.zeros([1, *image_shape]))
+  return tf.ensure_shape(images, shape)
+
+
+class _SignatureBodies:
+  """What each signature computes, from validated inputs.
+
+  A plain object, so that saving does not follow it to the Keras model (see
+  `ServingModule`). Everything besides the model's variables is fixed here:
+  the image shape, the pixel format, log Z.
+  """
+
+  def __init__(self, model, log_z, pixels):
+    self.model = model
+    self.image_shape = [int(d) for d in model.image_shape]
+    self.pixels = pixels
+    self.log_z = float(log_z)
+
+  def sample(self, num_samples, seed):
+    """Prior samples: `images` [N, H, W, C] (Bernoulli means), `latents`."""
+    num_samples = _checked_count(num_samples, 'num_samples')
+    seed = _checked_seed(seed)
+    images, latents = self.model.sample(num_samples, seed)
+    return {'images': images, 'latents': latents}
+
+  def encode(self, images):
+    """q(z = 1 | x) on the mode path, `probabilities` [N, U], and its `code`."""
+    images = _checked_images(images, self.image_shape, self.pixels)
+    posterior, _ = self.model.encode_binary(images)
+    return {'probabilities': tf.math.sigmoid(tf.concat(posterior.logits, -1)),
+            'code': tf.concat(posterior.zetas, -1)}
+
+  def reconstruct(self, images):
+    """Bernoulli means of p(x | z) at the posterior's mode path."""
+    images = _checked_images(images, self.image_shape, self.pixels)
+    return {'reconstructions': self.model.reconstruct(images)}
+
+  def log_likelihood(self, images, num_importance_samples):
+    """L_k of each image in nats, k = `num_importance_samples`, [N]."""
+    images = _checked_images(images, self.image_shape, self.pixels)
+    k = _checked_count(num_importance_samples, 'num_importance_samples')
+    return {'log_likelihood': evaluation.importance_weighted_bound(
+        self.model, images, k, seed=LOG_LIKELIHOOD_SEED, log_z=self.log_z)}
+
+
+_INPUT_SIGNATURES = {
+    'sample': [_count_spec('num_samples'), _SEED],
+    'encode': [_IMAGES],
+    'reconstruct': [_IMAGES],
+    'log_likelihood': [_IMAGES, _count_spec('num_importance_samples')],
+}
+
+
+def _tf_variables(model):
+  """The `tf.Variable`s behind a Keras model's weights."""
+  variables = [getattr(w, 'value', w) for w in model.weights]
+  wrapped = [w.path for w, v in zip(model.weights, variables)
+             if not isinstance(v, tf.Variable)]
+  if wrapped:
+    raise TypeError(f'Cannot export weights {wrapped}: their values are not '
+                    'tf.Variables (is the Keras backend TensorFlow?).')
+  return variables
+
+
+class ServingModule(tf.Module):
+  """The exported signatures of a model, with inputs validated in the graph.
+
+  Works with any model providing `image_shape`, `sample(n, seed)`,
+  `encode_binary(x)`, `reconstruct(x)` and `log_importance_weights` (the
+  interface of `FeedForwardDVAE`).
+
+  The module holds the signature functions and the `tf.Variable`s behind the
+  model's weights, not the model: Keras 3 layers held in Python lists are not
+  tracked through the model object (see `training.make_checkpoint`), and
+  Keras variables tracked as such save a copy that a TF1 session (TF Serving,
+  `saved_model_cli run`) never restores ("Could not find variable").
+
+  ```python
+  module = ServingModule(model, log_z=log_z.value)
+  tf.saved_model.save(module, path, signatures=module.signatures())
+  ```
+  """
+
+  def __init__(self, model, log_z, pixels=PixelFormat(), metadata_path=None,
+               name=None):
+    """Wraps `model`.
+
+    Args:
+      model: a trained model (see the class docstring).
+      log_z: log Z of the prior used by `log_likelihood` (ignored by a
+        directed prior).
+      pixels: the `PixelFormat` the model takes.
+      metadata_path: a JSON file to store in the SavedModel's assets.
+      name: module name.
+    """
+    super().__init__(name=name or 'dvae_serving')
+    self.model_variables = _tf_variables(model)
+    bodies = _SignatureBodies(model, log_z, pixels)
+    for signature in SIGNATURES:
+      setattr(self, signature, tf.function(
+          getattr(bodies, signature),
+          input_signature=_INPUT_SIGNATURES[signature]))
+    if metadata_path is not None:
+      self.metadata = tf.saved_model.Asset(metadata_path)
+
+  def signatures(self):
+    """The signature functions by key, `serving_default` being `sample`."""
+    functions = {name: getattr(self, name) for name in SIGNATURES}
+    return {'serving_default': functions['sample'], **functions}
+
+
+def signature_docs(image_shape, num_units):
+  """What each signature takes and returns, as text for the metadata."""
+  images = f'float32 {_shape_text([None, *image_shape])}'
+  codes = f'float32 {_shape_text([None, num_units])}'
+  docs = {
+      'sample': ({'num_samples': 'int32 []', 'seed': 'int32 [2]'},
+                 {'images': images, 'latents': codes}),
+      'encode': ({'images': images}, {'probabilities': codes, 'code': codes}),
+      'reconstruct': ({'images': images}, {'reconstructions': images}),
+      'log_likelihood': (
+          {'images': images, 'num_importance_samples': 'int32 []'},
+          {'log_likelihood': 'float32 [N]'}),
+  }
+  return {name: {'inputs': inputs, 'outputs': outputs}
+          for name, (inputs, outputs) in docs.items()}
+
+
+def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
+  """The export's metadata: the model's interface, log Z, versions, `context`.
+
+  Args:
+    model: the exported model.
+    log_normalizer: the prior's `priors.LogNormalizer`.
+    pixels: the `PixelFormat` the model takes.
+    **context: JSON-serializable facts about the model's origin (config,
+      dataset, step, evaluation), stored as given.
+
+  Returns:
+    A JSON-serializable dict.
+  """
+  num_units = int(sum(model.group_sizes))
+  return {
+      **context,
+      'image_shape': [int(d) for d in model.image_shape],
+      'binary_pixels': pixels.binary,
+      'max_pixel_value': pixels.max_value,
+      'group_sizes': [int(g) for g in model.group_sizes],
+      'num_latent_units': num_units,
+      'log_z': log_normalizer.value,
+      'log_z_stderr': log_normalizer.stderr,
+      'log_z_method': log_normalizer.method,
+      # Block Gibbs sweeps per `sample` call (None: ancestral sampling).
+      'sample_gibbs_sweeps': getattr(model.prior, 'num_gibbs_sweeps', None),
+      'log_likelihood_seed': list(LOG_LIKELIHOOD_SEED),
+      'signatures': signature_docs(model.image_shape, num_units),
+      'versions': {'dvae_tf': dvae_tf.__version__,
+                   'tensorflow': tf.__version__,
+                   'tensorflow_probability': tfp.__version__,
+                   'keras': keras.__version__},
+  }
+
+
+def next_version(export_dir):
+  """One more than the largest version folder in `export_dir` (1 if none)."""
+  if not os.path.isdir(export_dir):
+    return 1
+  versions = [int(n) for n in os.listdir(export_dir)
+              if re.fullmatch(r'\d+', n)
+              and os.path.isdir(os.path.join(export_dir, n))]
+  return max(versions, default=0) + 1
+
+
+def version_path(export_dir, version=None):
+  """`export_dir/<version>`, checked to be a new version.
+
+  Args:
+    export_dir: the model's base path for TF Serving.
+    version: a positive integer (default: `next_version(export_dir)`).
+
+  Raises:
+    ValueError: `version` is not a positive integer.
+    FileExistsError: that version exists.
+  """
+  if version is None:
+    version = next_version(export_dir)
+  if (not isinstance(version, numbers.Integral) or isinstance(version, bool)
+      or version < 1):
+    raise ValueError(f'version must be a positive integer; got {version!r}.')
+  path = os.path.join(export_dir, str(int(version)))
+  if os.path.exists(path):
+    raise FileExistsError(
+        f'{path} exists: a served version is never overwritten. Leave out '
+        f'the version to write the next free one '
+        f'({next_version(export_dir)}).')
+  return path
+
+
+def write_saved_model(model, export_dir, metadata, version=None):
+  """Writes `model`'s signatures to `export_dir/<version>/`; returns the path.
+
+  The SavedModel is written to a hidden folder and renamed into place, so a
+  server watching `export_dir` never sees a partial version.
+
+  Args:
+    model: the model to export (see `ServingModule`).
+    export_dir: the model's base path for TF Serving.
+    metadata: from `build_metadata` (its log Z and pixel format are used).
+    version: a positive integer (default: `next_version(export_dir)`).
+
+  Returns:
+    The path of the new version.
+  """
+  path = version_path(export_dir, version)
+  os.makedirs(export_dir, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=f'.{os.path.basename(path)}-',
+                             dir=export_dir)
+  try:
+    os.chmod(staging, 0o755)  # mkdtemp's 0o700 would hide it from a server.
+    metadata_path = os.path.join(staging, METADATA_FILE)
+    with open(metadata_path, 'w') as f:
+      json.dump(metadata, f, indent=2)
+    pixels = PixelFormat(metadata['binary_pixels'],
+                         metadata['max_pixel_value'])
+    module = ServingModule(model, log_z=metadata['log_z'], pixels=pixels,
+                           metadata_path=metadata_path)
+    tf.saved_model.save(module, staging, signatures=module.signatures())
+    os.rename(staging, path)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  return path
+
+
+def _read_json(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def export(model_dir, export_dir, version=None, data_dir=None,
+           ais_chains=1024, ais_betas=1000, seed=0):
+  """Exports the latest checkpoint of `model_dir`; see the module docstring.
+
+  Args:
+    model_dir: a directory written by `training.train`.
+    export_dir: the model's base path for TF Serving.
+    version: a positive integer (default: the next free one).
+    data_dir: where the dataset files are (for the training-set mean).
+    ais_chains, ais_betas: AIS settings when log Z is not exact.
+    seed: AIS seed; (seed, 1) as in bin/evaluate.py, so the same settings
+      give the log Z of its `eval_test.json`.
+
+  Returns:
+    The path of the SavedModel.
+
+  Raises:
+    ValueError, FileExistsError: see `version_path` (checked first).
+  """
+  version_path(export_dir, version)
+  model, model_config, train_config, step = training.restore_model(
+      model_dir, data_dir)
+  log_normalizer = model.prior.log_normalizer(
+      num_chains=ais_chains, num_betas=ais_betas, seed=(seed, 1))
+  metadata = build_metadata(
+      model, log_normalizer, PixelFormat.of_dataset(train_config.dataset),
+      model_config=model_config.to_dict(),
+      train_config=dataclasses.asdict(train_config),
+      dataset=train_config.dataset, step=step,
+      test_evaluation=_read_json(os.path.join(model_dir, 'eval_test.json')))
+  return write_saved_model(model, export_dir, metadata, version)

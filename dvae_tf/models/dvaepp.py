@@ -1,0 +1,412 @@
+"""DVAE++: a global RBM prior and a hierarchy of local conv latents (Sec. 6)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from dvae_tf import kl_balancing as kl_balancing_lib
+from dvae_tf import latents
+from dvae_tf import networks
+from dvae_tf import priors as priors_lib
+from dvae_tf import se_resnet
+from dvae_tf.models import multiscale_decoder
+from dvae_tf.pyramid import ImagePyramid
+
+
+class DVAEpp(keras.Model):
+  """The DVAE++ model of Fig. 3: global z (RBM prior) and local h (Sec. 6.1).
+
+  Generative model (Sec. 6.1):
+
+      p(z, zeta, h, x) = p(z) prod_i r(zeta_i | z_i) prod_j p(h_j | zeta, h_<j)
+                         p(x | zeta, h),
+
+  with p(z) an RBM over z = [z1, z2] (or a directed Bernoulli or Normal prior
+  for the baselines of Table 3), r the smoothing, h_j the J local groups
+  (factorial Normal, or smoothed Bernoulli for the all-discrete rows) of
+  `local_channels` variables at every location of the P/4 x P/4 feature map,
+  and p(x | zeta, h) factorial or multi-scale (`MultiScaleDecoder`).
+  Inference model:
+
+      q(z, zeta, h | x) = prod_i q(z_i | x, zeta_<i) r(zeta_i | z_i)
+                          prod_j q(h_j | x, zeta, h_<j).
+
+  Networks (Sec. 6.2; widths in `dvaepp_config.Architecture`): an SE-ResNet
+  encoder with stages at P, P/2, P/4, P/8 (P the padded image side, 32);
+  fully connected networks on its flattened P/8 top give the global groups
+  (`latents.hierarchical_relaxed`); a lift network (dense to P/8, residual
+  blocks, upsampling block) turns zeta into the decoder state at P/4; for each
+  local group j, residual networks give p(h_j | state) from the state and
+  q(h_j | x, state) from [state, encoder features at P/4], and a residual cell
+  folds h_j into the state; upsampling residual stages give features at
+  P/4, P/2 and P for the likelihood heads.
+
+  Training maximizes `elbo` (KL of the global prior from `prior.kl`, closed
+  form or marginal KLs for the local groups, KL balancing during warm-up);
+  evaluation uses `log_importance_weights` with binary global (and binary
+  local, when Bernoulli) variables.
+
+  ```python
+  model = build_model(DVAEppConfig(arch='mnist'), train_mean)
+  model.build()
+  terms = model.elbo(x, beta=10., seed=(0, 1), kl_weight=0.5, training=True)
+  nll = -evaluation.importance_weighted_bound(model, x, num_samples=4000)
+  images, z = model.sample(25, seed=(0, 1), samples_per_global=5)   # Fig. 4
+  ```
+  """
+
+  # Rows (batch x importance samples) that one evaluation chunk may hold.
+  max_evaluation_rows = 1000
+
+  def __init__(self, architecture, prior, global_latent, local_latent,
+               likelihood, train_mean, group_sizes, conditional_decoder=False,
+               downsampling='pool', kl_balancing=True, name=None, **kwargs):
+    """Builds the networks.
+
+    Args:
+      architecture: a `dvaepp_config.Architecture`.
+      prior: the prior layer over the global latents (`dvae_tf.priors`).
+      global_latent: the `latents` type of the global groups.
+      local_latent: the `latents` type of the local groups.
+      likelihood: a `pixel_likelihoods` family.
+      train_mean: [H, W, C] mean training image in [0, 1].
+      group_sizes: units per global posterior group.
+      conditional_decoder: multi-scale decoder from 4x4 (else factorial).
+      downsampling: of the scale pyramid ('pool' or 'subsample').
+      kl_balancing: balance the local groups' KLs during warm-up.
+      name: model name.
+      **kwargs: passed to `keras.Model`.
+    """
+    super().__init__(name=name or 'dvaepp', **kwargs)
+    smoothing = getattr(global_latent, 'smoothing', None)
+    if isinstance(prior, priors_lib.RBMPrior) and not (
+        smoothing and smoothing.has_posterior_logits):
+      raise ValueError(
+          'The RBM prior needs binary global latents whose smoothing offers '
+          'q(z | zeta) (Sec. 5); got '
+          f'{getattr(smoothing, "name", type(global_latent).__name__)!r}.')
+    self.architecture = architecture
+    self.prior = prior
+    self.smoothing = smoothing
+    self.global_latent = global_latent
+    self.local_latent = local_latent
+    self.likelihood = likelihood
+    self.kl_balancing = kl_balancing
+    self.group_sizes = list(group_sizes)
+    train_mean = np.asarray(train_mean, np.float32)
+    self.image_shape = tuple(train_mean.shape)
+    side = ImagePyramid(self.image_shape).padded_size
+    if side < 8:
+      raise ValueError(f'DVAEpp: images must pad to at least 8x8 (the top '
+                       f'is P/8); got {self.image_shape}.')
+    num_scales = int(np.log2(side // 4)) + 1 if conditional_decoder else 1
+    self.pyramid = ImagePyramid(self.image_shape, num_scales=num_scales,
+                                downsampling=downsampling,
+                                binary=likelihood.binary)
+    self.local_size = side // 4
+    self._padded_mean = tf.constant(self.pyramid.pad(train_mean[None]))
+
+    ch = architecture.channels
+    blocks = architecture.blocks_per_stage
+    se = architecture.se_reduction
+
+    def stack(channels, resample=None, name=None):
+      return se_resnet.residual_stack(channels, blocks, resample=resample,
+                                      se_reduction=se, name=name)
+
+    self.encoder_stages = [
+        se_resnet.Chain([keras.layers.Conv2D(ch[0], 3, padding='same'),
+                         stack(ch[0])], name='encoder_stage_1'),
+        stack(ch[1], 'down', 'encoder_stage_2'),
+        stack(ch[2], 'down', 'encoder_stage_3'),
+        stack(ch[3], 'down', 'encoder_stage_4')]
+    self.global_nets = [
+        networks.mlp(units * global_latent.params_per_unit, num_hidden=1,
+                     hidden_units=architecture.fc_units, activation='swish',
+                     name=f'global_posterior_{i + 1}')
+        for i, units in enumerate(self.group_sizes)]
+    top = side // 8
+    self.global_lift = se_resnet.Chain([
+        keras.layers.Dense(top * top * ch[3]),
+        keras.layers.Reshape((top, top, ch[3])),
+        stack(ch[3]), stack(ch[2], 'up')], name='global_lift')
+
+    self.local_channels = architecture.local_channels
+    num_params = local_latent.params_per_unit * self.local_channels
+
+    def params_head():
+      return [se_resnet.ResidualBlock(ch[2], se_reduction=se),
+              keras.layers.Activation('swish'),
+              keras.layers.Conv2D(num_params, 3, padding='same',
+                                  kernel_initializer='zeros')]
+
+    groups = range(1, architecture.num_local_groups + 1)
+    self.local_prior_nets = [
+        se_resnet.Chain(params_head(), name=f'local_prior_{j}')
+        for j in groups]
+    self.local_posterior_nets = [
+        se_resnet.Chain([keras.layers.Conv2D(ch[2], 1)] + params_head(),
+                        name=f'local_posterior_{j}') for j in groups]
+    self.local_inputs = [keras.layers.Conv2D(ch[2], 1, name=f'local_input_{j}')
+                         for j in groups]
+    self.local_cells = [se_resnet.ResidualBlock(ch[2], se_reduction=se,
+                                                name=f'local_cell_{j}')
+                        for j in groups]
+    self.decoder_stages = [stack(ch[2], name='decoder_stage_3'),
+                           stack(ch[1], 'up', 'decoder_stage_2'),
+                           stack(ch[0], 'up', 'decoder_stage_1')]
+    self.pixel_decoder = multiscale_decoder.MultiScaleDecoder(
+        self.pyramid, likelihood, ch[0], train_mean, se_reduction=se,
+        name='pixel_decoder')
+
+  @property
+  def num_local_groups(self):
+    return len(self.local_cells)
+
+  def build(self, input_shape=None):
+    """Creates every weight by one pass through posterior, prior and decoder."""
+    del input_shape
+    self.log_importance_weights(tf.zeros((1,) + self.image_shape), (0, 0))
+    self.built = True
+
+  def _check_images(self, x):
+    x = tf.convert_to_tensor(x, tf.float32)
+    if x.shape.rank != 4 or not x.shape[1:].is_compatible_with(
+        self.image_shape):
+      raise ValueError(f'DVAEpp: x must be images [batch, '
+                       f'{", ".join(map(str, self.image_shape))}]; got shape '
+                       f'{x.shape}.')
+    return x
+
+  # The encoder and the global posterior.
+
+  def encoder_features(self, x):
+    """(features at P/4 [N, P/4, P/4, C], flattened top features [N, F]).
+
+    The convolutional networks have no training-mode behaviour (no batch
+    normalization or dropout), so they take no `training` argument.
+    """
+    h = self.pyramid.pad(x / self.likelihood.max_value) - self._padded_mean
+    outputs = []
+    for stage in self.encoder_stages:
+      h = stage(h)
+      outputs.append(h)
+    top = outputs[3]
+    return outputs[2], tf.reshape(top, [-1, int(np.prod(top.shape[1:]))])
+
+  def global_posterior(self, top, beta, seed, training=False):
+    """A relaxed sample of prod_i q(z_i | x, zeta_<i), a `PosteriorSample`."""
+    return latents.hierarchical_relaxed(self.global_nets, top,
+                                        self.global_latent, beta, seed,
+                                        training=training)
+
+  def encode_binary(self, x, seed=None, training=False):
+    """The global posterior in the binary limit: z_i ~ q(z_i | x, z_<i).
+
+    With `seed=None`, the mode path (the mean for Normal global latents).
+
+    Returns:
+      (PosteriorSample with zetas = samples = z, log q(z | x) [N]).
+    """
+    _, top = self.encoder_features(self._check_images(x))
+    return latents.hierarchical_exact(self.global_nets, top,
+                                      self.global_latent, seed=seed,
+                                      training=training)
+
+  # The local groups.
+
+  def lift(self, zetas):
+    """The decoder state at P/4 from the global zeta (a list of groups)."""
+    return self.global_lift(tf.concat(zetas, axis=-1))
+
+  def _flat_params(self, params):
+    """[N, s, s, P*C] conv output -> [N, P*s*s*C], each parameter contiguous."""
+    batch = tf.shape(params)[0]
+    return tf.concat([tf.reshape(p, [batch, -1]) for p in tf.split(
+        params, self.local_latent.params_per_unit, axis=-1)], axis=-1)
+
+  def _local_groups(self, state, local_features, choose):
+    """Runs the J local groups in order (Fig. 3).
+
+    Args:
+      state: [N, P/4, P/4, C] decoder state after the lift.
+      local_features: encoder features at P/4, or None (prior only).
+      choose: (j, prior params [N, units * P], posterior params or None) ->
+        (h_j [N, units], a per-example term [N]).
+
+    Returns:
+      (final state, list of the J terms).
+    """
+    size = self.local_size
+    terms = []
+    for j in range(self.num_local_groups):
+      prior_params = self._flat_params(self.local_prior_nets[j](state))
+      posterior_params = None
+      if local_features is not None:
+        posterior_params = self._flat_params(self.local_posterior_nets[j](
+            tf.concat([state, local_features], axis=-1)))
+      h, term = choose(j, prior_params, posterior_params)
+      h = tf.reshape(h, [-1, size, size, self.local_channels])
+      state = self.local_cells[j](state + self.local_inputs[j](h))
+      terms.append(term)
+    return state, terms
+
+  def local_posterior(self, state, local_features, beta, seed):
+    """Relaxed h_j ~ q(h_j | x, zeta, h_<j) and KL_j, for training.
+
+    KL_j is the closed-form KL(q(h_j | ...) || p(h_j | zeta, h_<j)) for
+    Normal groups and the marginal KL (Eq. 5) for smoothed Bernoulli ones,
+    both at the sampled earlier groups.
+
+    Returns:
+      (final state, [N, J] per-group KLs).
+    """
+    seeds = tfp.random.split_seed(seed, n=self.num_local_groups)
+
+    def choose(j, prior_params, posterior_params):
+      q, sample, h = self.local_latent.relaxed_sample(posterior_params, beta,
+                                                      seeds[j])
+      return h, self.local_latent.kl(q, sample, prior_params, beta)
+
+    state, kls = self._local_groups(state, local_features, choose)
+    return state, tf.stack(kls, axis=-1)
+
+  # The decoder.
+
+  def decoder_features(self, state):
+    """{side: features} at P/4, P/2 and P from the final local state."""
+    features = {}
+    for stage in self.decoder_stages:
+      state = stage(state)
+      features[state.shape[1]] = state
+    return features
+
+  def log_likelihood(self, x, state):
+    """log p(x | zeta, h) [N] given the final local state."""
+    return self.pixel_decoder.log_prob(self.decoder_features(state), x)
+
+  # Bounds.
+
+  def elbo(self, x, beta, seed, kl_weight=1., num_samples=1, training=False):
+    """The training bound per example, averaged over `num_samples` samples.
+
+    bound = log p(x | zeta, h) - kl_weight * (KL_global + sum_j g_j KL_j),
+    with KL_global the prior's KL (Sec. 5 for the RBM, Eq. 5 for the
+    directed Bernoulli prior, closed form for Normal), KL_j the local groups'
+    and g_j = 1, or the KL-balancing coefficients during warm-up
+    (`kl_balancing`).
+
+    Args:
+      x: images [B, H, W, C] (binary, or integers 0..255).
+      beta: inverse temperature of the smoothing.
+      seed: stateless seed.
+      kl_weight: KL warm-up coefficient.
+      num_samples: samples per example.
+      training: training mode (advances the RBM's persistent chains).
+
+    Returns:
+      dict of [B] tensors: `bound`, `log_likelihood`, `kl` (the unweighted,
+      unbalanced KL).
+    """
+    x = self._check_images(x)
+    global_seed, local_seed, kl_seed = tfp.random.split_seed(seed, n=3)
+    batch = tf.shape(x)[0]
+    x_k = tf.tile(x, [num_samples, 1, 1, 1])
+    local_features, top = self.encoder_features(x_k)
+    posterior = self.global_posterior(top, beta, global_seed, training)
+    kl_global = self.prior.kl(posterior, self.smoothing, beta, seed=kl_seed,
+                              training=training)
+    state, kl_local = self.local_posterior(self.lift(posterior.zetas),
+                                           local_features, beta, local_seed)
+    log_px = self.log_likelihood(x_k, state)
+    if self.kl_balancing:
+      local_penalty = kl_balancing_lib.balanced_kl(kl_local, kl_weight)
+    else:
+      local_penalty = tf.reduce_sum(kl_local, axis=-1)
+    kl = kl_global + tf.reduce_sum(kl_local, axis=-1)
+
+    def per_example(t):
+      return tf.reduce_mean(tf.reshape(t, [num_samples, batch]), axis=0)
+
+    return {'bound': per_example(log_px -
+                                 kl_weight * (kl_global + local_penalty)),
+            'log_likelihood': per_example(log_px), 'kl': per_example(kl)}
+
+  def log_importance_weights(self, x, seed, log_z=None):
+    """log w for one sample of (z, h) ~ q per image, [N].
+
+    log w = log p(x | z, h) + log p(z) + sum_j log p(h_j | z, h_<j)
+            - log q(z | x) - sum_j log q(h_j | x, z, h_<j),
+
+    z binary (the binary limit) and h sampled from the posterior (binary too
+    for Bernoulli local groups). For an RBM prior, log p(z) = -E(z) - log Z
+    with `log_z` (default: the prior's latest estimate).
+    """
+    x = self._check_images(x)
+    global_seed, local_seed = tfp.random.split_seed(seed, n=2)
+    local_features, top = self.encoder_features(x)
+    posterior, log_q = latents.hierarchical_exact(
+        self.global_nets, top, self.global_latent, seed=global_seed)
+    seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
+
+    def choose(j, prior_params, posterior_params):
+      h, log_q_h = self.local_latent.exact_sample(posterior_params, seeds[j])
+      return h, self.local_latent.log_prob(prior_params, h) - log_q_h
+
+    state, terms = self._local_groups(self.lift(posterior.zetas),
+                                      local_features, choose)
+    return (self.log_likelihood(x, state) +
+            self.prior.log_prob(posterior.zetas, log_z=log_z) - log_q +
+            tf.add_n(terms))
+
+  # Generation and reconstruction.
+
+  def sample(self, num_samples, seed, samples_per_global=1):
+    """(image means [n, H, W, C] in [0, 1], global latents [n, units]).
+
+    z from the prior, then h_j ~ p(h_j | zeta, h_<j) (binary for Bernoulli
+    groups), then the coarser scales of x sampled and the mean of the finest.
+    With `samples_per_global = k`, every k consecutive samples share one
+    global z (the layout of Fig. 4).
+    """
+    if samples_per_global < 1:
+      raise ValueError(f'samples_per_global must be a positive integer; got '
+                       f'{samples_per_global}.')
+    global_seed, local_seed, pixel_seed = tfp.random.split_seed(seed, n=3)
+    num_global = -(-num_samples // samples_per_global)
+    z = [tf.repeat(g, samples_per_global, axis=0)[:num_samples]
+         for g in self.prior.sample(num_global, global_seed)]
+    seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
+
+    def choose(j, prior_params, unused_posterior_params):
+      return self.local_latent.exact_sample(prior_params, seeds[j])[0], 0.
+
+    state, _ = self._local_groups(self.lift(z), None, choose)
+    means = self.pixel_decoder.sample(self.decoder_features(state), pixel_seed)
+    return means, tf.concat(z, axis=-1)
+
+  def reconstruct(self, x):
+    """Means of p(x | z, h) on the posterior's mode path [N, H, W, C].
+
+    Global z and local h at their posterior modes (means); finer scales
+    conditioned on the coarser scales of x itself.
+    """
+    x = self._check_images(x)
+    local_features, top = self.encoder_features(x)
+    posterior, _ = latents.hierarchical_exact(self.global_nets, top,
+                                              self.global_latent)
+
+    def choose(j, unused_prior_params, posterior_params):
+      return self.local_latent.exact_sample(posterior_params)[0], 0.
+
+    state, _ = self._local_groups(self.lift(posterior.zetas), local_features,
+                                  choose)
+    return self.pixel_decoder.reconstruct(self.decoder_features(state), x)
+
+  def call(self, x, training=False):
+    return self.reconstruct(x)
+
+  def weight_decay_loss(self):
+    """sum ||kernel||^2 / 2 + ||W_RBM||^2 / 2, as in the feed-forward model."""
+    return networks.weight_decay_loss(self)
