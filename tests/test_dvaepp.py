@@ -27,8 +27,8 @@ from dvae_tf.models import pixel_likelihoods
 from dvae_tf.pyramid import ImagePyramid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Tiny width: every stage 4 channels, 2 local groups, a few short chains.
-TINY = dict(channels=4, num_local_groups=2, num_chains=8, num_gibbs_sweeps=1)
+# Tiny width: every stage 4 channels, 1 local group, a few short chains.
+TINY = dict(channels=4, num_local_groups=1, num_chains=8, num_gibbs_sweeps=1)
 
 
 def randomize(model, rng, scale=0.3):
@@ -37,9 +37,10 @@ def randomize(model, rng, scale=0.3):
     v.assign(rng.normal(0., scale, v.shape).astype(np.float32))
 
 
-def tiny_model(rng, image_shape=(28, 28, 1), **config):
+def tiny_model(rng, **config):
+  """A DVAE++ for 28x28 binary images at tiny width, with random weights."""
   config = models.DVAEppConfig(**dict(TINY, **config))
-  model = models.build_model(config, np.full(image_shape, 0.3, np.float32))
+  model = models.build_model(config, np.full([28, 28, 1], 0.3, np.float32))
   model.build()
   randomize(model, rng)
   return model
@@ -206,7 +207,7 @@ def test_discretized_logistic_mixture_sums_to_one(rng):
   values = np.arange(256, dtype=np.float32)[:, None, None]
   log_p = dist.log_prob(values).numpy().astype(np.float64)  # [256, cases]
   assert np.all(np.isfinite(log_p))
-  np.testing.assert_allclose(special.logsumexp(log_p, axis=0), 0., atol=2e-6)
+  np.testing.assert_allclose(special.logsumexp(log_p, axis=0), 0., atol=1e-5)
   # An independent float64 reference: bin masses from the CDF below each
   # component's location and from the survival function above it.
   v = np.arange(256.)[:, None, None]

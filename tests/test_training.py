@@ -39,15 +39,17 @@ def run_and_interrupt(model_dir, sig):
   """Starts training in a subprocess and sends `sig` once a checkpoint exists."""
   proc = subprocess.Popen([sys.executable, '-c', SCRIPT, model_dir],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-  index = os.path.join(model_dir, 'checkpoints', 'ckpt-10.index')
+  # Wait for the checkpoint state file to name a checkpoint: the index file
+  # alone can exist before the manager has recorded the save.
+  checkpoints = os.path.join(model_dir, 'checkpoints')
   deadline = time.time() + 120
-  while not os.path.exists(index):
+  while tf.train.latest_checkpoint(checkpoints) is None:
     assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
     assert time.time() < deadline
     time.sleep(0.02)
   proc.send_signal(sig)
   proc.wait(timeout=120)
-  return tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
+  return tf.train.latest_checkpoint(checkpoints)
 
 
 @pytest.fixture(scope='module')
