@@ -15,6 +15,7 @@ import os
 from absl import app
 from absl import flags
 
+from dvae_tf import cli
 from dvae_tf import data
 from dvae_tf import evaluation
 from dvae_tf import training
@@ -57,11 +58,12 @@ def main(argv):
         bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
                                                     images.shape[1:]))
   line = json.dumps(result)
-  print(line)
-  with open(os.path.join(FLAGS.model_dir, f'eval_{FLAGS.split}.json'),
-            'w') as f:
+  path = os.path.join(FLAGS.model_dir, f'eval_{FLAGS.split}.json')
+  with open(path, 'w') as f:
     f.write(line + '\n')
+  print(f'Wrote {path}:')
+  print(line)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

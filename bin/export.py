@@ -14,6 +14,7 @@ import os
 from absl import app
 from absl import flags
 
+from dvae_tf import cli
 from dvae_tf import export
 
 FLAGS = flags.FLAGS
@@ -38,13 +39,10 @@ def main(argv):
   for name in ('ais_chains', 'ais_betas'):
     if FLAGS[name].value < 1:
       raise app.UsageError(f'--{name} must be a positive integer.')
-  try:
-    path = export.export(FLAGS.model_dir, FLAGS.export_dir,
-                         version=FLAGS.version, data_dir=FLAGS.data_dir,
-                         ais_chains=FLAGS.ais_chains,
-                         ais_betas=FLAGS.ais_betas, seed=FLAGS.seed)
-  except (FileExistsError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
+  path = export.export(FLAGS.model_dir, FLAGS.export_dir,
+                       version=FLAGS.version, data_dir=FLAGS.data_dir,
+                       ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
+                       seed=FLAGS.seed)
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     metadata = json.load(f)
   print(f'Exported step {metadata["step"]} to {path} (log Z '
@@ -52,4 +50,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

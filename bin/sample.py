@@ -11,6 +11,7 @@ out --groups_per_row groups to a row: the layout of Fig. 4.
 from absl import app
 from absl import flags
 
+from dvae_tf import cli
 from dvae_tf import images
 from dvae_tf import training
 
@@ -54,4 +55,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

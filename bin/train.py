@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from dvae_tf import cli
 from dvae_tf import data
 from dvae_tf import presets
 from dvae_tf import pyramid
@@ -125,4 +126,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -7,7 +7,9 @@ SavedModel into `export_dir/<version>/`, the layout TF Serving watches
 
 - `sample` (also `serving_default`): `num_samples` int32 [], `seed` int32
   [2] -> `images` [N, H, W, C], `latents` [N, U];
-- `encode`: `images` [N, H, W, C] -> `probabilities` [N, U], `code` [N, U];
+- `encode`: `images` [N, H, W, C] -> `probabilities` [N, U], `code` [N, U]
+  (`means` instead of `probabilities` for a model whose global latents are
+  continuous, the all-continuous row of Table 3);
 - `reconstruct`: `images` -> `reconstructions` [N, H, W, C];
 - `log_likelihood`: `images`, `num_importance_samples` int32 [] ->
   `log_likelihood` [N] in nats.
@@ -15,7 +17,8 @@ SavedModel into `export_dir/<version>/`, the layout TF Serving watches
 `sample` returns Bernoulli means of p(x | z) and the binary prior sample z
 (block Gibbs inside the graph for an RBM prior, with the model's number of
 sweeps). `encode` returns q(z = 1 | x) of every group (concatenated) along
-the mode path z_i = [q_i > 1/2], and that code. `log_likelihood` is the
+the mode path z_i = [q_i > 1/2], and that code (for continuous latents, the
+posterior means along the mean path, which are also the code). `log_likelihood` is the
 importance-weighted bound L_k (`evaluation.importance_weighted_bound`) with
 the log Z computed at export and a fixed seed, so a request is reproducible.
 
@@ -54,6 +57,7 @@ import tensorflow_probability as tfp
 import dvae_tf
 from dvae_tf import data
 from dvae_tf import evaluation
+from dvae_tf import latents
 from dvae_tf import training
 
 METADATA_FILE = 'metadata.json'
@@ -190,10 +194,15 @@ class _SignatureBodies:
     return {'images': images, 'latents': latents}
 
   def encode(self, images):
-    """q(z = 1 | x) on the mode path, `probabilities` [N, U], and its `code`."""
+    """q(z = 1 | x) on the mode path, `probabilities` [N, U], and its `code`.
+
+    For continuous global latents, their posterior `means` [N, U] instead.
+    """
     images = _checked_images(images, self.image_shape, self.pixels)
     posterior, _ = self.model.encode_binary(images)
-    return {'probabilities': tf.math.sigmoid(tf.concat(posterior.logits, -1)),
+    latent = global_latent(self.model)
+    return {encode_output(self.model): tf.concat(
+                [latent.mean(params) for params in posterior.logits], -1),
             'code': tf.concat(posterior.zetas, -1)}
 
   def reconstruct(self, images):
@@ -215,6 +224,17 @@ _INPUT_SIGNATURES = {
     'reconstruct': [_IMAGES],
     'log_likelihood': [_IMAGES, _count_spec('num_importance_samples')],
 }
+
+
+def global_latent(model):
+  """The `latents` type of a model's (global) posterior groups."""
+  return getattr(model, 'global_latent', None) or latents.SmoothedBinary(None)
+
+
+def encode_output(model):
+  """`encode`'s first output: 'probabilities', or 'means' if continuous."""
+  binary = isinstance(global_latent(model), latents.SmoothedBinary)
+  return 'probabilities' if binary else 'means'
 
 
 def _tf_variables(model):
@@ -275,14 +295,14 @@ class ServingModule(tf.Module):
     return {'serving_default': functions['sample'], **functions}
 
 
-def signature_docs(image_shape, num_units):
+def signature_docs(image_shape, num_units, encoded='probabilities'):
   """What each signature takes and returns, as text for the metadata."""
   images = f'float32 {_shape_text([None, *image_shape])}'
   codes = f'float32 {_shape_text([None, num_units])}'
   docs = {
       'sample': ({'num_samples': 'int32 []', 'seed': 'int32 [2]'},
                  {'images': images, 'latents': codes}),
-      'encode': ({'images': images}, {'probabilities': codes, 'code': codes}),
+      'encode': ({'images': images}, {encoded: codes, 'code': codes}),
       'reconstruct': ({'images': images}, {'reconstructions': images}),
       'log_likelihood': (
           {'images': images, 'num_importance_samples': 'int32 []'},
@@ -319,7 +339,8 @@ def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
       # Block Gibbs sweeps per `sample` call (None: ancestral sampling).
       'sample_gibbs_sweeps': getattr(model.prior, 'num_gibbs_sweeps', None),
       'log_likelihood_seed': list(LOG_LIKELIHOOD_SEED),
-      'signatures': signature_docs(model.image_shape, num_units),
+      'signatures': signature_docs(model.image_shape, num_units,
+                                   encode_output(model)),
       'versions': {'dvae_tf': dvae_tf.__version__,
                    'tensorflow': tf.__version__,
                    'tensorflow_probability': tfp.__version__,

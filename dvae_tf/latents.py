@@ -13,8 +13,8 @@ the variables of one group:
 
 Each type offers `relaxed_sample` (training: a reparameterized sample, what
 later groups see, and the distribution), `exact_sample` (evaluation: the
-unrelaxed variable and its log q), `log_prob` of the unrelaxed variable, and
-`kl` of a local group against its prior's params.
+unrelaxed variable and its log q), `mean` and `log_prob` of the unrelaxed
+variable, and `kl` of a local group against its prior's params.
 
 `hierarchical_relaxed` / `hierarchical_exact` run the chain of groups
 q(z_i | features, zeta_<i) of Fig. 2(d), each group's network reading the
@@ -60,6 +60,10 @@ class SmoothedBinary:
       z = rbm_lib.bernoulli_sample(params, seed)
     return z, self.log_prob(params, z)
 
+  def mean(self, params):
+    """E[z] = q(z = 1) = sigmoid(params), [N, units]."""
+    return tf.math.sigmoid(params)
+
   def log_prob(self, params, z):
     """sum_units log Bernoulli(z; sigmoid(params)), [N]."""
     return tf.reduce_sum(
@@ -98,6 +102,10 @@ class Normal:
     h = (distribution.mean() if seed is None
          else distribution.sample(seed=seed))
     return h, tf.reduce_sum(distribution.log_prob(h), axis=-1)
+
+  def mean(self, params):
+    """E[h] = loc, [N, units]."""
+    return self.distribution(params).mean()
 
   def log_prob(self, params, h):
     return tf.reduce_sum(self.distribution(params).log_prob(h), axis=-1)

@@ -5,6 +5,8 @@ describes on its dataset and leaves in `model_dir`:
 
 - `config.json`: the model and training configurations (what `evaluate`,
   `sample` and `export` rebuild the model from);
+- `train_mean.npy`: the training set's mean image (the decoder bias's
+  initial value), so that a trained model restores without its data;
 - `checkpoints/`: the latest checkpoints (model, optimizer and step; the RBM
   prior's persistent chains are model weights), written every
   `checkpoint_every` steps, at the end, and on SIGINT/SIGTERM;
@@ -33,6 +35,7 @@ from dvae_tf import schedules
 from dvae_tf.models import config as config_lib
 
 CONFIG_FILE = 'config.json'
+TRAIN_MEAN_FILE = 'train_mean.npy'
 
 
 class TrainingDivergedError(RuntimeError):
@@ -131,7 +134,7 @@ def restore_model(model_dir, data_dir=None, strategy=None):
   model_config, train_config = load_run_config(model_dir)
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
-      strategy or tf.distribute.get_strategy())
+      strategy or tf.distribute.get_strategy(), model_dir)
   checkpoint = make_checkpoint(model, optimizer)
   latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
   if latest is None:
@@ -152,8 +155,25 @@ def make_checkpoint(model, optimizer):
                              optimizer=optimizer)
 
 
-def build_model_and_optimizer(model_config, train_config, data_dir, strategy):
+def train_mean(train_config, data_dir=None, model_dir=None):
+  """The training set's mean image, which initialises the decoder's bias.
+
+  Stored in `model_dir` (TRAIN_MEAN_FILE) when a run starts, so a trained
+  model restores (for sampling, evaluation on other data, export) without
+  the training data; computed from `data_dir` for older model directories.
+  """
+  path = model_dir and os.path.join(model_dir, TRAIN_MEAN_FILE)
+  if path and os.path.exists(path):
+    return np.load(path)
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
+  if path:
+    np.save(path, mean)
+  return mean
+
+
+def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
+                              model_dir=None):
+  mean = train_mean(train_config, data_dir, model_dir)
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():
@@ -257,7 +277,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   strategy = strategy or tf.distribute.get_strategy()
   save_run_config(model_dir, model_config, train_config)
   model, optimizer = build_model_and_optimizer(model_config, train_config,
-                                               data_dir, strategy)
+                                               data_dir, strategy, model_dir)
   checkpoint = make_checkpoint(model, optimizer)
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)

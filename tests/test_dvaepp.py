@@ -348,3 +348,59 @@ def test_binaries_train_evaluate_sample_fixed_global(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   image = tf.io.decode_png(tf.io.read_file(png))
   assert image.shape[:2] == (28 + 2, 10 * 29 + 1)  # one row of 2 groups of 5
+
+
+@pytest.mark.parametrize('row', ['dvaepp', 'all_continuous'])
+def test_export_signatures(tmp_path, rng, row):
+  """The DVAE++ model exports through the feed-forward models' code.
+
+  Every signature of the loaded SavedModel against the live model: the RBM
+  rows encode to q(z = 1 | x) and a binary code; the all-continuous row to
+  the posterior means (its code).
+  """
+  from dvae_tf import evaluation
+  from dvae_tf import export
+  model = tiny_model(rng, latents=row)
+  log_normalizer = model.prior.log_normalizer(num_chains=8, num_betas=5,
+                                              seed=(0, 1))
+  metadata = export.build_metadata(model, log_normalizer)
+  path = export.write_saved_model(model, str(tmp_path), metadata)
+  loaded = tf.saved_model.load(path)
+  images = some_images(rng, (28, 28, 1), 3)
+
+  out = loaded.signatures['sample'](num_samples=tf.constant(4),
+                                    seed=tf.constant([5, 6]))
+  live_means, live_z = model.sample(tf.constant(4), tf.constant([5, 6]))
+  assert out['images'].shape == (4, 28, 28, 1) and out['latents'].shape == (
+      4, 16)
+  np.testing.assert_allclose(out['images'], live_means, atol=1e-5)
+  np.testing.assert_array_equal(out['latents'], live_z)
+
+  encoded = loaded.signatures['encode'](images=tf.constant(images))
+  posterior, _ = model.encode_binary(tf.constant(images))
+  code = tf.concat(posterior.zetas, -1).numpy()
+  np.testing.assert_array_equal(encoded['code'], code)
+  if row == 'all_continuous':
+    assert set(encoded) == {'means', 'code'}
+    np.testing.assert_allclose(encoded['means'], code, atol=1e-6)
+  else:
+    assert set(encoded) == {'probabilities', 'code'}
+    probabilities = encoded['probabilities'].numpy()
+    assert np.all((probabilities >= 0.) & (probabilities <= 1.))
+    np.testing.assert_array_equal(code, (probabilities > 0.5).astype(
+        np.float32))
+  assert metadata['signatures']['encode']['outputs'].keys() == set(encoded)
+
+  reconstructions = loaded.signatures['reconstruct'](
+      images=tf.constant(images))['reconstructions']
+  np.testing.assert_allclose(reconstructions, model.reconstruct(images),
+                             atol=1e-5)
+  log_likelihood = loaded.signatures['log_likelihood'](
+      images=tf.constant(images), num_importance_samples=tf.constant(2))
+  expected = evaluation.importance_weighted_bound(
+      model, tf.constant(images), 2, seed=export.LOG_LIKELIHOOD_SEED,
+      log_z=metadata['log_z'])
+  np.testing.assert_allclose(log_likelihood['log_likelihood'], expected,
+                             rtol=1e-5)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='images'):
+    loaded.signatures['encode'](images=tf.constant(images[..., :27, :]))

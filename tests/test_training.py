@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvae_tf import data
 from dvae_tf import models
 from dvae_tf import schedules
 from dvae_tf import training
@@ -130,6 +132,45 @@ def test_binaries_train_evaluate_sample(tmp_path):
   out = _run_bin('train.py', '--preset=nope', f'--model_dir={model_dir}')
   assert out.returncode != 0 and 'Unknown preset' in out.stderr
   assert 'Traceback' not in out.stderr
+  # A user error past flag parsing: one line naming the input, exit 1.
+  missing = str(tmp_path / 'no_such_run')
+  for name in ('evaluate.py', 'sample.py', 'export.py'):
+    extra = [f'--export_dir={tmp_path}/export'] if name == 'export.py' else []
+    out = _run_bin(name, f'--model_dir={missing}', *extra)
+    assert out.returncode == 1, (name, out.stderr[-2000:])
+    assert 'Traceback' not in out.stderr, (name, out.stderr[-2000:])
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f"error: No config.json in '{missing}'"), (name, out.stderr[-2000:])
+
+
+def test_trained_model_restores_without_its_data(tmp_path, monkeypatch):
+  """The training mean is kept with the run: no --data_dir needed later."""
+  def offline(*args, **kwargs):
+    raise Exception('URL fetch failure: no internet')
+  monkeypatch.setattr(keras.utils, 'get_file', offline)
+  data_dir = tmp_path / 'data'
+  data_dir.mkdir()
+  rng = np.random.default_rng(0)
+  np.savez(data_dir / 'mnist.npz',
+           x_train=rng.integers(0, 256, [60, 28, 28], dtype=np.uint8),
+           y_train=np.zeros(60, np.uint8),
+           x_test=rng.integers(0, 256, [10, 28, 28], dtype=np.uint8),
+           y_test=np.zeros(10, np.uint8))
+  model_dir = str(tmp_path / 'run')
+  config = training.TrainConfig(dataset='mnist_dynamic', num_steps=2,
+                                batch_size=10, checkpoint_every=2,
+                                image_every=0, log_z_every=0)
+  training.train(MODEL, config, model_dir, data_dir=str(data_dir),
+                 verbose=False)
+  trained, _, _, _ = training.restore_model(model_dir, str(data_dir))
+  expected_mean = data.train_mean('mnist_dynamic', str(data_dir))
+  os.remove(data_dir / 'mnist.npz')
+  restored, _, _, step = training.restore_model(model_dir)
+  assert step == 2
+  mean = np.load(os.path.join(model_dir, training.TRAIN_MEAN_FILE))
+  np.testing.assert_array_equal(mean, expected_mean)
+  for a, b in zip(restored.weights, trained.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 MIRRORED_SCRIPT = f"""
