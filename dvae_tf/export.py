@@ -18,9 +18,10 @@ SavedModel into `export_dir/<version>/`, the layout TF Serving watches
 (block Gibbs inside the graph for an RBM prior, with the model's number of
 sweeps). `encode` returns q(z = 1 | x) of every group (concatenated) along
 the mode path z_i = [q_i > 1/2], and that code (for continuous latents, the
-posterior means along the mean path, which are also the code). `log_likelihood` is the
-importance-weighted bound L_k (`evaluation.importance_weighted_bound`) with
-the log Z computed at export and a fixed seed, so a request is reproducible.
+posterior means along the mean path, which are also the code).
+`log_likelihood` is the importance-weighted bound L_k
+(`evaluation.importance_weighted_bound`) with the log Z computed at export
+and a fixed seed, so a request is reproducible.
 
 Every input is validated in the graph: wrong rank or size, pixels outside
 [0, 1] ([0, 255] for a model of 8-bit images; see `PixelFormat`), pixels
