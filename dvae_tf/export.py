@@ -201,7 +201,7 @@ class _SignatureBodies:
     """
     images = _checked_images(images, self.image_shape, self.pixels)
     posterior, _ = self.model.encode_binary(images)
-    latent = global_latent(self.model)
+    latent = self.model.global_latent
     return {encode_output(self.model): tf.concat(
                 [latent.mean(params) for params in posterior.logits], -1),
             'code': tf.concat(posterior.zetas, -1)}
@@ -227,14 +227,9 @@ _INPUT_SIGNATURES = {
 }
 
 
-def global_latent(model):
-  """The `latents` type of a model's (global) posterior groups."""
-  return getattr(model, 'global_latent', None) or latents.SmoothedBinary(None)
-
-
 def encode_output(model):
   """`encode`'s first output: 'probabilities', or 'means' if continuous."""
-  binary = isinstance(global_latent(model), latents.SmoothedBinary)
+  binary = isinstance(model.global_latent, latents.SmoothedBinary)
   return 'probabilities' if binary else 'means'
 
 
@@ -252,9 +247,10 @@ def _tf_variables(model):
 class ServingModule(tf.Module):
   """The exported signatures of a model, with inputs validated in the graph.
 
-  Works with any model providing `image_shape`, `sample(n, seed)`,
+  Works with any model providing `image_shape`, `global_latent` (the
+  `latents` type of the posterior groups), `sample(n, seed)`,
   `encode_binary(x)`, `reconstruct(x)` and `log_importance_weights` (the
-  interface of `FeedForwardDVAE`).
+  interface of `FeedForwardDVAE` and `DVAEpp`).
 
   The module holds the signature functions and the `tf.Variable`s behind the
   model's weights, not the model: Keras 3 layers held in Python lists are not

@@ -53,6 +53,9 @@ class FeedForwardDVAE(keras.Model):
     self.structure = structure
     self.prior = prior
     self.smoothing = smoothing
+    # The latent type of every group; named as DVAE++'s, whose local
+    # variables this model lacks: all of its latents are global.
+    self.global_latent = latents.SmoothedBinary(smoothing)
     train_mean = np.asarray(train_mean, np.float32)
     self.image_shape = tuple(train_mean.shape)
     self.num_pixels = int(np.prod(self.image_shape))
@@ -87,7 +90,7 @@ class FeedForwardDVAE(keras.Model):
     """A relaxed sample of the hierarchical posterior, a `PosteriorSample`."""
     return latents.hierarchical_relaxed(
         self.encoder_nets, self._encoder_input(x),
-        latents.SmoothedBinary(self.smoothing), beta, seed, training=training)
+        self.global_latent, beta, seed, training=training)
 
   def encode_binary(self, x, seed=None, training=False):
     """The binary-limit posterior: z_i ~ Bernoulli(q(z_i | x, z_<i)).
@@ -99,7 +102,7 @@ class FeedForwardDVAE(keras.Model):
     """
     return latents.hierarchical_exact(
         self.encoder_nets, self._encoder_input(x),
-        latents.SmoothedBinary(self.smoothing), seed=seed, training=training)
+        self.global_latent, seed=seed, training=training)
 
   # The decoder.
 
