@@ -77,8 +77,9 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   return total - tf.math.log(tf.cast(num_samples, total.dtype))
 
 
-def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
-  """Test NLL (nats) of `images` with its standard error over images.
+def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
+                  log_z=None):
+  """-L_k (nats) of each of `images`, float64 [N].
 
   Args:
     model: a trained model (see `importance_weighted_bound`).
@@ -87,9 +88,6 @@ def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
     batch_size: images per batch.
     seed: int seed.
     log_z: log Z of an RBM prior (default: the prior's stored estimate).
-
-  Returns:
-    dict with `nll`, `stderr`, `num_images`, `num_importance_samples`.
   """
   bound_fn = tf.function(
       lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s,
@@ -98,12 +96,64 @@ def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
   for i, start in enumerate(range(0, len(images), batch_size)):
     x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)
     bounds.append(bound_fn(x, tf.constant([seed, i], tf.int32)).numpy())
-  nll = -np.concatenate(bounds).astype(np.float64)
-  return {'nll': float(nll.mean()),
-          'stderr': float(nll.std(ddof=1) / np.sqrt(len(nll)))
-                    if len(nll) > 1 else float('nan'),
-          'num_images': int(len(nll)),
+  return -np.concatenate(bounds).astype(np.float64)
+
+
+def _mean_and_stderr(values):
+  """Mean of `values` and its standard error sd / sqrt(N) (NaN for N = 1)."""
+  values = np.asarray(values, np.float64)
+  stderr = (values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1
+            else np.nan)
+  return float(values.mean()), float(stderr)
+
+
+def summarize(nll, num_samples):
+  """Mean NLL and its standard error over images, sd(nll) / sqrt(N)."""
+  mean, stderr = _mean_and_stderr(nll)
+  return {'nll': mean, 'stderr': stderr, 'num_images': int(len(nll)),
           'num_importance_samples': int(num_samples)}
+
+
+def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
+  """Test NLL (nats) of `images` with its standard error over images.
+
+  Arguments as `per_image_nll`. Returns a dict with `nll`, `stderr`,
+  `num_images`, `num_importance_samples`.
+  """
+  return summarize(per_image_nll(model, images, num_samples, batch_size,
+                                 seed, log_z), num_samples)
+
+
+def paired_difference(nll, baseline_nll):
+  """Mean of nll - baseline_nll over the same images, with its standard error.
+
+  Two models scored on the same test images share the images' difficulty, so
+  the standard error of the mean difference, sd(nll_i - baseline_i) /
+  sqrt(N), is usually far smaller than either model's own standard error:
+  this is the error bar for "model A beats model B".
+
+  Args:
+    nll: per-image NLL of a model, [N].
+    baseline_nll: per-image NLL of another model on the same N images.
+
+  Returns:
+    dict with `difference` (negative: `nll` is the better model), `stderr`,
+    `num_images`.
+
+  Raises:
+    ValueError: the arrays differ in length, so they cannot be the same
+      images.
+  """
+  nll = np.asarray(nll, np.float64)
+  baseline_nll = np.asarray(baseline_nll, np.float64)
+  if nll.shape != baseline_nll.shape or nll.ndim != 1:
+    raise ValueError(
+        f'Paired comparison needs per-image NLLs of the same images; got '
+        f'shapes {nll.shape} and {baseline_nll.shape}. Evaluate both models '
+        'with the same --split and --max_images.')
+  difference, stderr = _mean_and_stderr(nll - baseline_nll)
+  return {'difference': difference, 'stderr': stderr,
+          'num_images': int(len(nll))}
 
 
 def bits_per_dim(nats, image_shape):

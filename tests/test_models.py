@@ -98,3 +98,23 @@ def test_bad_configurations_are_rejected():
     models.ModelConfig(struct='3-layer')
   with pytest.raises(ValueError, match='num_samples'):
     evaluation.importance_weighted_bound(None, np.zeros([1, 3, 3, 1]), 0)
+
+
+def test_paired_difference_matches_the_covariance_formula(rng):
+  """sd(a - b)^2 = var a + var b - 2 cov(a, b): the paired error bar."""
+  difficulty = rng.normal(100., 10., size=500)  # shared by both models
+  a = difficulty + rng.normal(0., 1., size=500)
+  b = difficulty + 0.5 + rng.normal(0., 1., size=500)
+  paired = evaluation.paired_difference(a, b)
+  cov = np.cov(a, b)  # ddof = 1
+  expected_se = np.sqrt((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]) / 500)
+  np.testing.assert_allclose(paired['difference'], a.mean() - b.mean())
+  np.testing.assert_allclose(paired['stderr'], expected_se, rtol=1e-10)
+  # Shared difficulty cancels: far below either model's own error bar.
+  unpaired = evaluation.summarize(a, 1)['stderr']
+  assert paired['stderr'] < unpaired / 5
+  shifted = evaluation.paired_difference(b + 2., b)
+  assert shifted['difference'] == pytest.approx(2.)
+  assert shifted['stderr'] == pytest.approx(0., abs=1e-12)
+  with pytest.raises(ValueError, match='same images'):
+    evaluation.paired_difference(a, b[:10])

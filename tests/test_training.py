@@ -123,6 +123,23 @@ def test_binaries_train_evaluate_sample(tmp_path):
   assert result['log_z_method'].startswith('ais') and result['nll'] > 0
   with open(os.path.join(model_dir, 'eval_test.json')) as f:
     assert json.loads(f.read()) == result
+  per_image = np.load(os.path.join(model_dir, 'eval_test_nll.npy'))
+  assert per_image.shape == (20,)
+  np.testing.assert_allclose(per_image.mean(), result['nll'], rtol=1e-12)
+  # Paired against itself (same seed, same images): exactly no difference.
+  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                 '--num_importance_samples=5', '--max_images=20',
+                 '--ais_chains=16', '--ais_betas=20',
+                 f'--compare_with={model_dir}')
+  assert out.returncode == 0, out.stderr[-3000:]
+  paired = json.loads(out.stdout.strip().splitlines()[-1])['paired_difference']
+  assert paired['difference'] == 0. and paired['num_images'] == 20
+  # Another k than the baseline's: refused before evaluating, one line.
+  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                 '--num_importance_samples=6', '--max_images=20',
+                 f'--compare_with={model_dir}')
+  assert out.returncode == 1 and 'Traceback' not in out.stderr
+  assert 'num_importance_samples=5, this run asks for 6' in out.stderr
   png = str(tmp_path / 'samples.png')
   out = _run_bin('sample.py', f'--model_dir={model_dir}', f'--output={png}',
                  '--num_samples=9')
