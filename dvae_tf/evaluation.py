@@ -114,16 +114,6 @@ def summarize(nll, num_samples):
           'num_importance_samples': int(num_samples)}
 
 
-def evaluate(model, images, num_samples, batch_size=100, seed=0, log_z=None):
-  """Test NLL (nats) of `images` with its standard error over images.
-
-  Arguments as `per_image_nll`. Returns a dict with `nll`, `stderr`,
-  `num_images`, `num_importance_samples`.
-  """
-  return summarize(per_image_nll(model, images, num_samples, batch_size,
-                                 seed, log_z), num_samples)
-
-
 def paired_difference(nll, baseline_nll):
   """Mean of nll - baseline_nll over the same images, with its standard error.
 
