@@ -90,8 +90,8 @@ class ResidualBlock(keras.layers.Layer):
 
   def build(self, input_shape):
     if self.resample or input_shape[-1] != self.channels:
-      self.projection = keras.layers.Conv2D(
-          self.channels, 1, strides=2 if self.resample == 'down' else 1)
+      # A 1x1 convolution at stride 1 of the subsampled input (see `_skip`).
+      self.projection = keras.layers.Conv2D(self.channels, 1)
 
   def _upsample(self, x):
     return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
@@ -100,8 +100,23 @@ class ResidualBlock(keras.layers.Layer):
     if self.resample == 'up':
       x = self._upsample(x)
     branch = self.gate(self.conv2(self.act(self.conv1(self.act(x)))))
-    skip = x if self.projection is None else self.projection(x)
-    return skip + branch
+    return self._skip(x) + branch
+
+  def _skip(self, x):
+    """The skip path: x, or a 1x1 convolution of x (subsampled when 'down').
+
+    A 1x1 convolution at stride 2 reads the pixels (2i, 2j) only, so it equals
+    x[:, ::2, ::2] followed by a 1x1 convolution at stride 1, which is how it
+    is computed: TensorFlow 2.18-2.21's oneDNN backward pass of the strided
+    1x1 convolution corrupts the heap on AVX-512 CPUs when it has at most 8
+    input channels and a small batch (e.g. 8 -> 16 channels at 32x32, batch 3,
+    the first projection of the `cpu` architecture); see BUILD.md.
+    """
+    if self.projection is None:
+      return x
+    if self.resample == 'down':
+      x = x[:, ::2, ::2, :]
+    return self.projection(x)
 
   def get_config(self):
     config = super().get_config()

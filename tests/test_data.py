@@ -8,6 +8,7 @@ reproduces the bundled sample.
 
 import os
 import pickle
+import sys
 import tarfile
 
 import keras
@@ -232,6 +233,16 @@ def test_mnist_static_falls_back_to_tfds(tmp_path, monkeypatch):
   for split, size in sizes.items():
     images = data.load_images('mnist_static', split, str(tmp_path))
     np.testing.assert_array_equal(images, np.ones((size, 28, 28, 1)))
+
+
+def test_mnist_static_without_tfds_names_the_extra(tmp_path, monkeypatch):
+  """tensorflow-datasets is optional: without it the error names the fix."""
+  monkeypatch.setitem(sys.modules, 'tensorflow_datasets', None)
+  with pytest.raises(data.DatasetNotFoundError) as error:
+    data.load_images('mnist_static', 'train', str(tmp_path))
+  message = str(error.value)
+  assert 'binarized_mnist_train.amat' in message
+  assert 'dvae_tf[tfds]' in message and '\n' not in message
 
 
 # omniglot: Burda's chardata.mat and the 105x105 omniglot.npz.

@@ -97,10 +97,20 @@ def tfds_images(dataset, tfds_name, data_dir, files, url):
     A dict from split to uint8 images [N, H, W, C].
 
   Raises:
-    DatasetNotFoundError: the dataset is neither prepared nor downloadable.
+    DatasetNotFoundError: the dataset is neither prepared nor downloadable,
+      or tensorflow-datasets is not installed.
   """
-  # Slow to import, and only needed when the local files are missing.
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  # An optional dependency (the `tfds` extra), slow to import, and only
+  # needed when the local files are missing.
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise DatasetNotFoundError(
+        f'Dataset {dataset!r} needs {", ".join(files)} ({_where(data_dir)}); '
+        'without them it is read through tensorflow-datasets, which is not '
+        'installed. Put the files (from '
+        f'{url}) in --data_dir, or install the extra: pip install '
+        '"dvae_tf[tfds]".') from None
   # Download, extraction and preparation errors have no common base class.
   try:
     return {split: np.asarray(tfds.as_numpy(tfds.load(
