@@ -379,11 +379,14 @@ def test_export_signatures(tmp_path, rng, row):
   encoded = loaded.signatures['encode'](images=tf.constant(images))
   posterior, _ = model.encode_binary(tf.constant(images))
   code = tf.concat(posterior.zetas, -1).numpy()
-  np.testing.assert_array_equal(encoded['code'], code)
   if row == 'all_continuous':
+    # Continuous means: the SavedModel's optimized graph may fuse and order
+    # the convolutions' float sums differently from eager execution.
+    np.testing.assert_allclose(encoded['code'], code, rtol=1e-5, atol=1e-4)
     assert set(encoded) == {'means', 'code'}
-    np.testing.assert_allclose(encoded['means'], code, atol=1e-6)
+    np.testing.assert_array_equal(encoded['means'], encoded['code'])
   else:
+    np.testing.assert_array_equal(encoded['code'], code)
     assert set(encoded) == {'probabilities', 'code'}
     probabilities = encoded['probabilities'].numpy()
     assert np.all((probabilities >= 0.) & (probabilities <= 1.))
@@ -394,7 +397,7 @@ def test_export_signatures(tmp_path, rng, row):
   reconstructions = loaded.signatures['reconstruct'](
       images=tf.constant(images))['reconstructions']
   np.testing.assert_allclose(reconstructions, model.reconstruct(images),
-                             atol=1e-5)
+                             atol=1e-4)
   log_likelihood = loaded.signatures['log_likelihood'](
       images=tf.constant(images), num_importance_samples=tf.constant(2))
   expected = evaluation.importance_weighted_bound(

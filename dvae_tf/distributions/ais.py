@@ -61,14 +61,11 @@ def ais_log_normalizer(rbm, num_chains=1024, num_betas=1000, seed=None,
     dtype = rbm.dtype
     seed = samplers.sanitize_seed(seed, salt='ais_log_normalizer')
     a1 = tf.convert_to_tensor(rbm.linear_left)
-    a2 = tf.convert_to_tensor(rbm.linear_right)
-    w = tf.convert_to_tensor(rbm.weights)
     betas = tf.cast(tf.linspace(0., 1., num_betas), dtype)
 
     def log_f(t, z1):
       return (t * tf.reduce_sum(z1 * a1, axis=-1) + tf.reduce_sum(
-          tf.math.softplus(t * (a2 + tf.linalg.matvec(w, z1, adjoint_a=True))),
-          axis=-1))
+          tf.math.softplus(t * rbm.right_conditional_logits(z1)), axis=-1))
 
     shape = tf.concat([[num_chains], rbm.batch_shape_tensor(),
                        [rbm.num_left]], 0)
@@ -83,9 +80,9 @@ def ais_log_normalizer(rbm, num_chains=1024, num_betas=1000, seed=None,
       right_seed, left_seed = samplers.split_seed(
           tf.random.experimental.stateless_fold_in(loop_seed, k), n=2)
       z2 = rbm_lib.bernoulli_sample(
-          t * (a2 + tf.linalg.matvec(w, z1, adjoint_a=True)), right_seed)
+          t * rbm.right_conditional_logits(z1), right_seed)
       z1 = rbm_lib.bernoulli_sample(
-          t * (a1 + tf.linalg.matvec(w, z2)), left_seed)
+          t * rbm.left_conditional_logits(z2), left_seed)
       return k + 1, z1, log_w
 
     _, _, log_w = tf.while_loop(lambda k, *_: k < num_betas, body,

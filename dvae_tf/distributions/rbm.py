@@ -177,13 +177,28 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
 
   # Energy and conditionals.
 
+  def _times_weights(self, z, transpose):
+    """W z ([..., n1] from z [..., n2]), or W^T z when `transpose`.
+
+    Without batch dimensions on W this is one matrix product of all of z's
+    rows with W (`tf.linalg.matvec` would broadcast W to every row and run a
+    batched matrix-vector product, several times slower).
+    """
+    w = tf.convert_to_tensor(self._weights)
+    if w.shape.rank != 2:
+      return tf.linalg.matvec(w, z, adjoint_a=transpose)
+    width = self._num_right if transpose else self._num_left
+    rows = tf.reshape(z, [-1, ps.shape(z)[-1]])
+    product = tf.matmul(rows, w, transpose_b=not transpose)
+    return tf.reshape(product, ps.concat([ps.shape(z)[:-1], [width]], 0))
+
   def energy(self, z, name='energy'):
     """E(z) = -a1 . z1 - a2 . z2 - z1^T W z2 for z [..., n1 + n2]."""
     with self._name_and_control_scope(name):
       z1, z2 = self.split(z)
       return -(tf.reduce_sum(z1 * self._linear_left, axis=-1) +
                tf.reduce_sum(z2 * self._linear_right, axis=-1) +
-               tf.reduce_sum(z1 * tf.linalg.matvec(self._weights, z2), axis=-1))
+               tf.reduce_sum(z1 * self._times_weights(z2, False), axis=-1))
 
   def unnormalized_log_prob(self, z, name='unnormalized_log_prob'):
     """log p(z) + log Z = -E(z)."""
@@ -193,14 +208,13 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     """Logits of q(z1 = 1 | z2): a1 + W z2."""
     with self._name_and_control_scope(name):
       z2 = tf.convert_to_tensor(z2, dtype=self.dtype)
-      return self._linear_left + tf.linalg.matvec(self._weights, z2)
+      return self._linear_left + self._times_weights(z2, False)
 
   def right_conditional_logits(self, z1, name='right_conditional_logits'):
     """Logits of q(z2 = 1 | z1): a2 + W^T z1."""
     with self._name_and_control_scope(name):
       z1 = tf.convert_to_tensor(z1, dtype=self.dtype)
-      return self._linear_right + tf.linalg.matvec(
-          self._weights, z1, adjoint_a=True)
+      return self._linear_right + self._times_weights(z1, True)
 
   def left_marginal_unnormalized_log_prob(self, z1):
     """log sum_{z2} exp(-E(z1, z2)) = a1 . z1 + sum_j softplus(a2 + W^T z1)_j."""
@@ -304,8 +318,10 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
   def block_gibbs(self, z, num_sweeps, seed, name='block_gibbs'):
     """Runs `num_sweeps` sweeps of block Gibbs sampling from z.
 
-    One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2). Stateless: the
-    same `seed` gives the same chain; works under `tf.function` and XLA.
+    One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), as
+    z = [u < sigmoid(logits)] with one uniform draw u [..., n1 + n2] per sweep
+    (its seed is `seed` folded with the sweep's index). Stateless: the same
+    `seed` gives the same chain; works under `tf.function` and XLA.
 
     Args:
       z: starting states [..., n1 + n2] (the z2 half is overwritten first).
@@ -321,11 +337,17 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
       z1, z2 = self.split(z)
       seed = samplers.sanitize_seed(seed, salt='RBM.block_gibbs')
 
+      shape = ps.shape(z)
+      n1 = self._num_left
+
       def sweep(i, z1, z2):
-        right_seed, left_seed = samplers.split_seed(
-            tf.random.experimental.stateless_fold_in(seed, i), n=2)
-        z2 = bernoulli_sample(self.right_conditional_logits(z1), right_seed)
-        z1 = bernoulli_sample(self.left_conditional_logits(z2), left_seed)
+        u = samplers.uniform(
+            shape, seed=tf.random.experimental.stateless_fold_in(seed, i),
+            dtype=self.dtype)
+        z2 = tf.cast(u[..., n1:] < tf.math.sigmoid(
+            self.right_conditional_logits(z1)), self.dtype)
+        z1 = tf.cast(u[..., :n1] < tf.math.sigmoid(
+            self.left_conditional_logits(z2)), self.dtype)
         return i + 1, z1, z2
 
       _, z1, z2 = tf.while_loop(
