@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import images
+from dvae_tf import optimizer as optimizer_lib
 from dvae_tf import schedules
 from dvae_tf.models import config as config_lib
 
@@ -180,7 +181,7 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
     model = config_lib.build_model(
         model_config, mean, binary=data.is_binary(train_config.dataset))
     model.build()
-    optimizer = keras.optimizers.Adam(
+    optimizer = optimizer_lib.Adam(
         schedules.PiecewiseLearningRate(train_config.learning_rate,
                                         train_config.num_steps),
         epsilon=1e-3)

@@ -8,6 +8,7 @@ from scipy import stats
 import tensorflow as tf
 
 from dvae_tf.distributions import RBM, PersistentChains, ais_log_normalizer
+from dvae_tf.distributions import rbm as rbm_lib
 
 
 def random_rbm_params(rng, n1, n2, scale=1.0, dtype=np.float64):
@@ -109,6 +110,34 @@ def test_gibbs_marginals_match_exact(rng):
   observed = np.append(counts[frequent], counts[~frequent].sum())
   expected = np.append(expected[frequent], expected[~frequent].sum())
   assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+@pytest.mark.parametrize('batch', [(), (2,)])
+def test_gibbs_sweeps_match_numpy(rng, batch):
+  """The compiled sweep loop against the conditionals written out in NumPy.
+
+  Given the same uniforms, sweep i sets z2 = [u < sigmoid(a2 + W^T z1)] and
+  then z1 = [u < sigmoid(a1 + W z2)]; with batch dimensions on the RBM,
+  W [..., n1, n2] takes the batched product.
+  """
+  n1, n2, chains = 3, 5, 64
+  a1 = rng.normal(size=batch + (n1,)).astype(np.float32)
+  a2 = rng.normal(size=batch + (n2,)).astype(np.float32)
+  w = rng.normal(size=batch + (n1, n2)).astype(np.float32)
+  u = rng.uniform(size=(4, chains) + batch + (n1 + n2,)).astype(np.float32)
+  z = (rng.uniform(size=(chains,) + batch + (n1 + n2,)) < 0.5).astype(
+      np.float32)
+  sigmoid = lambda x: 1. / (1. + np.exp(-x))
+  z1, z2 = z[..., :n1], z[..., n1:]
+  for count in range(4):
+    got = rbm_lib._gibbs_sweeps(tf.constant(u), tf.constant(count),
+                                tf.constant(z), tf.constant(a1),
+                                tf.constant(a2), tf.constant(w), num_left=n1)
+    np.testing.assert_array_equal(got, np.concatenate([z1, z2], -1))
+    z2 = (u[count, ..., n1:] < sigmoid(
+        a2 + np.einsum('...i,...ij->...j', z1, w))).astype(np.float32)
+    z1 = (u[count, ..., :n1] < sigmoid(
+        a1 + np.einsum('...ij,...j->...i', w, z2))).astype(np.float32)
 
 
 def test_sampling_seeds_and_xla(rng):

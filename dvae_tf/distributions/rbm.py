@@ -35,6 +35,8 @@ tfd = tfp.distributions
 
 # Largest smaller side for which `log_normalizer()` enumerates states exactly.
 MAX_EXACT_UNITS = 24
+# Most uniforms `RBM.block_gibbs` draws at once (64 MB in float32).
+GIBBS_DRAW_SIZE = 2**24
 
 
 def bernoulli_sample(logits, seed):
@@ -60,6 +62,46 @@ def binary_states(start, count, num_units, dtype):
       tf.bitwise.right_shift(index[:, tf.newaxis],
                              tf.range(num_units, dtype=tf.int32)), 1)
   return tf.cast(bits, dtype)
+
+
+def times_weights(w, z, transpose):
+  """W z ([..., n1] from z [..., n2]), or W^T z when `transpose`.
+
+  Without batch dimensions on W this is one matrix product of all of z's
+  rows with W (`tf.linalg.matvec` would broadcast W to every row and run a
+  batched matrix-vector product, several times slower).
+  """
+  if w.shape.rank != 2:
+    return tf.linalg.matvec(w, z, adjoint_a=transpose)
+  width = w.shape[1] if transpose else w.shape[0]
+  rows = tf.reshape(z, [-1, ps.shape(z)[-1]])
+  product = tf.matmul(rows, w, transpose_b=not transpose)
+  return tf.reshape(product, ps.concat([ps.shape(z)[:-1], [width]], 0))
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _gibbs_sweeps(u, count, z, linear_left, linear_right, weights, num_left):
+  """`count` block Gibbs sweeps of z [..., n1 + n2] with uniforms u[i].
+
+  u: [block, ..., n1 + n2] with block >= count; sweep i sets
+  z2 = [u[i, ..., n1:] < sigmoid(a2 + W^T z1)], then
+  z1 = [u[i, ..., :n1] < sigmoid(a1 + W z2)]. One XLA loop, so the
+  elementwise work of each half-sweep fuses into one pass.
+  """
+  z1, z2 = z[..., :num_left], z[..., num_left:]
+
+  def sweep(i, z1, z2):
+    # u[i] first: XLA 2.21 miscompiles u[i, ..., a:b] with a loop index i.
+    u_i = u[i]
+    z2 = tf.cast(u_i[..., num_left:] < tf.math.sigmoid(
+        linear_right + times_weights(weights, z1, True)), z.dtype)
+    z1 = tf.cast(u_i[..., :num_left] < tf.math.sigmoid(
+        linear_left + times_weights(weights, z2, False)), z.dtype)
+    return i + 1, z1, z2
+
+  _, z1, z2 = tf.while_loop(lambda i, *_: i < count, sweep,
+                            (tf.constant(0), z1, z2))
+  return tf.concat([z1, z2], axis=-1)
 
 
 class RBM(tfd.distribution.AutoCompositeTensorDistribution):
@@ -178,19 +220,7 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
   # Energy and conditionals.
 
   def _times_weights(self, z, transpose):
-    """W z ([..., n1] from z [..., n2]), or W^T z when `transpose`.
-
-    Without batch dimensions on W this is one matrix product of all of z's
-    rows with W (`tf.linalg.matvec` would broadcast W to every row and run a
-    batched matrix-vector product, several times slower).
-    """
-    w = tf.convert_to_tensor(self._weights)
-    if w.shape.rank != 2:
-      return tf.linalg.matvec(w, z, adjoint_a=transpose)
-    width = self._num_right if transpose else self._num_left
-    rows = tf.reshape(z, [-1, ps.shape(z)[-1]])
-    product = tf.matmul(rows, w, transpose_b=not transpose)
-    return tf.reshape(product, ps.concat([ps.shape(z)[:-1], [width]], 0))
+    return times_weights(tf.convert_to_tensor(self._weights), z, transpose)
 
   def energy(self, z, name='energy'):
     """E(z) = -a1 . z1 - a2 . z2 - z1^T W z2 for z [..., n1 + n2]."""
@@ -318,10 +348,13 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
   def block_gibbs(self, z, num_sweeps, seed, name='block_gibbs'):
     """Runs `num_sweeps` sweeps of block Gibbs sampling from z.
 
-    One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), as
-    z = [u < sigmoid(logits)] with one uniform draw u [..., n1 + n2] per sweep
-    (its seed is `seed` folded with the sweep's index). Stateless: the same
-    `seed` gives the same chain; works under `tf.function` and XLA.
+    One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), each unit as
+    [u < sigmoid(logit)] with u ~ U(0, 1). The uniforms of many sweeps are
+    drawn in one call (at most `GIBBS_DRAW_SIZE` numbers, with the seed
+    folded with the block's index) and the sweeps run in one XLA-compiled
+    loop (`_gibbs_sweeps`), so a sweep costs two matrix products and one
+    fused elementwise pass. Stateless: the same `seed` gives the same chain;
+    works eagerly, under `tf.function` and inside XLA.
 
     Args:
       z: starting states [..., n1 + n2] (the z2 half is overwritten first).
@@ -334,25 +367,34 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
       `num_sweeps` is 0).
     """
     with self._name_and_control_scope(name):
-      z1, z2 = self.split(z)
+      z = tf.convert_to_tensor(z, dtype=self.dtype)
       seed = samplers.sanitize_seed(seed, salt='RBM.block_gibbs')
+      params = (tf.convert_to_tensor(self._linear_left),
+                tf.convert_to_tensor(self._linear_right),
+                tf.convert_to_tensor(self._weights))
+      sweeps = tf.get_static_value(num_sweeps)
+      size = z.shape.num_elements()
+      block = (1 if sweeps is None or not size else
+               int(max(1, min(sweeps, GIBBS_DRAW_SIZE // size))))
 
-      shape = ps.shape(z)
-      n1 = self._num_left
-
-      def sweep(i, z1, z2):
+      def run_block(index, count, z):
         u = samplers.uniform(
-            shape, seed=tf.random.experimental.stateless_fold_in(seed, i),
+            ps.concat([[block], ps.shape(z)], 0),
+            seed=tf.random.experimental.stateless_fold_in(seed, index),
             dtype=self.dtype)
-        z2 = tf.cast(u[..., n1:] < tf.math.sigmoid(
-            self.right_conditional_logits(z1)), self.dtype)
-        z1 = tf.cast(u[..., :n1] < tf.math.sigmoid(
-            self.left_conditional_logits(z2)), self.dtype)
-        return i + 1, z1, z2
+        return _gibbs_sweeps(u, count, z, *params, num_left=self._num_left)
 
-      _, z1, z2 = tf.while_loop(
-          lambda i, *_: i < num_sweeps, sweep, (tf.constant(0), z1, z2))
-      return tf.concat([z1, z2], axis=-1)
+      if sweeps is not None and sweeps <= block:
+        return run_block(0, tf.constant(sweeps, tf.int32), z) if sweeps else z
+      num_sweeps = tf.cast(num_sweeps, tf.int32)
+
+      def body(index, z):
+        count = tf.minimum(block, num_sweeps - index * block)
+        return index + 1, run_block(index, count, z)
+
+      _, z = tf.while_loop(lambda index, _: index * block < num_sweeps, body,
+                           (tf.constant(0), z))
+      return z
 
   def _sample_n(self, n, seed=None, num_gibbs_steps=None):
     num_sweeps = (self._num_gibbs_steps if num_gibbs_steps is None
