@@ -1,6 +1,9 @@
 """Runs benchmark suites and writes their reports.
 
   python bin/benchmark.py --suites=distributions --report_dir=reports
+  python bin/benchmark.py --suites=training --data_dir=../shared/data \
+      --reference_python=/tmp/torchenv/bin/python \
+      --reference_script=../shared/peer/reference_torch.py
 
 Each suite prints its tables and writes reports/benchmark_<suite>.json.
 Times are medians of interleaved rounds; compare the ratios, which share the
@@ -22,6 +25,11 @@ flags.DEFINE_string('report_dir', 'reports', 'Where the JSON reports go.')
 flags.DEFINE_string('data_dir', None, 'Folder with dataset files (suites that '
                     'train on real data).')
 flags.DEFINE_bool('quick', False, 'Tiny sizes: a smoke test, not a measurement.')
+flags.DEFINE_string('reference_python', None, 'training suite: an interpreter '
+                    'that runs --reference_script (e.g. one with torch).')
+flags.DEFINE_string('reference_script', None, 'training suite: a reference '
+                    'implementation timed in the same run, interleaved (e.g. '
+                    '../shared/peer/reference_torch.py).')
 
 
 def main(argv):
@@ -32,8 +40,10 @@ def main(argv):
                          f'{sorted(benchmarks.SUITES)}.')
   command = ' '.join(['python', 'bin/benchmark.py'] + sys.argv[1:])
   for suite in FLAGS.suites:
-    report = benchmarks.SUITES[suite](quick=FLAGS.quick,
-                                      data_dir=FLAGS.data_dir)
+    report = benchmarks.SUITES[suite](
+        quick=FLAGS.quick, data_dir=FLAGS.data_dir,
+        reference_python=FLAGS.reference_python,
+        reference_script=FLAGS.reference_script)
     for name, rows in report['tables'].items():
       print(f'\n== {suite}: {name} ==')
       print(benchmarks.format_table(rows))

@@ -254,6 +254,11 @@ def make_train_step(model, optimizer, cfg, strategy):
   return train_step
 
 
+def read_metrics(values):
+  """The step's reduced scalars as Python floats (one host read a step)."""
+  return {k: float(v) for k, v in values.items()}
+
+
 def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
           verbose=True):
   """Trains (or resumes training of) a model; see the module docstring.
@@ -303,7 +308,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   tic, tic_step = time.perf_counter(), start
   with _StopSignal() as stop:
     while step < cfg.num_steps:
-      values = {k: float(v) for k, v in train_step(iterator).items()}
+      values = read_metrics(train_step(iterator))
       if not np.isfinite(values['loss']):
         raise TrainingDivergedError(
             f'The loss became {values["loss"]} at step {step + 1}; nothing '

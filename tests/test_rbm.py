@@ -140,6 +140,22 @@ def test_gibbs_sweeps_match_numpy(rng, batch):
         a1 + np.einsum('...ij,...j->...i', w, z2))).astype(np.float32)
 
 
+def test_gibbs_chain_does_not_depend_on_static_shapes(rng):
+  """Static and unknown shapes (an exported signature) give the same chain,
+  across a block boundary of the uniform draws too."""
+  a1, a2, w = random_rbm_params(rng, 5, 6, dtype=np.float32)
+  rbm = RBM(a1, a2, w)
+  sweeps = rbm_lib.GIBBS_DRAW_PER_CHAIN // 11 + 3  # two blocks
+  z = tf.constant((rng.uniform(size=(4, 11)) < 0.5).astype(np.float32))
+  static = rbm.block_gibbs(z, sweeps, seed=(1, 2))
+  dynamic = tf.function(
+      lambda z, n: rbm.block_gibbs(z, n, seed=(1, 2)),
+      input_signature=[tf.TensorSpec([None, 11]), tf.TensorSpec([], tf.int32)])
+  np.testing.assert_array_equal(static, dynamic(z, tf.constant(sweeps)))
+  np.testing.assert_array_equal(rbm.block_gibbs(z, 3, seed=(1, 2)),
+                                dynamic(z, tf.constant(3)))
+
+
 def test_sampling_seeds_and_xla(rng):
   a1, a2, w = random_rbm_params(rng, 5, 6, dtype=np.float32)
   rbm = RBM(a1, a2, w)

@@ -1,6 +1,8 @@
 """Benchmark suites: each measures ratios within one run and returns a report.
 
-A suite is a function `suite(quick: bool, data_dir: str) -> dict` registered in `SUITES`;
+A suite is a function `suite(quick: bool, data_dir: str, **options) -> dict`
+registered in `SUITES` (options: `reference_python`, `reference_script`, which
+only the training suite uses);
 `bin/benchmark.py` runs the chosen suites, prints their tables and writes one
 JSON report per suite.
 """

@@ -95,7 +95,7 @@ def gibbs_row(num_left=100, num_right=100, num_chains=100, num_sweeps=100,
   } for name, t in seconds.items()]
 
 
-def distributions_suite(quick=False, data_dir=None):
+def distributions_suite(quick=False, data_dir=None, **unused_options):
   """Runs the suite; `quick` shrinks it to a smoke test."""
   del data_dir  # Synthetic inputs only.
   shapes = [(10, 20)] if quick else [(100, 200), (1000, 200)]

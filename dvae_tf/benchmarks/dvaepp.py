@@ -107,7 +107,7 @@ def _row(preset_name, repeats, inner, overrides=None, batch_size=None):
   return row
 
 
-def dvaepp_suite(quick=False, data_dir=None):
+def dvaepp_suite(quick=False, data_dir=None, **unused_options):
   """Images per second and step fractions of the reduced and full MNIST presets.
 
   `quick` shrinks both models (width 4, 2 local groups, batch 8) to a smoke

@@ -107,7 +107,7 @@ def _rows(preset_name, num_samples, num_images, num_importance_samples,
   } for signature, (live, exported, round_ratio) in results.items()]
 
 
-def export_suite(quick=False, data_dir=None):
+def export_suite(quick=False, data_dir=None, **unused_options):
   """Runs the suite; `quick` shrinks it to a smoke test."""
   del data_dir  # Initial weights and the bundled sample images only.
   if quick:

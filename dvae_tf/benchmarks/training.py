@@ -1,65 +1,152 @@
-"""Where a training step's time goes, for the Table 2 RBM-prior model.
+"""The training step of Table 2's model, against a reference implementation.
 
-Times, interleaved in one run: the whole `tf.function` training step (input
-included), the persistent-chain Gibbs sweeps alone (the PCD negative phase),
-and the input pipeline alone (one batch from `tf.data`). Reported as steps
-per second and as fractions of the step; the pipeline runs ahead with
-prefetching, so its fraction is what it would cost if it did not overlap.
+The configuration is the Table 2 "RBM prior, 1 nonlinear layer" model on
+dynamic MNIST: batch 100, batch norm, overlapping exponential smoothing at a
+fixed beta of 10, 40 block Gibbs sweeps of the persistent chains per step,
+Adam. Each cell (chains 100 or 1000; 1 core, or 2 threads) is timed in fresh
+processes, so that thread settings apply from the start: dvae_tf through
+`step_milliseconds` (the step `training.train` runs, with its per-step read
+of the metrics), and, given `reference_python` and `reference_script`, the
+reference (e.g. a PyTorch implementation of the same model), alternating
+dvae_tf and reference `rounds` times. A cell's ratio is the median of the
+per-round ratios, which share the machine's state.
+
+  python -m dvae_tf.benchmarks.training --chains=100 --threads=1 \
+      --data_dir=DIR        # one dvae_tf measurement, a JSON line
 """
 
-import tensorflow as tf
+import json
+import os
+import subprocess
+import sys
+import time
 
-from dvae_tf import data
-from dvae_tf import presets
-from dvae_tf import training
-from dvae_tf.benchmarks import timing
-from dvae_tf.models import config as config_lib
+import numpy as np
+
+# (persistent chains, threads); one thread runs pinned to one core.
+CELLS = ((100, 1), (100, 2), (1000, 1), (1000, 2))
+MODEL = dict(struct='1-layer-nonlin', prior='rbm', smoothing='exponential',
+             batch_norm=True, num_gibbs_sweeps=40)
+TRAIN = dict(dataset='mnist_dynamic', batch_size=100, beta_start=10.,
+             beta_end=10., num_steps=100_000)
 
 
-def _row(preset_name, data_dir, repeats, inner, model_overrides=None):
-  preset = presets.get_preset(preset_name)
-  model_config = config_lib.ModelConfig(**dict(preset['model'],
-                                               **(model_overrides or {})))
-  train_config = training.TrainConfig(**preset['train'])
+def step_milliseconds(chains, data_dir, steps, warmup=30, model=None,
+                      train=None):
+  """Median milliseconds per training step, as `training.train` runs it.
+
+  Builds the model, optimizer, input pipeline and `tf.function` step with
+  the functions `training.train` uses and times `steps` calls of the step
+  followed by the read of its metrics (which `train` does every step).
+  """
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from dvae_tf import data
+  from dvae_tf import training
+  from dvae_tf.models import config as config_lib
+  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains,
+                                               **(model or {})))
+  train_config = training.TrainConfig(**dict(TRAIN, **(train or {})))
   strategy = tf.distribute.get_strategy()
   model, optimizer = training.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   dataset = data.make_dataset(train_config.dataset, 'train',
-                              train_config.batch_size, data_dir=data_dir)
-  step_iterator = iter(dataset)
-  input_iterator = iter(dataset)
-  rbm_prior = model.prior
-  gibbs = tf.function(lambda: rbm_prior.chains.advance(
-      rbm_prior.rbm(), rbm_prior.num_gibbs_sweeps, tf.constant([0, 1])))
-  seconds = timing.interleaved_seconds(
-      {'step': lambda: step(step_iterator)['loss'],
-       'gibbs': gibbs,
-       'input': lambda: next(input_iterator)},
-      repeats=repeats, inner=inner)
-  return {
-      'preset': preset_name,
-      'dataset': train_config.dataset,
-      'chains': model_config.num_chains,
-      'sweeps': model_config.num_gibbs_sweeps,
-      'steps_per_s': 1. / seconds['step'],
-      'images_per_s': train_config.batch_size / seconds['step'],
-      'gibbs_fraction': seconds['gibbs'] / seconds['step'],
-      'input_fraction': seconds['input'] / seconds['step'],
-  }
+                              train_config.batch_size, data_dir=data_dir,
+                              seed=0)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  times = []
+  for _ in range(warmup + steps):
+    start = time.perf_counter()
+    training.read_metrics(step(iterator))
+    times.append(time.perf_counter() - start)
+  return 1e3 * float(np.median(times[warmup:]))
 
 
-def training_suite(quick=False, data_dir=None):
-  """Step rates of the Table 2 model with the paper's and the CPU chain settings."""
-  if quick:
-    rows = [_row('demo', None, repeats=2, inner=2)]
-  else:
-    rows = []
-    for name in ('repro_rbm_1_nonlin', 'repro_rbm_2_nonlin'):
-      rows.append(_row(name, data_dir, repeats=5, inner=20))
-      # The released code's 1000 chains x 40 sweeps, on the same model.
-      rows.append(_row(name, data_dir, repeats=3, inner=5, model_overrides=dict(
-          num_chains=1000, num_gibbs_sweeps=40)))
-  return {'tables': {'training_step': rows},
-          'summary': {'max_gibbs_fraction': max(r['gibbs_fraction']
-                                                for r in rows)}}
+def _pinned(threads):
+  """`taskset -c 0` for one thread (one core), where taskset exists."""
+  if threads == 1 and os.path.exists('/usr/bin/taskset'):
+    return ['taskset', '-c', '0']
+  return []
+
+
+def _run_json(command, env=None):
+  result = subprocess.run(command, capture_output=True, text=True, env=env,
+                          check=False)
+  lines = [l for l in result.stdout.splitlines() if l.startswith('{')]
+  if result.returncode or not lines:
+    raise RuntimeError(f'{" ".join(command)} failed ({result.returncode}): '
+                       f'{result.stderr[-2000:]}')
+  return json.loads(lines[-1])
+
+
+def _dvae_tf_ms(chains, threads, data_dir, steps):
+  """One dvae_tf measurement in a fresh process (the bundled sample without
+  `data_dir`: a smoke test only)."""
+  env = dict(os.environ, TF_NUM_INTRAOP_THREADS=str(threads),
+             TF_NUM_INTEROP_THREADS=str(threads))
+  command = _pinned(threads) + [
+      sys.executable, '-m', 'dvae_tf.benchmarks.training',
+      f'--chains={chains}', f'--threads={threads}', f'--steps={steps}']
+  command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
+  return _run_json(command, env)['ms_per_step']
+
+
+def _reference_ms(python, script, chains, threads, steps):
+  command = _pinned(threads) + [
+      python, script, f'--steps={steps + 50}', f'--threads={threads}',
+      f'--chains={chains}', '--gibbs=40', '--beta=10', '--batch=100']
+  return _run_json(command)['ms_per_step']
+
+
+def training_suite(quick=False, data_dir=None, reference_python=None,
+                   reference_script=None, rounds=3):
+  """Step times of every cell, with the reference's where one is given."""
+  cells = ((100, 1),) if quick else CELLS
+  rows = []
+  for chains, threads in cells:
+    steps = (20 if quick else 200) if chains == 100 else (10 if quick else 60)
+    ours, theirs = [], []
+    for _ in range(1 if quick else rounds):
+      ours.append(_dvae_tf_ms(chains, threads, data_dir, steps))
+      if reference_python and reference_script:
+        theirs.append(_reference_ms(reference_python, reference_script,
+                                    chains, threads, steps))
+    row = {'chains': chains, 'sweeps': MODEL['num_gibbs_sweeps'],
+           'threads': threads, 'dvae_tf_ms': float(np.median(ours)),
+           'dvae_tf_ms_rounds': ours}
+    if theirs:
+      row.update(reference_ms=float(np.median(theirs)),
+                 reference_ms_rounds=theirs,
+                 ratio=float(np.median(np.divide(ours, theirs))))
+    rows.append(row)
+  summary = {'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
+                              default=None)}
+  return {'tables': {'training_step': rows}, 'summary': summary}
+
+
+def _main():
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_integer('chains', 100, 'Persistent chains.')
+  flags.DEFINE_integer('threads', 1, 'TensorFlow intra- and inter-op threads.')
+  flags.DEFINE_integer('steps', 200, 'Timed steps (after 30 untimed).')
+  flags.DEFINE_string('data_dir', None, 'Folder with mnist.npz.')
+  flags.DEFINE_string('dataset', TRAIN['dataset'], 'Training set.')
+
+  def main(argv):
+    del argv
+    fl = flags.FLAGS
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.threading.set_intra_op_parallelism_threads(fl.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(fl.threads)
+    ms = step_milliseconds(fl.chains, fl.data_dir, fl.steps,
+                           train=dict(dataset=fl.dataset))
+    print(json.dumps({'ms_per_step': ms, 'chains': fl.chains,
+                      'threads': fl.threads}))
+
+  app.run(main)
+
+
+if __name__ == '__main__':
+  _main()

@@ -35,8 +35,9 @@ tfd = tfp.distributions
 
 # Largest smaller side for which `log_normalizer()` enumerates states exactly.
 MAX_EXACT_UNITS = 24
-# Most uniforms `RBM.block_gibbs` draws at once (64 MB in float32).
-GIBBS_DRAW_SIZE = 2**24
+# Uniforms per chain that `RBM.block_gibbs` draws at once: the sweeps run in
+# blocks of max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)) (40 for 200 units).
+GIBBS_DRAW_PER_CHAIN = 2**13
 
 
 def bernoulli_sample(logits, seed):
@@ -349,12 +350,15 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     """Runs `num_sweeps` sweeps of block Gibbs sampling from z.
 
     One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), each unit as
-    [u < sigmoid(logit)] with u ~ U(0, 1). The uniforms of many sweeps are
-    drawn in one call (at most `GIBBS_DRAW_SIZE` numbers, with the seed
-    folded with the block's index) and the sweeps run in one XLA-compiled
-    loop (`_gibbs_sweeps`), so a sweep costs two matrix products and one
-    fused elementwise pass. Stateless: the same `seed` gives the same chain;
-    works eagerly, under `tf.function` and inside XLA.
+    [u < sigmoid(logit)] with u ~ U(0, 1). The sweeps run in blocks of
+    max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)): the uniforms of a block are
+    one draw, seeded by `seed` folded with the block's index, and its sweeps
+    one XLA-compiled loop (`_gibbs_sweeps`), so a sweep costs two matrix
+    products and one fused elementwise pass. The blocks depend on the number
+    of units only, so the chain is the same whether shapes are static or
+    not (a shorter last block draws a prefix of the same stream).
+    Stateless: the same `seed` gives the same chain; works eagerly, under
+    `tf.function` and inside XLA.
 
     Args:
       z: starting states [..., n1 + n2] (the z2 half is overwritten first).
@@ -372,20 +376,19 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
       params = (tf.convert_to_tensor(self._linear_left),
                 tf.convert_to_tensor(self._linear_right),
                 tf.convert_to_tensor(self._weights))
-      sweeps = tf.get_static_value(num_sweeps)
-      size = z.shape.num_elements()
-      block = (1 if sweeps is None or not size else
-               int(max(1, min(sweeps, GIBBS_DRAW_SIZE // size))))
+      block = max(1, GIBBS_DRAW_PER_CHAIN // (self._num_left +
+                                              self._num_right))
 
       def run_block(index, count, z):
         u = samplers.uniform(
-            ps.concat([[block], ps.shape(z)], 0),
+            ps.concat([[count], ps.shape(z)], 0),
             seed=tf.random.experimental.stateless_fold_in(seed, index),
             dtype=self.dtype)
         return _gibbs_sweeps(u, count, z, *params, num_left=self._num_left)
 
+      sweeps = tf.get_static_value(num_sweeps)
       if sweeps is not None and sweeps <= block:
-        return run_block(0, tf.constant(sweeps, tf.int32), z) if sweeps else z
+        return run_block(0, int(sweeps), z) if sweeps else z
       num_sweeps = tf.cast(num_sweeps, tf.int32)
 
       def body(index, z):
