@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 
-MAX_CHUNK_ROWS = 100_000
+MAX_CHUNK_ROWS = 20_000
 
 
 def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
@@ -26,7 +26,8 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   chunking is then computed in the graph.
 
   Args:
-    model: any model with `log_importance_weights(x, seed, log_z)` -> [N].
+    model: any model with `log_importance_weights(x, seed, log_z,
+      num_samples)` -> [num_samples N], sample-major.
     x: images [B, H, W, C].
     num_samples: k, a positive Python integer or a scalar int32 tensor.
     seed: stateless seed.
@@ -59,11 +60,11 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   chunk_size = minimum(chunk_size, num_samples)
   num_chunks = -(-num_samples // chunk_size)
   seed = tf.convert_to_tensor(seed, tf.int32)
-  x_chunk = tf.tile(x, [chunk_size, 1, 1, 1])
 
   def body(i, total):
     log_w = model.log_importance_weights(
-        x_chunk, tf.random.experimental.stateless_fold_in(seed, i), log_z=log_z)
+        x, tf.random.experimental.stateless_fold_in(seed, i), log_z=log_z,
+        num_samples=chunk_size)
     log_w = tf.reshape(log_w, [chunk_size, -1])
     # The last chunk may hold more samples than remain; mask the excess.
     valid = i * chunk_size + tf.range(chunk_size) < num_samples

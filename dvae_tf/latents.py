@@ -147,20 +147,30 @@ def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
   return priors.PosteriorSample(params, samples, zetas, distributions)
 
 
-def hierarchical_exact(nets, features, latent, seed=None, training=False):
+def hierarchical_exact(nets, features, latent, seed=None, training=False,
+                       num_samples=1):
   """The unrelaxed hierarchical posterior: z_i ~ q(z_i | f, z_<i).
 
   Binary units in the binary limit (zeta = z), continuous ones as they are.
   With `seed=None`, each group's mode (or mean) instead of a sample.
 
+  With `num_samples` = k, k samples per row of `features` [N, F], laid out
+  as for features tiled k times ([k N] rows, sample-major) and drawn from
+  the same random numbers; q(z_1 | f) depends on f only, so its network runs
+  once per row and its params are tiled.
+
   Returns:
-    (PosteriorSample with zetas = samples = z, log q(z | x) [N]).
+    (PosteriorSample with zetas = samples = z, [k N] rows; log q(z | x)
+    [k N]).
   """
   seeds = (tfp.random.split_seed(seed, n=len(nets)) if seed is not None
            else [None] * len(nets))
   params, zs, log_q = [], [], 0.
-  for net, group_seed in zip(nets, seeds):
-    p = net(tf.concat([features] + zs, axis=-1), training=training)
+  first = nets[0](features, training=training)
+  tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None
+  for i, (net, group_seed) in enumerate(zip(nets, seeds)):
+    p = (tf.tile(first, [num_samples, 1]) if i == 0 else
+         net(tf.concat([tiled] + zs, axis=-1), training=training))
     z, group_log_q = latent.exact_sample(p, group_seed)
     params.append(p)
     zs.append(z)

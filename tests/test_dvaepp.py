@@ -120,6 +120,16 @@ def test_every_preset_at_tiny_width(rng, names):
   assert model.reconstruct(x).shape == (3,) + shape
 
 
+def test_importance_weights_of_k_samples_equal_tiled_images(rng, model):
+  """The encoder tower runs once per image; the k samples are those of the
+  images tiled k times, from the same random numbers."""
+  x = some_images(rng, (28, 28, 1), 2)
+  together = model.log_importance_weights(x, (4, 5), num_samples=3)
+  tiled = model.log_importance_weights(np.tile(x, [3, 1, 1, 1]), (4, 5))
+  assert together.shape == (6,)
+  np.testing.assert_allclose(together, tiled, rtol=1e-5, atol=1e-3)
+
+
 def test_full_checks_cover_every_row_and_dataset():
   rows = {presets.get_preset(n)['model']['latents'] for n in FULL_CHECK}
   datasets = {presets.get_preset(n)['train']['dataset'] for n in FULL_CHECK}

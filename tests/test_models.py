@@ -65,6 +65,21 @@ def test_iw_bound_increases_to_exact_log_likelihood(rng, prior, struct, units):
   assert abs(estimate - log_px) < 4 * se + 2e-3, (estimate, log_px, se)
 
 
+@pytest.mark.parametrize('prior,struct', [('rbm', '1-layer-nonlin'),
+                                          ('factorial', '2-layer-nonlin')])
+def test_importance_weights_of_k_samples_equal_tiled_images(rng, prior,
+                                                            struct):
+  """k samples per image (first network once per image) are the samples of
+  the images tiled k times, drawn from the same random numbers."""
+  model = tiny_model(prior, struct, 4, rng)
+  x = (rng.uniform(size=(5, 3, 3, 1)) < 0.5).astype(np.float32)
+  k = 4
+  together = model.log_importance_weights(x, seed=(2, 3), num_samples=k)
+  tiled = model.log_importance_weights(np.tile(x, [k, 1, 1, 1]), seed=(2, 3))
+  assert together.shape == (k * 5,)
+  np.testing.assert_allclose(together, tiled, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize('prior,smoothing,objective', [
     ('factorial', 'exponential', 'joint'), ('factorial', 'power', 'marginal'),
     ('factorial', 'concrete', 'marginal'), ('factorial', 'logistic', 'joint'),

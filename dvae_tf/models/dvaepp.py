@@ -341,21 +341,26 @@ class DVAEpp(keras.Model):
             'log_likelihood': per_example(log_px), 'kl': per_example(kl)}
 
   @_static_graph
-  def log_importance_weights(self, x, seed, log_z=None):
-    """log w for one sample of (z, h) ~ q per image, [N].
+  def log_importance_weights(self, x, seed, log_z=None, num_samples=1):
+    """log w for `num_samples` samples of (z, h) ~ q per image, [k N].
 
     log w = log p(x | z, h) + log p(z) + sum_j log p(h_j | z, h_<j)
             - log q(z | x) - sum_j log q(h_j | x, z, h_<j),
 
     z binary (the binary limit) and h sampled from the posterior (binary too
     for Bernoulli local groups). For an RBM prior, log p(z) = -E(z) - log Z
-    with `log_z` (default: the prior's latest estimate).
+    with `log_z` (default: the prior's latest estimate). The k samples are
+    laid out as for x tiled k times (sample-major); the encoder tower, a
+    function of x only, runs once per image.
     """
     x = self._check_images(x)
     global_seed, local_seed = tfp.random.split_seed(seed, n=2)
     local_features, top = self.encoder_features(x)
+    local_features = tf.tile(local_features, [num_samples, 1, 1, 1])
+    x = tf.tile(x, [num_samples, 1, 1, 1])
     posterior, log_q = latents.hierarchical_exact(
-        self.global_nets, top, self.global_latent, seed=global_seed)
+        self.global_nets, top, self.global_latent, seed=global_seed,
+        num_samples=num_samples)
     seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
 
     def choose(j, prior_params, posterior_params):

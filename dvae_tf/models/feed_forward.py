@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 from dvae_tf import latents
 from dvae_tf import networks
 from dvae_tf import priors as priors_lib
+from dvae_tf.models import pixel_likelihoods
 
 
 class FeedForwardDVAE(keras.Model):
@@ -114,9 +115,7 @@ class FeedForwardDVAE(keras.Model):
   def log_likelihood(self, x, zetas, training=False):
     """log p(x | zeta) summed over pixels, [N]."""
     logits = self.decode_logits(zetas, training=training)
-    return -tf.reduce_sum(
-        tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits),
-        axis=[1, 2, 3])
+    return pixel_likelihoods.bernoulli_log_prob(logits, x, axis=(1, 2, 3))
 
   # Bounds.
 
@@ -162,9 +161,17 @@ class FeedForwardDVAE(keras.Model):
     return {'bound': combined, 'log_likelihood': per_example(log_px),
             'kl': per_example(kl)}
 
-  def log_importance_weights(self, x, seed, log_z=None):
-    """log p(x | z) + log p(z) - log q(z | x) for one binary z ~ q, [N]."""
-    posterior, log_q = self.encode_binary(x, seed=seed)
+  def log_importance_weights(self, x, seed, log_z=None, num_samples=1):
+    """log p(x | z) + log p(z) - log q(z | x) for binary z ~ q(z | x).
+
+    `num_samples` = k samples per image, [k N] values laid out as for x
+    tiled k times (sample-major); the first group's network runs once per
+    image (`latents.hierarchical_exact`).
+    """
+    posterior, log_q = latents.hierarchical_exact(
+        self.encoder_nets, self._encoder_input(x), self.global_latent,
+        seed=seed, num_samples=num_samples)
+    x = tf.tile(x, [num_samples, 1, 1, 1])
     return (self.log_likelihood(x, posterior.zetas) +
             self.prior.log_prob(posterior.zetas, log_z=log_z) - log_q)
 
