@@ -116,17 +116,18 @@ def test_gibbs_marginals_match_exact(rng):
 def test_gibbs_sweeps_match_numpy(rng, batch):
   """The compiled sweep loop against the conditionals written out in NumPy.
 
-  Given the same uniforms, sweep i sets z2 = [u < sigmoid(a2 + W^T z1)] and
-  then z1 = [u < sigmoid(a1 + W z2)]; with batch dimensions on the RBM,
-  W [..., n1, n2] takes the batched product.
+  Given the same uniforms, sweep i sets
+  z2 = [u < sigmoid(a2 + W^T z1)] and then z1 = [u < sigmoid(a1 + W z2)];
+  with batch dimensions on the RBM, W [..., n1, n2] takes the batched
+  product.
   """
   n1, n2, chains = 3, 5, 64
   a1 = rng.normal(size=batch + (n1,)).astype(np.float32)
   a2 = rng.normal(size=batch + (n2,)).astype(np.float32)
   w = rng.normal(size=batch + (n1, n2)).astype(np.float32)
-  u = rng.uniform(size=(4, chains) + batch + (n1 + n2,)).astype(np.float32)
   z = (rng.uniform(size=(chains,) + batch + (n1 + n2,)) < 0.5).astype(
       np.float32)
+  u = rng.uniform(size=(4, chains) + batch + (n1 + n2,)).astype(np.float32)
   sigmoid = lambda x: 1. / (1. + np.exp(-x))
   z1, z2 = z[..., :n1], z[..., n1:]
   for count in range(4):

@@ -1,22 +1,35 @@
-"""Where a DVAE++ training step's time goes (Sec. 6), on this machine.
+"""The DVAE++ training step (Sec. 6) as users run it, and where its time goes.
 
 For the reduced-width preset (`dvaepp_cpu`) and the full MNIST preset
-(`table3_dvaepp_mnist_dynamic`), both on the bundled MNIST sample (the same
-28x28 images, so no dataset download), times interleaved in one run:
+(`table3_dvaepp_mnist_dynamic`), on the bundled MNIST sample (the same 28x28
+images, so no dataset file is needed):
 
-- `step`: the whole `tf.function` training step (`training.make_train_step`);
-- `encoder`: the SE-ResNet encoder and the global posterior q(z | x);
-- `local_groups`: the lift of zeta and the 16 local groups with their KLs;
-- `decoder`: the upsampling stages and log p(x | zeta, h);
-- `rbm_sampling`: the persistent chains' Gibbs sweeps (the PCD negative
-  phase).
-
-Each part runs alone, forward and backward (gradient of a scalar of its
-outputs), on fixed inputs. Reported as training images per second and as
-fractions of the step; the remainder is the RBM's KL, the optimizer update
-and glue.
+- `images_per_s`: the training step exactly as `training.train` runs it
+  (`make_train_step` on the input pipeline, then the per-step read of its
+  metrics), median over timed steps;
+- `train_py_images_per_s`: `bin/train.py`'s own `steps_per_second` for the
+  same preset, in a subprocess (the last log interval, after compilation),
+  the check that this benchmark measures what users run;
+- `*_ms`: the step split into parts by a profiler trace of the same steps.
+  Each op's time goes to the part its name scope belongs to (encoder,
+  local groups, decoder, RBM Gibbs sampling, optimizer, other), the parts
+  scaled to the measured step, so they sum to it;
+- `gflop_per_step` (TensorFlow's profiler: convolutions and matrix products,
+  forward and backward) and the rate achieved, beside `plain_conv_gflop_s`:
+  3x3 convolutions at the model's stage shapes (batch, resolution, width),
+  forward and both backward products, timed in the same process.
 """
 
+import collections
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
 import tensorflow as tf
 
 from dvae_tf import data
@@ -26,57 +39,116 @@ from dvae_tf.benchmarks import timing
 from dvae_tf.models import config as config_lib
 
 PRESETS = ('dvaepp_cpu', 'table3_dvaepp_mnist_dynamic')
-PARTS = ('encoder', 'local_groups', 'decoder', 'rbm_sampling')
+# Name-scope prefixes of each part (the Keras layers' names in `DVAEpp`).
+PARTS = {
+    'encoder': ('encoder_stage', 'global_net', 'global_posterior'),
+    'local_groups': ('local_', 'global_lift'),
+    'decoder': ('decoder_stage', 'head_'),
+    'gibbs': ('persistent_chains', 'RBM', 'block_gibbs'),
+    'optimizer': ('ResourceApplyAdam', 'adam', 'Adam'),
+}
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
-def _gradient_norm(tape, loss, model):
-  grads = tape.gradient(loss, model.trainable_variables)
-  return tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads
-                   if g is not None])
+def _part(op_name):
+  """The part an op's name (scope/.../name:type) belongs to."""
+  scope = op_name.split(':')[0]
+  if scope.startswith('gradient_tape/'):
+    scope = scope[len('gradient_tape/'):]
+  for part, prefixes in PARTS.items():
+    if any(scope.startswith(p) or f'/{p}' in scope or
+           op_name.endswith(f':{p}') for p in prefixes):
+      return part
+  return 'other'
 
 
-def _parts(model, x, beta):
-  """The parts of the step as zero-argument functions (forward + backward)."""
-  seed = tf.constant([0, 1])
-  local_features, top = model.encoder_features(x)
-  zetas = model.global_posterior(top, beta, seed).zetas
-  state, _ = model.local_posterior(model.lift(zetas), local_features, beta,
-                                   seed)
-
-  @tf.function
-  def encoder():
-    with tf.GradientTape() as tape:
-      features, top = model.encoder_features(x)
-      posterior = model.global_posterior(top, beta, seed, training=True)
-      loss = tf.reduce_sum(features) + tf.add_n(
-          [tf.reduce_sum(z) for z in posterior.zetas])
-    return _gradient_norm(tape, loss, model)
-
-  @tf.function
-  def local_groups():
-    with tf.GradientTape() as tape:
-      final, kls = model.local_posterior(model.lift(zetas), local_features,
-                                         beta, seed)
-      loss = tf.reduce_sum(final) + tf.reduce_sum(kls)
-    return _gradient_norm(tape, loss, model)
-
-  @tf.function
-  def decoder():
-    with tf.GradientTape() as tape:
-      loss = -tf.reduce_sum(model.log_likelihood(x, state))
-    return _gradient_norm(tape, loss, model)
-
-  prior = model.prior
-  rbm_sampling = tf.function(lambda: prior.chains.advance(
-      prior.rbm(), prior.num_gibbs_sweeps, seed))
-  return {'encoder': encoder, 'local_groups': local_groups,
-          'decoder': decoder, 'rbm_sampling': rbm_sampling}
+def _op_seconds_by_part(run_steps, num_steps):
+  """Seconds per step of every part, summed over the ops of a trace."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as logdir:
+    tf.profiler.experimental.start(logdir)
+    run_steps(num_steps)
+    tf.profiler.experimental.stop()
+    path = glob.glob(os.path.join(logdir, '**', '*.xplane.pb'),
+                     recursive=True)[0]
+    space = xplane_pb2.XSpace()
+    with open(path, 'rb') as f:
+      space.ParseFromString(f.read())
+  seconds = collections.Counter()
+  for plane in space.planes:
+    if plane.name != '/host:CPU':
+      continue
+    names = {k: v.name for k, v in plane.event_metadata.items()}
+    for line in plane.lines:
+      if not line.name.startswith('tf_Compute'):
+        continue
+      for event in line.events:
+        name = names.get(event.metadata_id, '')
+        # An op (name:type), not an executor's own event (Class::Method).
+        if ':' in name and '::' not in name:
+          seconds[_part(name)] += event.duration_ps * 1e-12 / num_steps
+  return seconds
 
 
-def _row(preset_name, repeats, inner, overrides=None, batch_size=None):
+def _step_gflop(step, iterator):
+  """GFLOP of one step's graph, by TensorFlow's (v1) profiler."""
+  graph = step.get_concrete_function(iterator).graph
+  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  options['output'] = 'none'
+  stats = tf.compat.v1.profiler.profile(graph, options=options)
+  return stats.total_float_ops / 1e9
+
+
+def _plain_conv_gflop_s(model, batch, repeats):
+  """GFLOP/s of 3x3 convolutions (forward, input and filter gradients) at
+  the model's stage shapes, weighted by their FLOPs."""
+  side = model.pyramid.padded_size
+  total_flop, total_seconds = 0., 0.
+  for stage, width in enumerate(model.architecture.channels):
+    res = side // 2**stage
+    x = tf.random.stateless_normal([batch, res, res, width], seed=[stage, 1])
+    kernel = tf.Variable(tf.random.stateless_normal([3, 3, width, width],
+                                                    seed=[stage, 2]) * 0.05)
+
+    @tf.function
+    def conv(x=x, kernel=kernel):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.conv2d(x, kernel, 1, 'SAME')
+      return tape.gradient(y, [x, kernel], output_gradients=y)
+
+    flop = 3 * 2 * batch * res * res * width * width * 9
+    seconds = timing.interleaved_seconds({'conv': conv}, repeats=repeats,
+                                         warmup=2, inner=5)['conv']
+    total_flop += flop
+    total_seconds += seconds
+  return total_flop / total_seconds / 1e9
+
+
+def _train_py_steps_per_second(preset_name, num_steps, overrides):
+  """steps/s that bin/train.py reports for the preset (after compilation)."""
+  flags_ = [f'--{k}={v}' for k, v in overrides.items()]
+  with tempfile.TemporaryDirectory() as model_dir:
+    result = subprocess.run(
+        [sys.executable, os.path.join(_REPO, 'bin', 'train.py'),
+         '--model=dvaepp', f'--preset={preset_name}', '--dataset=sample',
+         f'--model_dir={model_dir}', f'--num_steps={num_steps}',
+         f'--log_every={num_steps // 2}', f'--checkpoint_every={10**6}',
+         '--image_every=0', '--log_z_every=0'] + flags_,
+        capture_output=True, text=True, check=False)
+  lines = [l for l in result.stdout.splitlines() if '"steps_per_second"' in l]
+  if result.returncode or not lines:
+    raise RuntimeError(f'bin/train.py failed: {result.stderr[-2000:]}')
+  return json.loads(lines[-1])['steps_per_second']
+
+
+def _row(preset_name, timed_steps, train_py_steps, overrides=None,
+         batch_size=None):
   preset = presets.get_preset(preset_name)
+  overrides = dict(overrides or {})
   model_config = config_lib.config_from_dict(dict(preset['model'],
-                                                  **(overrides or {})))
+                                                  **overrides))
   train_config = training.TrainConfig(**dict(
       preset['train'], dataset='sample',
       batch_size=batch_size or preset['train']['batch_size']))
@@ -84,43 +156,63 @@ def _row(preset_name, repeats, inner, overrides=None, batch_size=None):
   model, optimizer = training.build_model_and_optimizer(
       model_config, train_config, None, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
-  x = next(iter(data.make_dataset('sample', 'train',
-                                  train_config.batch_size)))
-  iterator = iter(tf.data.Dataset.from_tensors(x).repeat())
-  fns = {'step': lambda: step(iterator)['loss']}
-  fns.update(_parts(model, x, train_config.beta_start))
-  seconds = timing.interleaved_seconds(fns, repeats=repeats, warmup=1,
-                                       inner=inner)
+  iterator = iter(strategy.experimental_distribute_dataset(data.make_dataset(
+      'sample', 'train', train_config.batch_size, seed=0)))
+
+  def run_steps(n):
+    times = []
+    for _ in range(n):
+      start = time.perf_counter()
+      training.read_metrics(step(iterator))
+      times.append(time.perf_counter() - start)
+    return times
+
+  run_steps(2)  # Tracing and compilation.
+  step_s = float(np.median(run_steps(timed_steps)))
+  parts = _op_seconds_by_part(run_steps, max(2, timed_steps // 2))
+  op_total = sum(parts.values())
+  gflop = _step_gflop(step, iterator)
+  batch = train_config.batch_size
   row = {
       'preset': preset_name,
-      'batch': train_config.batch_size,
+      'batch': batch,
       'channels': 'x'.join(map(str, model.architecture.channels)),
       'local_groups': model.num_local_groups,
-      'chains': model_config.num_chains,
-      'sweeps': model_config.num_gibbs_sweeps,
-      'steps_per_s': 1. / seconds['step'],
-      'images_per_s': train_config.batch_size / seconds['step'],
+      'steps_per_s': 1. / step_s,
+      'images_per_s': batch / step_s,
   }
-  row.update({f'{part}_fraction': seconds[part] / seconds['step']
-              for part in PARTS})
-  row['rest_fraction'] = 1. - sum(row[f'{part}_fraction'] for part in PARTS)
+  if train_py_steps:
+    flag_overrides = dict(overrides, batch_size=batch)
+    row['train_py_images_per_s'] = batch * _train_py_steps_per_second(
+        preset_name, train_py_steps, flag_overrides)
+  row.update({f'{part}_ms': 1e3 * step_s * parts[part] / op_total
+              for part in list(PARTS) + ['other']})
+  row.update(gflop_per_step=gflop, achieved_gflop_s=gflop / step_s,
+             plain_conv_gflop_s=_plain_conv_gflop_s(model, batch, repeats=3))
+  row['fraction_of_plain_conv_rate'] = (row['achieved_gflop_s'] /
+                                        row['plain_conv_gflop_s'])
   return row
 
 
 def dvaepp_suite(quick=False, data_dir=None, **unused_options):
-  """Images per second and step fractions of the reduced and full MNIST presets.
+  """Images/s, step parts, FLOP rates of the reduced and full MNIST presets.
 
   `quick` shrinks both models (width 4, 2 local groups, batch 8) to a smoke
   test of the suite itself: its numbers are not a measurement.
   """
   del data_dir  # The bundled sample stands in for MNIST (same image shape).
   if quick:
-    rows = [_row(name, repeats=1, inner=1, batch_size=8,
+    rows = [_row(name, timed_steps=2, train_py_steps=4, batch_size=8,
                  overrides=dict(channels=4, num_local_groups=2,
                                 num_chains=16, num_gibbs_sweeps=2))
             for name in PRESETS]
   else:
-    rows = [_row(name, repeats=3, inner=2) for name in PRESETS]
+    rows = [_row('dvaepp_cpu', timed_steps=40, train_py_steps=60),
+            _row('table3_dvaepp_mnist_dynamic', timed_steps=6,
+                 train_py_steps=12)]
   return {'tables': {'training_step': rows},
-          'summary': {row['preset']: {'images_per_s': row['images_per_s']}
-                      for row in rows}}
+          'summary': {row['preset']: {
+              'images_per_s': row['images_per_s'],
+              'train_py_images_per_s': row.get('train_py_images_per_s'),
+              'fraction_of_plain_conv_rate':
+                  row['fraction_of_plain_conv_rate']} for row in rows}}
