@@ -201,6 +201,26 @@ def test_multiscale_binary_likelihood_normalizes(rng, image_shape,
     assert total < 1. - 1e-3  # Strictly: the pyramid leaks mass.
 
 
+def test_bernoulli_log_prob_against_float64_and_its_gradient(rng):
+  """The fused Bernoulli log-likelihood: against x l - softplus(l) in
+  float64 over a grid of logits with the extremes, and its gradient
+  x - sigmoid(l) (at l = 0 too, where max and |.| have kinks)."""
+  logits = np.concatenate([np.linspace(-100., 100., 401), [0., -1e-8, 1e-8],
+                           rng.normal(0., 5., 195)]).astype(np.float32)
+  x = (rng.uniform(size=logits.shape) < 0.5).astype(np.float32)
+  l64 = logits.astype(np.float64)
+  expected = x * l64 - np.logaddexp(0., l64)
+  l = tf.constant(logits[None])
+  with tf.GradientTape() as tape:
+    tape.watch(l)
+    total = pixel_likelihoods.bernoulli_log_prob(l, x[None], axis=-1)
+  np.testing.assert_allclose(total[0], expected.sum(), rtol=1e-5)
+  each = pixel_likelihoods.bernoulli_log_prob(l, x[None], axis=[])
+  np.testing.assert_allclose(each[0], expected, rtol=1e-6, atol=2e-7)
+  np.testing.assert_allclose(tape.gradient(total, l)[0],
+                             x - special.expit(l64), atol=1e-6)
+
+
 def test_discretized_logistic_mixture_sums_to_one(rng):
   """The 256 values of a pixel carry probability 1, and match SciPy.
 

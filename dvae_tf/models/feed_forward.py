@@ -112,10 +112,16 @@ class FeedForwardDVAE(keras.Model):
     logits = self.decoder_net(tf.concat(zetas, axis=-1), training=training)
     return tf.reshape(logits, (-1,) + self.image_shape)
 
-  def log_likelihood(self, x, zetas, training=False):
-    """log p(x | zeta) summed over pixels, [N]."""
+  def log_likelihood(self, x, zetas, training=False, num_samples=1):
+    """log p(x | zeta) summed over pixels, [k N].
+
+    zetas hold k = `num_samples` samples per image of x [N, H, W, C],
+    sample-major (x itself is broadcast, not tiled).
+    """
     logits = self.decode_logits(zetas, training=training)
-    return pixel_likelihoods.bernoulli_log_prob(logits, x, axis=(1, 2, 3))
+    logits = tf.reshape(logits, (num_samples, -1) + self.image_shape)
+    return tf.reshape(pixel_likelihoods.bernoulli_log_prob(
+        logits, x[tf.newaxis], axis=(2, 3, 4)), [-1])
 
   # Bounds.
 
@@ -171,8 +177,7 @@ class FeedForwardDVAE(keras.Model):
     posterior, log_q = latents.hierarchical_exact(
         self.encoder_nets, self._encoder_input(x), self.global_latent,
         seed=seed, num_samples=num_samples)
-    x = tf.tile(x, [num_samples, 1, 1, 1])
-    return (self.log_likelihood(x, posterior.zetas) +
+    return (self.log_likelihood(x, posterior.zetas, num_samples=num_samples) +
             self.prior.log_prob(posterior.zetas, log_z=log_z) - log_q)
 
   # Generation and reconstruction.
