@@ -2,7 +2,7 @@
 
   python bin/benchmark.py --suites=distributions --report_dir=reports
   python bin/benchmark.py --suites=training --data_dir=../shared/data \
-      --reference_python=/tmp/torchenv/bin/python \
+      --reference_python=$TORCHENV/bin/python \
       --reference_script=../shared/peer/reference_torch.py
 
 Each suite prints its tables and writes reports/benchmark_<suite>.json.
