@@ -166,11 +166,12 @@ def hierarchical_exact(nets, features, latent, seed=None, training=False,
   seeds = (tfp.random.split_seed(seed, n=len(nets)) if seed is not None
            else [None] * len(nets))
   params, zs, log_q = [], [], 0.
-  first = nets[0](features, training=training)
   tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None
-  for i, (net, group_seed) in enumerate(zip(nets, seeds)):
-    p = (tf.tile(first, [num_samples, 1]) if i == 0 else
-         net(tf.concat([tiled] + zs, axis=-1), training=training))
+  for net, group_seed in zip(nets, seeds):
+    if zs:
+      p = net(tf.concat([tiled] + zs, axis=-1), training=training)
+    else:  # q(z_1 | f): once per row of f, then tiled.
+      p = tf.tile(net(features, training=training), [num_samples, 1])
     z, group_log_q = latent.exact_sample(p, group_seed)
     params.append(p)
     zs.append(z)

@@ -31,8 +31,8 @@ TRAIN = dict(dataset='mnist_dynamic', batch_size=100, beta_start=10.,
              beta_end=10., num_steps=100_000)
 
 
-def step_milliseconds(chains, data_dir, steps, warmup=30, model=None,
-                      train=None):
+def step_milliseconds(chains, data_dir, steps, warmup=30,
+                      train_overrides=None):
   """Median milliseconds per training step, as `training.train` runs it.
 
   Builds the model, optimizer, input pipeline and `tf.function` step with
@@ -44,9 +44,9 @@ def step_milliseconds(chains, data_dir, steps, warmup=30, model=None,
   from dvae_tf import data
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
-  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains,
-                                               **(model or {})))
-  train_config = training.TrainConfig(**dict(TRAIN, **(train or {})))
+  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains))
+  train_config = training.TrainConfig(**dict(TRAIN,
+                                             **(train_overrides or {})))
   strategy = tf.distribute.get_strategy()
   model, optimizer = training.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
@@ -70,8 +70,8 @@ def _pinned(threads):
   return []
 
 
-def _run_json(command, env=None):
-  result = subprocess.run(command, capture_output=True, text=True, env=env,
+def _run_json(command):
+  result = subprocess.run(command, capture_output=True, text=True,
                           check=False)
   lines = [l for l in result.stdout.splitlines() if l.startswith('{')]
   if result.returncode or not lines:
@@ -83,13 +83,11 @@ def _run_json(command, env=None):
 def _dvae_tf_ms(chains, threads, data_dir, steps):
   """One dvae_tf measurement in a fresh process (the bundled sample without
   `data_dir`: a smoke test only)."""
-  env = dict(os.environ, TF_NUM_INTRAOP_THREADS=str(threads),
-             TF_NUM_INTEROP_THREADS=str(threads))
   command = _pinned(threads) + [
       sys.executable, '-m', 'dvae_tf.benchmarks.training',
       f'--chains={chains}', f'--threads={threads}', f'--steps={steps}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
-  return _run_json(command, env)['ms_per_step']
+  return _run_json(command)['ms_per_step']
 
 
 def _reference_ms(python, script, chains, threads, steps):
@@ -141,7 +139,7 @@ def _main():
     tf.config.threading.set_intra_op_parallelism_threads(fl.threads)
     tf.config.threading.set_inter_op_parallelism_threads(fl.threads)
     ms = step_milliseconds(fl.chains, fl.data_dir, fl.steps,
-                           train=dict(dataset=fl.dataset))
+                           train_overrides=dict(dataset=fl.dataset))
     print(json.dumps({'ms_per_step': ms, 'chains': fl.chains,
                       'threads': fl.threads}))
 

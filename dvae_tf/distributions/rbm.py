@@ -40,10 +40,15 @@ MAX_EXACT_UNITS = 24
 GIBBS_DRAW_PER_CHAIN = 2**13
 
 
+def bernoulli_from_uniform(u, logits):
+  """[u < sigmoid(logits)] in the dtype of `logits`: Bernoulli for u ~ U(0, 1)."""
+  return tf.cast(u < tf.math.sigmoid(logits), logits.dtype)
+
+
 def bernoulli_sample(logits, seed):
   """A {0, 1} sample (in the dtype of `logits`) of Bernoulli(sigmoid(logits))."""
   u = samplers.uniform(ps.shape(logits), seed=seed, dtype=logits.dtype)
-  return tf.cast(u < tf.math.sigmoid(logits), logits.dtype)
+  return bernoulli_from_uniform(u, logits)
 
 
 def binary_states(start, count, num_units, dtype):
@@ -105,10 +110,10 @@ def _gibbs_sweeps(u, count, z, linear_left, linear_right, weights,
   def sweep(i, z1, z2):
     # u[i] first: XLA 2.21 miscompiles u[i, ..., a:b] with a loop index i.
     u_i = u[i]
-    z2 = tf.cast(u_i[..., num_left:] < tf.math.sigmoid(
-        linear_right + times_weights(weights, z1, True)), z.dtype)
-    z1 = tf.cast(u_i[..., :num_left] < tf.math.sigmoid(
-        linear_left + times_weights(weights, z2, False)), z.dtype)
+    z2 = bernoulli_from_uniform(
+        u_i[..., num_left:], linear_right + times_weights(weights, z1, True))
+    z1 = bernoulli_from_uniform(
+        u_i[..., :num_left], linear_left + times_weights(weights, z2, False))
     return i + 1, z1, z2
 
   _, z1, z2 = tf.while_loop(lambda i, *_: i < count, sweep,
@@ -365,9 +370,10 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)): the uniforms of a block are
     one Philox draw (`_uniforms`), seeded by `seed` folded with the block's
     index, and its sweeps one XLA-compiled loop (`_gibbs_sweeps`), so a
-    sweep costs two matrix products and one fused elementwise pass. The blocks depend on the number
-    of units only, so the chain is the same whether shapes are static or
-    not (a shorter last block draws a prefix of the same stream).
+    sweep costs two matrix products and one fused elementwise pass. The
+    blocks depend on the number of units only, so the chain is the same
+    whether shapes are static or not (a shorter last block draws a prefix
+    of the same stream).
     Stateless: the same `seed` gives the same chain; works eagerly, under
     `tf.function` and inside XLA.
 
