@@ -1,53 +1,10 @@
 """Exports a trained model as a SavedModel for sampling and TF Serving.
 
-  python bin/export.py --model_dir=runs/demo --export_dir=exports/dvae
-
-Writes <export_dir>/<version>/ (the next free version unless --version is
-given) with the signatures sample (serving_default), encode, reconstruct and
-log_likelihood, and metadata.json; see dvae_tf/export.py and
-export/README.md for serving it.
+A thin wrapper of `dvae_tf.binaries.export` (the `dvae-export` command); run
+with --help for its flags.
 """
 
-import json
-import os
-
-from absl import app
-from absl import flags
-
-from dvae_tf import cli
-from dvae_tf import export
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
-                    required=True)
-flags.DEFINE_string('export_dir', None, 'Base path of the served model; the '
-                    'SavedModel goes into a numbered version folder.',
-                    required=True)
-flags.DEFINE_integer('version', None, 'Version number (default: the next '
-                     'free one).')
-flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
-flags.DEFINE_integer('ais_chains', 1024, 'AIS chains when log Z is not exact.')
-flags.DEFINE_integer('ais_betas', 1000, 'AIS inverse temperatures.')
-flags.DEFINE_integer('seed', 0, 'AIS seed (as in bin/evaluate.py).')
-
-
-def main(argv):
-  del argv
-  if FLAGS.version is not None and FLAGS.version < 1:
-    raise app.UsageError(f'--version must be a positive integer; got '
-                         f'{FLAGS.version}.')
-  for name in ('ais_chains', 'ais_betas'):
-    if FLAGS[name].value < 1:
-      raise app.UsageError(f'--{name} must be a positive integer.')
-  path = export.export(FLAGS.model_dir, FLAGS.export_dir,
-                       version=FLAGS.version, data_dir=FLAGS.data_dir,
-                       ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
-                       seed=FLAGS.seed)
-  with open(os.path.join(path, export.METADATA_FILE)) as f:
-    metadata = json.load(f)
-  print(f'Exported step {metadata["step"]} to {path} (log Z '
-        f'{metadata["log_z"]:.4f}, {metadata["log_z_method"]}).')
-
+from dvae_tf.binaries.export import run
 
 if __name__ == '__main__':
-  cli.run(main)
+  run()

@@ -1,58 +1,10 @@
 """Writes a grid of samples from a trained model's prior as PNG.
 
-  python bin/sample.py --model_dir=runs/demo --num_samples=64 --output=samples.png
-  python bin/sample.py --model_dir=runs/dvaepp --fixed_global --num_samples=100
-
-With --fixed_global (DVAE++ models) every --group_size consecutive samples
-share one sample of the global prior and differ in their local latents, laid
-out --groups_per_row groups to a row: the layout of Fig. 4.
+A thin wrapper of `dvae_tf.binaries.sample` (the `dvae-sample` command); run
+with --help for its flags.
 """
 
-from absl import app
-from absl import flags
-
-from dvae_tf import cli
-from dvae_tf import images
-from dvae_tf import training
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
-                    required=True)
-flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
-flags.DEFINE_integer('num_samples', 64, 'Number of samples.')
-flags.DEFINE_string('output', 'samples.png', 'PNG file to write.')
-flags.DEFINE_integer('seed', 0, 'Random seed.')
-flags.DEFINE_bool('fixed_global', False, 'Groups of samples that share one '
-                  'global latent sample (DVAE++ models; Fig. 4).')
-flags.DEFINE_integer('group_size', 5, 'With --fixed_global: samples per '
-                     'global sample.')
-flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
-                     'each row of the grid.')
-
-
-def main(argv):
-  del argv
-  if FLAGS.num_samples < 1:
-    raise app.UsageError('--num_samples must be positive.')
-  if FLAGS.group_size < 1 or FLAGS.groups_per_row < 1:
-    raise app.UsageError('--group_size and --groups_per_row must be positive.')
-  model, _, _, _ = training.restore_model(FLAGS.model_dir, FLAGS.data_dir)
-  seed = (FLAGS.seed, 0)
-  if FLAGS.fixed_global:
-    if not hasattr(model, 'num_local_groups'):
-      raise app.UsageError(
-          f'--fixed_global needs a model with local latents (--model=dvaepp); '
-          f'{FLAGS.model_dir} holds a {type(model).__name__}.')
-    means, _ = model.sample(FLAGS.num_samples, seed=seed,
-                            samples_per_global=FLAGS.group_size)
-    columns = FLAGS.group_size * FLAGS.groups_per_row
-  else:
-    means, _ = model.sample(FLAGS.num_samples, seed=seed)
-    columns = None
-  images.write_png(FLAGS.output, images.grid(means.numpy(),
-                                             num_columns=columns))
-  print(f'Wrote {FLAGS.num_samples} samples to {FLAGS.output}.')
-
+from dvae_tf.binaries.sample import run
 
 if __name__ == '__main__':
-  cli.run(main)
+  run()

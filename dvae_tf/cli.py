@@ -1,20 +1,31 @@
-"""What the binaries in `bin/` share: user errors as one clear line.
+"""What the binaries share: user errors as one clear line, flags from configs.
 
 `run(main)` is `absl.app.run(main)`, except that the errors a user can cause
 and fix (a missing dataset file or model directory, an invalid flag value or
 configuration, a diverged run) print `error: <what was wrong and what to do>`
 on stderr and exit with status 1, instead of a traceback. Every message
 raised for these cases in dvae_tf already names the input and the fix.
+
+`define_config_flags(cls)` defines one flag per field of a config dataclass,
+with the field's default and the help text of its docstring's `Attributes:`
+section, so a default lives only in the config class; `config_from_flags`
+builds the config from a preset's values and the flags given explicitly.
 """
 
+import dataclasses
+import re
 import sys
 
 from absl import app
+from absl import flags
 
 from dvae_tf import training
 
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
                training.TrainingDivergedError)
+
+_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
+           float: flags.DEFINE_float, str: flags.DEFINE_string}
 
 
 def run(main):
@@ -28,3 +39,54 @@ def run(main):
       sys.exit(1)
 
   app.run(guarded)
+
+
+def field_docs(cls):
+  """{field: one-line help} from the `Attributes:` section of cls's docstring.
+
+  Entries are `name: text` (or `a, b: text` for several fields) indented
+  under `Attributes:`, continuing on more deeply indented lines.
+  """
+  doc = cls.__doc__ or ''
+  section = doc.split('Attributes:', 1)[1] if 'Attributes:' in doc else ''
+  docs, names = {}, []
+  for line in section.splitlines():
+    entry = re.match(r'^\s{2,6}([a-z_0-9, ]+):\s*(.*)$', line)
+    if entry:
+      names = [n.strip() for n in entry.group(1).split(',')]
+      for name in names:
+        docs[name] = entry.group(2).strip()
+    elif line.strip() and names:
+      for name in names:
+        docs[name] += ' ' + line.strip()
+    elif not line.strip() and docs:
+      names = []
+  return docs
+
+
+def define_config_flags(cls, skip=()):
+  """Defines a flag for each field of dataclass `cls` not yet defined.
+
+  The flag's default is the field's, its help the field's docstring entry.
+  Fields in `skip`, and fields another config already defined (shared fields
+  such as `num_chains` have one flag), are left out.
+  """
+  docs = field_docs(cls)
+  for field in dataclasses.fields(cls):
+    if field.name in skip or field.name in flags.FLAGS:
+      continue
+    default = field.default
+    define = _DEFINE.get(type(default))
+    if define is None:
+      raise TypeError(f'{cls.__name__}.{field.name}: no flag type for '
+                      f'{type(default).__name__} defaults.')
+    define(field.name, default, docs.get(field.name, field.name))
+
+
+def config_from_flags(cls, preset_values):
+  """`cls` from `preset_values`, overridden by the flags given explicitly."""
+  values = dict(preset_values)
+  for field in dataclasses.fields(cls):
+    if field.name in flags.FLAGS and flags.FLAGS[field.name].present:
+      values[field.name] = flags.FLAGS[field.name].value
+  return cls(**values)

@@ -6,17 +6,16 @@
 with z binary (beta -> infinity: each relaxed unit replaced by its Bernoulli
 variable), so L_k is a bound on the discrete model's log-likelihood and
 increases with k to log p(x). For an RBM prior, log p(z) = -E(z) - log Z
-needs log Z: exact or AIS (`priors.RBMPrior.log_normalizer`).
+needs log Z: the prior's stored value, which
+`Prior.refresh_log_normalizer` computes (exact or AIS) before evaluating.
+`dvae_tf.evaluation_report` scores a trained run directory with it.
 """
 
 import numpy as np
 import tensorflow as tf
 
 
-MAX_CHUNK_ROWS = 20_000
-
-
-def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
+def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
                               chunk_size=None):
   """L_k for each image, computed `chunk_size` samples at a time.
 
@@ -26,14 +25,13 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   chunking is then computed in the graph.
 
   Args:
-    model: any model with `log_importance_weights(x, seed, log_z,
-      num_samples)` -> [num_samples N], sample-major.
+    model: a `models.DiscreteVAE` (`log_importance_weights(x, seed,
+      num_samples)` -> [num_samples N], sample-major; `max_evaluation_rows`).
     x: images [B, H, W, C].
     num_samples: k, a positive Python integer or a scalar int32 tensor.
     seed: stateless seed.
-    log_z: log Z of an RBM prior (default: the prior's latest estimate).
     chunk_size: samples per chunk (default: as many as fit the model's
-      `max_evaluation_rows` rows, else `MAX_CHUNK_ROWS`).
+      `max_evaluation_rows` rows).
 
   Returns:
     [B] values of L_k in nats.
@@ -55,7 +53,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
                        f'{num_samples}.')
     batch = int(x.shape[0] or 1)
   if chunk_size is None:
-    rows = getattr(model, 'max_evaluation_rows', MAX_CHUNK_ROWS)
+    rows = model.max_evaluation_rows
     chunk_size = maximum(1, minimum(num_samples, rows // maximum(batch, 1)))
   chunk_size = minimum(chunk_size, num_samples)
   num_chunks = -(-num_samples // chunk_size)
@@ -63,7 +61,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
 
   def body(i, total):
     log_w = model.log_importance_weights(
-        x, tf.random.experimental.stateless_fold_in(seed, i), log_z=log_z,
+        x, tf.random.experimental.stateless_fold_in(seed, i),
         num_samples=chunk_size)
     log_w = tf.reshape(log_w, [chunk_size, -1])
     # The last chunk may hold more samples than remain; mask the excess.
@@ -78,8 +76,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0), log_z=None,
   return total - tf.math.log(tf.cast(num_samples, total.dtype))
 
 
-def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
-                  log_z=None):
+def per_image_nll(model, images, num_samples, batch_size=100, seed=0):
   """-L_k (nats) of each of `images`, float64 [N].
 
   Args:
@@ -88,11 +85,9 @@ def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
     num_samples: importance samples per image.
     batch_size: images per batch.
     seed: int seed.
-    log_z: log Z of an RBM prior (default: the prior's stored estimate).
   """
   bound_fn = tf.function(
-      lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s,
-                                             log_z=log_z))
+      lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s))
   bounds = []
   for i, start in enumerate(range(0, len(images), batch_size)):
     x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)

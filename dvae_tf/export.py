@@ -58,8 +58,9 @@ import tensorflow_probability as tfp
 import dvae_tf
 from dvae_tf import data
 from dvae_tf import evaluation
-from dvae_tf import latents
+from dvae_tf import evaluation_report
 from dvae_tf import training
+from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 METADATA_FILE = 'metadata.json'
 SIGNATURES = ('sample', 'encode', 'reconstruct', 'log_likelihood')
@@ -178,14 +179,14 @@ class _SignatureBodies:
 
   A plain object, so that saving does not follow it to the Keras model (see
   `ServingModule`). Everything besides the model's variables is fixed here:
-  the image shape, the pixel format, log Z.
+  the image shape, the pixel format. (log Z is the prior's stored value, a
+  variable saved with the others.)
   """
 
-  def __init__(self, model, log_z, pixels):
+  def __init__(self, model, pixels):
     self.model = model
     self.image_shape = [int(d) for d in model.image_shape]
     self.pixels = pixels
-    self.log_z = float(log_z)
 
   def sample(self, num_samples, seed):
     """Prior samples: `images` [N, H, W, C] (Bernoulli means), `latents`."""
@@ -203,7 +204,7 @@ class _SignatureBodies:
     posterior, _ = self.model.encode_binary(images)
     latent = self.model.global_latent
     return {encode_output(self.model): tf.concat(
-                [latent.mean(params) for params in posterior.logits], -1),
+                [latent.mean(params) for params in posterior.params], -1),
             'code': tf.concat(posterior.zetas, -1)}
 
   def reconstruct(self, images):
@@ -216,7 +217,7 @@ class _SignatureBodies:
     images = _checked_images(images, self.image_shape, self.pixels)
     k = _checked_count(num_importance_samples, 'num_importance_samples')
     return {'log_likelihood': evaluation.importance_weighted_bound(
-        self.model, images, k, seed=LOG_LIKELIHOOD_SEED, log_z=self.log_z)}
+        self.model, images, k, seed=LOG_LIKELIHOOD_SEED)}
 
 
 _INPUT_SIGNATURES = {
@@ -229,8 +230,7 @@ _INPUT_SIGNATURES = {
 
 def encode_output(model):
   """`encode`'s first output: 'probabilities', or 'means' if continuous."""
-  binary = isinstance(model.global_latent, latents.SmoothedBinary)
-  return 'probabilities' if binary else 'means'
+  return 'probabilities' if model.global_latent.binary else 'means'
 
 
 def _tf_variables(model):
@@ -247,10 +247,7 @@ def _tf_variables(model):
 class ServingModule(tf.Module):
   """The exported signatures of a model, with inputs validated in the graph.
 
-  Works with any model providing `image_shape`, `global_latent` (the
-  `latents` type of the posterior groups), `sample(n, seed)`,
-  `encode_binary(x)`, `reconstruct(x)` and `log_importance_weights` (the
-  interface of `FeedForwardDVAE` and `DVAEpp`).
+  Works with any `models.DiscreteVAE`.
 
   The module holds the signature functions and the `tf.Variable`s behind the
   model's weights, not the model: Keras 3 layers held in Python lists are not
@@ -259,26 +256,25 @@ class ServingModule(tf.Module):
   `saved_model_cli run`) never restores ("Could not find variable").
 
   ```python
-  module = ServingModule(model, log_z=log_z.value)
+  model.prior.refresh_log_normalizer()
+  module = ServingModule(model)
   tf.saved_model.save(module, path, signatures=module.signatures())
   ```
   """
 
-  def __init__(self, model, log_z, pixels=PixelFormat(), metadata_path=None,
+  def __init__(self, model, pixels=PixelFormat(), metadata_path=None,
                name=None):
     """Wraps `model`.
 
     Args:
-      model: a trained model (see the class docstring).
-      log_z: log Z of the prior used by `log_likelihood` (ignored by a
-        directed prior).
+      model: a trained model whose prior holds the log Z to serve with.
       pixels: the `PixelFormat` the model takes.
       metadata_path: a JSON file to store in the SavedModel's assets.
       name: module name.
     """
     super().__init__(name=name or 'dvae_serving')
     self.model_variables = _tf_variables(model)
-    bodies = _SignatureBodies(model, log_z, pixels)
+    bodies = _SignatureBodies(model, pixels)
     for signature in SIGNATURES:
       setattr(self, signature, tf.function(
           getattr(bodies, signature),
@@ -314,7 +310,7 @@ def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
 
   Args:
     model: the exported model.
-    log_normalizer: the prior's `priors.LogNormalizer`.
+    log_normalizer: the `priors.LogNormalizer` the prior holds.
     pixels: the `PixelFormat` the model takes.
     **context: JSON-serializable facts about the model's origin (config,
       dataset, step, evaluation), stored as given.
@@ -334,7 +330,7 @@ def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
       'log_z_stderr': log_normalizer.stderr,
       'log_z_method': log_normalizer.method,
       # Block Gibbs sweeps per `sample` call (None: ancestral sampling).
-      'sample_gibbs_sweeps': getattr(model.prior, 'num_gibbs_sweeps', None),
+      'sample_gibbs_sweeps': model.prior.sample_gibbs_sweeps,
       'log_likelihood_seed': list(LOG_LIKELIHOOD_SEED),
       'signatures': signature_docs(model.image_shape, num_units,
                                    encode_output(model)),
@@ -389,7 +385,7 @@ def write_saved_model(model, export_dir, metadata, version=None):
   Args:
     model: the model to export (see `ServingModule`).
     export_dir: the model's base path for TF Serving.
-    metadata: from `build_metadata` (its log Z and pixel format are used).
+    metadata: from `build_metadata` (its pixel format is used).
     version: a positive integer (default: `next_version(export_dir)`).
 
   Returns:
@@ -406,8 +402,7 @@ def write_saved_model(model, export_dir, metadata, version=None):
       json.dump(metadata, f, indent=2)
     pixels = PixelFormat(metadata['binary_pixels'],
                          metadata['max_pixel_value'])
-    module = ServingModule(model, log_z=metadata['log_z'], pixels=pixels,
-                           metadata_path=metadata_path)
+    module = ServingModule(model, pixels=pixels, metadata_path=metadata_path)
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.rename(staging, path)
   except BaseException:
@@ -416,15 +411,8 @@ def write_saved_model(model, export_dir, metadata, version=None):
   return path
 
 
-def _read_json(path):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def export(model_dir, export_dir, version=None, data_dir=None,
-           ais_chains=1024, ais_betas=1000, seed=0):
+           ais_chains=PAPER_AIS_CHAINS, ais_betas=PAPER_AIS_BETAS, seed=0):
   """Exports the latest checkpoint of `model_dir`; see the module docstring.
 
   Args:
@@ -433,8 +421,8 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     version: a positive integer (default: the next free one).
     data_dir: where the dataset files are (for the training-set mean).
     ais_chains, ais_betas: AIS settings when log Z is not exact.
-    seed: AIS seed; (seed, 1) as in bin/evaluate.py, so the same settings
-      give the log Z of its `eval_test.json`.
+    seed: AIS seed, as in `evaluation_report.evaluate_run` (so the same
+      settings give the log Z of its `eval_test.json`).
 
   Returns:
     The path of the SavedModel.
@@ -443,14 +431,15 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     ValueError, FileExistsError: see `version_path` (checked first).
   """
   version_path(export_dir, version)
-  model, model_config, train_config, step = training.restore_model(
-      model_dir, data_dir)
-  log_normalizer = model.prior.log_normalizer(
-      num_chains=ais_chains, num_betas=ais_betas, seed=(seed, 1))
+  run = training.restore_model(model_dir, data_dir)
+  log_normalizer = run.model.prior.refresh_log_normalizer(
+      ais_chains=ais_chains, ais_betas=ais_betas,
+      seed=evaluation_report.ais_seed(seed))
   metadata = build_metadata(
-      model, log_normalizer, PixelFormat.of_dataset(train_config.dataset),
-      model_config=model_config.to_dict(),
-      train_config=dataclasses.asdict(train_config),
-      dataset=train_config.dataset, step=step,
-      test_evaluation=_read_json(os.path.join(model_dir, 'eval_test.json')))
-  return write_saved_model(model, export_dir, metadata, version)
+      run.model, log_normalizer,
+      PixelFormat.of_dataset(run.train_config.dataset),
+      model_config=run.model_config.to_dict(),
+      train_config=dataclasses.asdict(run.train_config),
+      dataset=run.train_config.dataset, step=run.step,
+      test_evaluation=evaluation_report.read_evaluation(model_dir, 'test'))
+  return write_saved_model(run.model, export_dir, metadata, version)

@@ -16,10 +16,8 @@ later groups see, and the distribution), `exact_sample` (evaluation: the
 unrelaxed variable and its log q), `mean` and `log_prob` of the unrelaxed
 variable, and `kl` of a local group against its prior's params.
 
-`hierarchical_relaxed` / `hierarchical_exact` run the chain of groups
-q(z_i | features, zeta_<i) of Fig. 2(d), each group's network reading the
-features and the earlier groups' zetas (or binary z): the posterior of the
-feed-forward models and of DVAE++'s global variables.
+`LATENT_TYPES` maps the names configs use to builders of these types; the
+hierarchical posterior over groups of them is `dvae_tf.posterior`.
 """
 
 import numpy as np
@@ -27,8 +25,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from dvae_tf import objectives
-from dvae_tf import priors
-from dvae_tf.distributions import rbm as rbm_lib
+from dvae_tf import sampling
 
 tfd = tfp.distributions
 
@@ -39,8 +36,12 @@ class SmoothedBinary:
   """Factorial Bernoulli units relaxed by a `smoothing.Smoothing`."""
 
   params_per_unit = 1
+  binary = True
 
   def __init__(self, smoothing):
+    if smoothing is None:
+      raise ValueError('Binary latents need a smoothing (a key of '
+                       '`smoothing.SMOOTHINGS`); got none.')
     self.smoothing = smoothing
 
   def relaxed_sample(self, params, beta, seed):
@@ -57,7 +58,7 @@ class SmoothedBinary:
     if seed is None:
       z = tf.cast(params > 0., params.dtype)
     else:
-      z = rbm_lib.bernoulli_sample(params, seed)
+      z = sampling.bernoulli_sample(params, seed)
     return z, self.log_prob(params, z)
 
   def mean(self, params):
@@ -84,6 +85,10 @@ class Normal:
   """Factorial Normal units; params = [loc | raw scale]."""
 
   params_per_unit = 2
+  binary = False
+
+  def __init__(self, smoothing=None):
+    del smoothing  # Continuous: nothing to relax.
 
   def distribution(self, params):
     loc, raw = tf.split(params, 2, axis=-1)
@@ -121,59 +126,13 @@ class Normal:
         axis=-1)
 
 
-def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
-  """A relaxed sample of q(z_1 | f) prod_i q(z_i | f, zeta_<i), Fig. 2(d).
-
-  Args:
-    nets: one network per group, [f, zeta_<i] -> params of group i.
-    features: [N, F] features f of x.
-    latent: the latent type of every group.
-    beta: inverse temperature of the smoothing.
-    seed: stateless seed.
-    training: passed to the networks.
-
-  Returns:
-    A `priors.PosteriorSample` (logits = each group's params).
-  """
-  seeds = tfp.random.split_seed(seed, n=len(nets))
-  params, samples, zetas, distributions = [], [], [], []
-  for net, group_seed in zip(nets, seeds):
-    p = net(tf.concat([features] + zetas, axis=-1), training=training)
-    distribution, sample, zeta = latent.relaxed_sample(p, beta, group_seed)
-    params.append(p)
-    distributions.append(distribution)
-    samples.append(sample)
-    zetas.append(zeta)
-  return priors.PosteriorSample(params, samples, zetas, distributions)
+# Registry: name -> builder(smoothing) of a latent type.
+LATENT_TYPES = {'bernoulli': SmoothedBinary, 'normal': Normal}
 
 
-def hierarchical_exact(nets, features, latent, seed=None, training=False,
-                       num_samples=1):
-  """The unrelaxed hierarchical posterior: z_i ~ q(z_i | f, z_<i).
-
-  Binary units in the binary limit (zeta = z), continuous ones as they are.
-  With `seed=None`, each group's mode (or mean) instead of a sample.
-
-  With `num_samples` = k, k samples per row of `features` [N, F], laid out
-  as for features tiled k times ([k N] rows, sample-major) and drawn from
-  the same random numbers; q(z_1 | f) depends on f only, so its network runs
-  once per row and its params are tiled.
-
-  Returns:
-    (PosteriorSample with zetas = samples = z, [k N] rows; log q(z | x)
-    [k N]).
-  """
-  seeds = (tfp.random.split_seed(seed, n=len(nets)) if seed is not None
-           else [None] * len(nets))
-  params, zs, log_q = [], [], 0.
-  tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None
-  for net, group_seed in zip(nets, seeds):
-    if zs:
-      p = net(tf.concat([tiled] + zs, axis=-1), training=training)
-    else:  # q(z_1 | f): once per row of f, then tiled.
-      p = tf.tile(net(features, training=training), [num_samples, 1])
-    z, group_log_q = latent.exact_sample(p, group_seed)
-    params.append(p)
-    zs.append(z)
-    log_q += group_log_q
-  return priors.PosteriorSample(params, zs, zs, None), log_q
+def get_latent_type(name, smoothing=None):
+  """The latent type registered as `name`, relaxed by `smoothing` if binary."""
+  if name not in LATENT_TYPES:
+    raise ValueError(f'latent type {name!r} is not one of '
+                     f'{sorted(LATENT_TYPES)}.')
+  return LATENT_TYPES[name](smoothing)

@@ -41,13 +41,22 @@ def mlp(output_units, num_hidden, hidden_units=200, activation='tanh',
   return keras.Sequential(layers, name=name)
 
 
-def weight_decay_loss(model):
-  """sum ||v||^2 / 2 over the kernels, BN gammas and RBM couplings of `model`.
+def decayed_variables(model):
+  """The network variables weight decay applies to (Appendix F notes).
 
-  The weight decay of the released code (Appendix F notes): dense and
-  convolution kernels, batch-norm scales and the RBM weights W; biases are
-  not decayed.
+  The kernels of dense and convolution layers and the scales (gamma) of batch
+  normalization, in the model's layer order; biases are not decayed. (A prior
+  adds its own, `Prior.decayed_weights`: the RBM's couplings W.)
   """
-  return tf.add_n([0.5 * tf.reduce_sum(tf.square(v))
-                   for v in model.trainable_variables
-                   if v.name in ('kernel', 'gamma', 'weights')])
+  chosen = []
+  for layer in model._flatten_layers(include_self=False):  # pylint: disable=protected-access
+    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+      chosen.append(layer.kernel)
+    elif isinstance(layer, keras.layers.BatchNormalization) and layer.scale:
+      chosen.append(layer.gamma)
+  return chosen
+
+
+def squared_norm(variables):
+  """sum ||v||^2 / 2 over `variables`."""
+  return tf.add_n([0.5 * tf.reduce_sum(tf.square(v)) for v in variables])

@@ -69,7 +69,7 @@ def _presets():
 
 
 # Table 3 (Sec. 7.3): DVAE++ and its baselines, one preset per (row,
-# dataset). The row is a key of `dvaepp_config.TABLE3_ROWS`; the dataset fixes
+# dataset). The row is a key of `models.config.TABLE3_ROWS`; the dataset fixes
 # the architecture, the decoder ("unconditional" for the MNIST columns only)
 # and the likelihood. Appendix G's training settings are not available; these
 # are our choices: Adam at 1e-3 under the piecewise decay, batch 100, KL

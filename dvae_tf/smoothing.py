@@ -44,15 +44,12 @@ class Smoothing:
     distribution: (logits, beta) -> a reparameterized distribution over the
       sampled variable.
     to_zeta: maps that variable to zeta in [0, 1].
-    overlapping: whether r(zeta|0) and r(zeta|1) share their support, so that
-      q(z|zeta) is non-degenerate and the Sec. 5 KL gets gradients through nu.
-    has_posterior_logits: whether the distribution offers `posterior_logits`
-      (needed by the RBM prior's KL).
+    has_posterior_logits: whether the distribution offers `posterior_logits`,
+      the logits of q(z = 1 | x, zeta) (needed by the RBM prior's KL).
   """
   name: str
   distribution: Callable
   to_zeta: Callable = tf.identity
-  overlapping: bool = True
   has_posterior_logits: bool = True
 
   def __call__(self, logits, beta):
@@ -64,17 +61,24 @@ def _family(cls):
                                   logits=logits)
 
 
-SMOOTHINGS = {
-    'exponential': Smoothing('exponential',
-                             _family(distributions.OverlappingExponential)),
-    'logistic': Smoothing('logistic', _family(distributions.OverlappingLogistic)),
-    'power': Smoothing('power', _family(distributions.OverlappingPower)),
-    'spike_exp': Smoothing('spike_exp',
-                           _family(distributions.SpikeAndExponential),
-                           overlapping=False),
-    'concrete': Smoothing('concrete', _concrete, to_zeta=tf.math.sigmoid,
-                          has_posterior_logits=False),
-}
+# Registry: name -> `Smoothing`; `register_smoothing` adds one.
+SMOOTHINGS = {}
+
+
+def register_smoothing(smoothing):
+  """Makes `smoothing` (a `Smoothing`) available by its name; returns it."""
+  SMOOTHINGS[smoothing.name] = smoothing
+  return smoothing
+
+
+for _smoothing in (
+    Smoothing('exponential', _family(distributions.OverlappingExponential)),
+    Smoothing('logistic', _family(distributions.OverlappingLogistic)),
+    Smoothing('power', _family(distributions.OverlappingPower)),
+    Smoothing('spike_exp', _family(distributions.SpikeAndExponential)),
+    Smoothing('concrete', _concrete, to_zeta=tf.math.sigmoid,
+              has_posterior_logits=False)):
+  register_smoothing(_smoothing)
 
 
 def get_smoothing(name):
@@ -83,3 +87,8 @@ def get_smoothing(name):
     raise ValueError(f'Unknown smoothing {name!r}; choose one of '
                      f'{sorted(SMOOTHINGS)}.')
   return SMOOTHINGS[name]
+
+
+def with_posterior_logits():
+  """The names of the smoothings that offer q(z | zeta), sorted."""
+  return sorted(n for n, s in SMOOTHINGS.items() if s.has_posterior_logits)

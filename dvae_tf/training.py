@@ -37,6 +37,10 @@ from dvae_tf.models import config as config_lib
 
 CONFIG_FILE = 'config.json'
 TRAIN_MEAN_FILE = 'train_mean.npy'
+# The quick AIS of the log Z refreshes during training (monitoring only;
+# evaluation and export use the paper's settings).
+MONITOR_AIS_CHAINS = 100
+MONITOR_AIS_BETAS = 300
 
 
 class TrainingDivergedError(RuntimeError):
@@ -96,13 +100,19 @@ class TrainConfig:
 
 
 def save_run_config(model_dir, model_config, train_config):
-  """Writes config.json, or checks that a resumed run has the same config."""
+  """Writes config.json, or checks that a resumed run has the same config.
+
+  A recorded config is compared after reading it back through the config
+  classes, so records written before a field existed (e.g. `kind`) or with
+  an old name of a prior compare by meaning.
+  """
   path = os.path.join(model_dir, CONFIG_FILE)
   record = {'model': model_config.to_dict(),
             'train': dataclasses.asdict(train_config)}
   if os.path.exists(path):
-    with open(path) as f:
-      previous = json.load(f)
+    previous_model, previous_train = load_run_config(model_dir)
+    previous = {'model': previous_model.to_dict(),
+                'train': dataclasses.asdict(previous_train)}
     if previous != record:
       changed = sorted(
           f'{part}.{key}' for part in record for key in record[part]
@@ -130,8 +140,24 @@ def load_run_config(model_dir):
           TrainConfig(**record['train']))
 
 
+@dataclasses.dataclass(frozen=True)
+class RestoredRun:
+  """A trained model restored from its directory.
+
+  Attributes:
+    model: the model, at the latest checkpoint.
+    model_config: its model config (either kind).
+    train_config: its `TrainConfig`.
+    step: the training steps the checkpoint holds.
+  """
+  model: object
+  model_config: object
+  train_config: TrainConfig
+  step: int
+
+
 def restore_model(model_dir, data_dir=None, strategy=None):
-  """The trained model of `model_dir` (latest checkpoint) and its configs."""
+  """The trained model of `model_dir` (latest checkpoint), a `RestoredRun`."""
   model_config, train_config = load_run_config(model_dir)
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
@@ -142,7 +168,8 @@ def restore_model(model_dir, data_dir=None, strategy=None):
     raise FileNotFoundError(f'No checkpoint in {model_dir}/checkpoints: train '
                             'the model first (bin/train.py).')
   checkpoint.restore(latest).expect_partial()
-  return model, model_config, train_config, int(optimizer.iterations.numpy())
+  return RestoredRun(model, model_config, train_config,
+                     int(optimizer.iterations.numpy()))
 
 
 def make_checkpoint(model, optimizer):
@@ -264,7 +291,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   """Trains (or resumes training of) a model; see the module docstring.
 
   Args:
-    model_config: a `models.ModelConfig`.
+    model_config: a model config of either kind (`models.config`).
     train_config: a `TrainConfig`.
     model_dir: where checkpoints, config and summaries go.
     data_dir: where dataset files are (see `dvae_tf.data`).
@@ -333,8 +360,9 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
           tf.summary.image('samples', images.grid(means.numpy())[None])
       if cfg.log_z_every and step % cfg.log_z_every == 0:
         # A quick estimate for monitoring; bin/evaluate.py uses the full AIS.
-        model.prior.log_normalizer(num_chains=100, num_betas=300,
-                                   seed=(cfg.seed, step))
+        model.prior.refresh_log_normalizer(ais_chains=MONITOR_AIS_CHAINS,
+                                           ais_betas=MONITOR_AIS_BETAS,
+                                           seed=(cfg.seed, step))
       if stop.received or step % cfg.checkpoint_every == 0:
         manager.save(checkpoint_number=step)
       if stop.received:

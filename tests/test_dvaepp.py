@@ -316,8 +316,12 @@ def test_fixed_global_sampling_shares_the_global_sample(model):
 
 def test_configs_of_both_kinds_load_and_bad_ones_are_refused():
   feed_forward = models.ModelConfig(prior='rbm').to_dict()
-  assert 'kind' not in feed_forward  # config.json of earlier runs
-  assert isinstance(models.config_from_dict(feed_forward), models.ModelConfig)
+  assert feed_forward['kind'] == 'feed_forward'
+  del feed_forward['kind']  # As in config.json of earlier runs.
+  assert models.config_from_dict(feed_forward) == models.ModelConfig(
+      prior='rbm')
+  # The directed prior's old name in Table 3 configs.
+  assert models.ModelConfig(prior='bernoulli').prior == 'factorial'
   dvaepp = models.DVAEppConfig(latents='rbm_rolfe', global_groups=4)
   assert models.config_from_dict(dvaepp.to_dict()) == dvaepp
   assert dvaepp.group_sizes == [4, 4, 4, 4]
@@ -391,8 +395,8 @@ def test_export_signatures(tmp_path, rng, row):
   from dvae_tf import evaluation
   from dvae_tf import export
   model = tiny_model(rng, latents=row)
-  log_normalizer = model.prior.log_normalizer(num_chains=8, num_betas=5,
-                                              seed=(0, 1))
+  log_normalizer = model.prior.refresh_log_normalizer(ais_chains=8,
+                                                      ais_betas=5, seed=(0, 1))
   metadata = export.build_metadata(model, log_normalizer)
   path = export.write_saved_model(model, str(tmp_path), metadata)
   loaded = tf.saved_model.load(path)
@@ -431,8 +435,7 @@ def test_export_signatures(tmp_path, rng, row):
   log_likelihood = loaded.signatures['log_likelihood'](
       images=tf.constant(images), num_importance_samples=tf.constant(2))
   expected = evaluation.importance_weighted_bound(
-      model, tf.constant(images), 2, seed=export.LOG_LIKELIHOOD_SEED,
-      log_z=metadata['log_z'])
+      model, tf.constant(images), 2, seed=export.LOG_LIKELIHOOD_SEED)
   np.testing.assert_allclose(log_likelihood['log_likelihood'], expected,
                              rtol=1e-5)
   with pytest.raises(tf.errors.InvalidArgumentError, match='images'):

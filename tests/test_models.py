@@ -27,13 +27,13 @@ def tiny_model(prior, struct, units, rng, smoothing='exponential',
 def exact_log_px(model, x):
   """log p(x) = logsumexp_z [log p(x|z) + log p(z)] over all binary z."""
   sizes = model.group_sizes
-  log_z = model.prior.log_normalizer().value
+  model.prior.refresh_log_normalizer()
   states = np.array(list(itertools.product([0., 1.], repeat=sum(sizes))),
                     np.float32)
   groups = np.split(states, np.cumsum(sizes)[:-1], axis=1)
   xs = np.repeat(x[None], len(states), axis=0)
-  joint = (model.log_likelihood(xs, groups) +
-           model.prior.log_prob(groups, log_z=log_z)).numpy()
+  joint = (model.decoder_log_prob(xs, groups) +
+           model.prior.log_prob(groups)).numpy()
   return special.logsumexp(joint.astype(np.float64))
 
 
@@ -107,12 +107,16 @@ def test_marginal_iw_training_bound_exceeds_average(rng):
 
 
 def test_bad_configurations_are_rejected():
-  with pytest.raises(ValueError, match='Concrete'):
+  with pytest.raises(ValueError, match="smoothing 'concrete' does not "
+                     r"provide it. Use one of \['exponential'"):
     models.ModelConfig(prior='rbm', smoothing='concrete')
   with pytest.raises(ValueError, match='struct'):
     models.ModelConfig(struct='3-layer')
   with pytest.raises(ValueError, match='num_samples'):
     evaluation.importance_weighted_bound(None, np.zeros([1, 3, 3, 1]), 0)
+  with pytest.raises(ValueError, match='needs binary images'):
+    models.build_model(models.ModelConfig(), np.zeros([3, 3, 1]),
+                       binary=False)
 
 
 def test_paired_difference_matches_the_covariance_formula(rng):

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 import tensorflow as tf
 
+from dvae_tf import log_z_gradient
 from dvae_tf.distributions import RBM, PersistentChains, ais_log_normalizer
 from dvae_tf.distributions import rbm as rbm_lib
 
@@ -92,7 +93,7 @@ def test_gibbs_marginals_match_exact(rng):
   a1, a2, w = random_rbm_params(rng, 3, 4, scale=1.0)
   _, z, probs = brute_force(a1, a2, w)
   rbm = RBM(a1.astype(np.float32), a2.astype(np.float32),
-            w.astype(np.float32), num_gibbs_steps=30)
+            w.astype(np.float32), num_gibbs_sweeps=30)
   n = 20000
   samples = rbm.sample(n, seed=(4, 2)).numpy()
   exact_marginals = probs @ z
@@ -160,9 +161,9 @@ def test_gibbs_chain_does_not_depend_on_static_shapes(rng):
 def test_sampling_seeds_and_xla(rng):
   a1, a2, w = random_rbm_params(rng, 5, 6, dtype=np.float32)
   rbm = RBM(a1, a2, w)
-  s1 = rbm.sample(4, seed=(1, 2), num_gibbs_steps=3)
-  s2 = rbm.sample(4, seed=(1, 2), num_gibbs_steps=3)
-  s3 = rbm.sample(4, seed=(1, 3), num_gibbs_steps=3)
+  s1 = rbm.sample(4, seed=(1, 2), num_gibbs_sweeps=3)
+  s2 = rbm.sample(4, seed=(1, 2), num_gibbs_sweeps=3)
+  s3 = rbm.sample(4, seed=(1, 3), num_gibbs_sweeps=3)
   np.testing.assert_array_equal(s1, s2)
   assert not np.array_equal(s1, s3)
   assert s1.shape == (4, 11)
@@ -210,7 +211,7 @@ def test_surrogate_gradient_matches_exact_gradient(rng):
   idx = rng.choice(len(probs), size=n, p=probs)
   samples = z[idx]
   with tf.GradientTape() as tape:
-    surrogate = rbm.log_normalizer_surrogate(samples)
+    surrogate = log_z_gradient.pcd_surrogate(rbm, samples)
   grads = tape.gradient(surrogate, variables)
   with tf.GradientTape() as tape:
     log_z = rbm.log_normalizer()
@@ -222,7 +223,7 @@ def test_surrogate_gradient_matches_exact_gradient(rng):
   # The surrogate is not differentiable through its samples.
   samples_var = tf.Variable(samples)
   with tf.GradientTape() as tape:
-    value = rbm.log_normalizer_surrogate(samples_var)
+    value = log_z_gradient.pcd_surrogate(rbm, samples_var)
   assert tape.gradient(value, samples_var) is None
 
 

@@ -33,7 +33,8 @@ training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
 
 
 def final_weights(model_dir):
-  model, _, _, step = training.restore_model(model_dir)
+  run = training.restore_model(model_dir)
+  model, step = run.model, run.step
   return step, [v.numpy() for v in model.weights]
 
 
@@ -179,10 +180,11 @@ def test_trained_model_restores_without_its_data(tmp_path, monkeypatch):
                                 image_every=0, log_z_every=0)
   training.train(MODEL, config, model_dir, data_dir=str(data_dir),
                  verbose=False)
-  trained, _, _, _ = training.restore_model(model_dir, str(data_dir))
+  trained = training.restore_model(model_dir, str(data_dir)).model
   expected_mean = data.train_mean('mnist_dynamic', str(data_dir))
   os.remove(data_dir / 'mnist.npz')
-  restored, _, _, step = training.restore_model(model_dir)
+  run = training.restore_model(model_dir)
+  restored, step = run.model, run.step
   assert step == 2
   mean = np.load(os.path.join(model_dir, training.TRAIN_MEAN_FILE))
   np.testing.assert_array_equal(mean, expected_mean)
@@ -228,10 +230,10 @@ def test_checkpoint_keeps_batch_norm_statistics(tmp_path):
                                       batch_size=20, image_every=0,
                                       log_z_every=0)
   training.train(config, train_config, str(tmp_path), verbose=False)
-  model, _, _, _ = training.restore_model(str(tmp_path))
+  model = training.restore_model(str(tmp_path)).model
   moving = [v.numpy() for v in model.non_trainable_variables
             if 'moving_variance' in v.path]
   assert moving and not any(np.allclose(v, 1.) for v in moving)
   x = tf.zeros([2, 28, 28, 1])
-  reloaded, _, _, _ = training.restore_model(str(tmp_path))
+  reloaded = training.restore_model(str(tmp_path)).model
   np.testing.assert_allclose(reloaded.reconstruct(x), model.reconstruct(x))

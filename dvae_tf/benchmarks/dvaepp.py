@@ -51,8 +51,6 @@ PARTS = {
     'optimizer': ('ResourceApplyAdam', 'adam', 'Adam'),
 }
 _XLA_RUN = 'CpuExecutable::ExecuteAsyncOnStream'
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 
 def _part(op_name):
@@ -142,7 +140,7 @@ def _train_py_steps_per_second(preset_name, num_steps, overrides):
   flags_ = [f'--{k}={v}' for k, v in overrides.items()]
   with tempfile.TemporaryDirectory() as model_dir:
     result = subprocess.run(
-        [sys.executable, os.path.join(_REPO, 'bin', 'train.py'),
+        [sys.executable, '-m', 'dvae_tf.binaries.train',
          '--model=dvaepp', f'--preset={preset_name}', '--dataset=sample',
          f'--model_dir={model_dir}', f'--num_steps={num_steps}',
          f'--log_every={num_steps // 2}', f'--checkpoint_every={10**6}',

@@ -61,7 +61,8 @@ def _rows(preset_name, num_samples, num_images, num_importance_samples,
           rounds, inner):
   model, dataset = _model(preset_name)
   # A quick log Z: its value does not change the work.
-  log_normalizer = model.prior.log_normalizer(num_chains=16, num_betas=10)
+  log_normalizer = model.prior.refresh_log_normalizer(ais_chains=16,
+                                                      ais_betas=10)
   metadata = export.build_metadata(model, log_normalizer,
                                    export.PixelFormat.of_dataset(dataset))
   images = tf.constant(data.load_images('sample', 'test')[:num_images])
@@ -74,8 +75,7 @@ def _rows(preset_name, num_samples, num_images, num_importance_samples,
   live_sample = tf.function(model.sample)
   live_log_likelihood = tf.function(
       lambda x, s: evaluation.importance_weighted_bound(
-          model, x, num_importance_samples, seed=s,
-          log_z=log_normalizer.value))
+          model, x, num_importance_samples, seed=s))
   with tempfile.TemporaryDirectory() as export_dir:
     signatures = tf.saved_model.load(
         export.write_saved_model(model, export_dir, metadata)).signatures

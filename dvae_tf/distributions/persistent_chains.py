@@ -1,7 +1,7 @@
 """Persistent Markov chains for the negative phase of an RBM prior.
 
 Training an RBM prior needs samples from the model p(z) to estimate
-grad log Z = E_p[-grad E(z)] (Appendix E notes). Persistent contrastive
+grad log Z = E_p[-grad E(z)] (Appendix E notes; `dvae_tf.log_z_gradient`). Persistent contrastive
 divergence (Tieleman 2008) keeps a set of chains alive across training steps
 and advances each by a few block Gibbs sweeps per step, so the chains track
 the slowly changing model instead of restarting from scratch.
@@ -26,7 +26,7 @@ class PersistentChains(keras.layers.Layer):
     """Creates the chain state, initialised to fair coin flips.
 
     Args:
-      num_chains: number of chains (1000 in the paper's released code).
+      num_chains: number of chains.
       num_units: n1 + n2 of the RBM the chains sample.
       seed: int, seeds the initial states.
       **kwargs: passed to `keras.layers.Layer` (e.g. `name`).
@@ -74,10 +74,6 @@ class PersistentChains(keras.layers.Layer):
         tf.cast(self.state.value, rbm.dtype), num_sweeps, seed))
     self.state.assign(tf.cast(z, self.state.dtype))
     return z
-
-  def call(self, inputs=None):
-    """Returns the current states (no sampling)."""
-    return tf.convert_to_tensor(self.state)
 
   def get_config(self):
     config = super().get_config()

@@ -31,6 +31,9 @@ from tensorflow_probability.python.internal import reparameterization
 from tensorflow_probability.python.internal import samplers
 from tensorflow_probability.python.internal import tensor_util
 
+from dvae_tf.sampling import bernoulli_from_uniform
+from dvae_tf.sampling import bernoulli_sample
+
 tfd = tfp.distributions
 
 # Largest smaller side for which `log_normalizer()` enumerates states exactly.
@@ -38,17 +41,6 @@ MAX_EXACT_UNITS = 24
 # Uniforms per chain that `RBM.block_gibbs` draws at once: the sweeps run in
 # blocks of max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)) (40 for 200 units).
 GIBBS_DRAW_PER_CHAIN = 2**13
-
-
-def bernoulli_from_uniform(u, logits):
-  """[u < sigmoid(logits)] in the dtype of `logits`: Bernoulli for u ~ U(0, 1)."""
-  return tf.cast(u < tf.math.sigmoid(logits), logits.dtype)
-
-
-def bernoulli_sample(logits, seed):
-  """A {0, 1} sample (in the dtype of `logits`) of Bernoulli(sigmoid(logits))."""
-  u = samplers.uniform(ps.shape(logits), seed=seed, dtype=logits.dtype)
-  return bernoulli_from_uniform(u, logits)
 
 
 def binary_states(start, count, num_units, dtype):
@@ -130,12 +122,12 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
 
   `log_prob` is exact: it calls `log_normalizer()`, which enumerates the
   smaller side and therefore needs min(n1, n2) <= 24. `sample` runs
-  `num_gibbs_steps` block Gibbs sweeps from a start drawn from the factorial
+  `num_gibbs_sweeps` block Gibbs sweeps from a start drawn from the factorial
   distribution sigmoid(a1); it is exact only in the limit of many sweeps, and
   is not reparameterized (samples are binary).
   """
 
-  def __init__(self, linear_left, linear_right, weights, num_gibbs_steps=40,
+  def __init__(self, linear_left, linear_right, weights, num_gibbs_sweeps=40,
                validate_args=False, allow_nan_stats=True, name='RBM'):
     """Builds the RBM.
 
@@ -143,7 +135,7 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
       linear_left: a1, float `Tensor` or variable of shape [..., n1].
       linear_right: a2, float `Tensor` or variable of shape [..., n2].
       weights: W, float `Tensor` or variable of shape [..., n1, n2].
-      num_gibbs_steps: default number of block Gibbs sweeps used by `sample`.
+      num_gibbs_sweeps: default number of block Gibbs sweeps used by `sample`.
       validate_args: check shapes at run time too.
       allow_nan_stats: as in `tfd.Distribution`.
       name: name scope.
@@ -161,7 +153,7 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
           linear_right, dtype=dtype, name='linear_right')
       self._weights = tensor_util.convert_nonref_to_tensor(
           weights, dtype=dtype, name='weights')
-      self._num_gibbs_steps = num_gibbs_steps
+      self._num_gibbs_sweeps = num_gibbs_sweeps
       n1 = tf.compat.dimension_value(self._linear_left.shape[-1])
       n2 = tf.compat.dimension_value(self._linear_right.shape[-1])
       w_shape = self._weights.shape
@@ -219,9 +211,9 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     return self._num_right
 
   @property
-  def num_gibbs_steps(self):
+  def num_gibbs_sweeps(self):
     """Block Gibbs sweeps used by `sample` when none is given."""
-    return self._num_gibbs_steps
+    return self._num_gibbs_sweeps
 
   def _event_shape(self):
     return tf.TensorShape([self._num_left + self._num_right])
@@ -337,26 +329,6 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
                                (tf.constant(0), init))
       return log_z
 
-  def log_normalizer_surrogate(self, negative_samples,
-                               name='log_normalizer_surrogate'):
-    """A surrogate whose gradient is the gradient of log Z (Appendix E notes).
-
-    grad log Z = E_{p(z)}[-grad E(z)], so with z_1..z_S from the model (e.g.
-    persistent chains), -mean_s E(stop_gradient(z_s)) has gradient equal to a
-    Monte Carlo estimate of grad log Z. Its *value* is not log Z: add it to a
-    training loss only, and use `log_normalizer()` or AIS for reporting.
-
-    Args:
-      negative_samples: z of shape [S, ..., n1 + n2], model samples.
-      name: name scope.
-
-    Returns:
-      A tensor of the batch shape.
-    """
-    with self._name_and_control_scope(name):
-      z = tf.stop_gradient(tf.convert_to_tensor(negative_samples, self.dtype))
-      return tf.reduce_mean(-self.energy(z), axis=0)
-
   def _log_prob(self, z):
     return -self.energy(z) - self.log_normalizer()
 
@@ -414,9 +386,9 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
                            (tf.constant(0), z))
       return z
 
-  def _sample_n(self, n, seed=None, num_gibbs_steps=None):
-    num_sweeps = (self._num_gibbs_steps if num_gibbs_steps is None
-                  else num_gibbs_steps)
+  def _sample_n(self, n, seed=None, num_gibbs_sweeps=None):
+    num_sweeps = (self._num_gibbs_sweeps if num_gibbs_sweeps is None
+                  else num_gibbs_sweeps)
     init_seed, gibbs_seed = samplers.split_seed(seed, n=2)
     logits = tf.broadcast_to(
         tf.convert_to_tensor(self._linear_left),
@@ -432,4 +404,14 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     return None
 
   def _parameter_control_dependencies(self, is_init):
-    return []
+    """With `validate_args`, checks at run time that W is [..., n1, n2]."""
+    # As in TFP: tensors are checked once at construction, variables (which
+    # may change) at every call.
+    if not self.validate_args or is_init == tensor_util.is_ref(self._weights):
+      return []
+    shape = tf.shape(self._weights)[-2:]
+    return [tf.debugging.assert_equal(
+        shape, tf.constant([self._num_left, self._num_right]),
+        message=(f'RBM: `weights` must have shape [..., {self._num_left}, '
+                 f'{self._num_right}] to match `linear_left` and '
+                 '`linear_right`.'))]

@@ -1,21 +1,22 @@
 """Discrete VAE models.
 
+- `DiscreteVAE` (`models.base`): what both models share (the bound's set-up,
+  importance weights, sampling, weight decay) over hooks each implements.
 - `FeedForwardDVAE` (Secs. 4, 5, 7.1, 7.2): fully connected hierarchical
   encoder, a directed or RBM prior, a factorial Bernoulli decoder.
 - `DVAEpp` (Sec. 6, Table 3): the convolutional model with global binary
-  latents under an RBM prior and local Normal latents, and its baselines;
-  configured by a `DVAEppConfig`.
-- `build_model(config, train_mean)`: the model a config describes;
-  `config_from_dict` reads either kind of config back from config.json.
+  latents under an RBM prior and local Normal latents, and its baselines.
+- `models.config`: `ModelConfig` and `DVAEppConfig` (both carrying `kind`),
+  `build_model(config, train_mean)`, `config_from_dict` for config.json.
 """
 
-from dvae_tf.models.config import STRUCTURES, ModelConfig, Structure
+from dvae_tf.models.base import DiscreteVAE
+from dvae_tf.models.config import ARCHITECTURES, STRUCTURES, TABLE3_ROWS
+from dvae_tf.models.config import DVAEppConfig, ModelConfig, Structure
 from dvae_tf.models.config import build_model, config_from_dict
 from dvae_tf.models.dvaepp import DVAEpp
-from dvae_tf.models.dvaepp_config import ARCHITECTURES, TABLE3_ROWS
-from dvae_tf.models.dvaepp_config import DVAEppConfig
 from dvae_tf.models.feed_forward import FeedForwardDVAE
 
-__all__ = ['ARCHITECTURES', 'DVAEpp', 'DVAEppConfig', 'FeedForwardDVAE',
-           'ModelConfig', 'STRUCTURES', 'Structure', 'TABLE3_ROWS',
-           'build_model', 'config_from_dict']
+__all__ = ['ARCHITECTURES', 'DVAEpp', 'DVAEppConfig', 'DiscreteVAE',
+           'FeedForwardDVAE', 'ModelConfig', 'STRUCTURES', 'Structure',
+           'TABLE3_ROWS', 'build_model', 'config_from_dict']

@@ -1,17 +1,71 @@
-"""Model configurations: plain data that names the objects a model is built from.
+"""Model configurations of both kinds, and the registries they name.
 
-A `ModelConfig` (feed-forward) or a `dvaepp_config.DVAEppConfig` (DVAE++) is
-what a model directory records (config.json) and what the presets of
-`dvae_tf.presets` fill in; `build_model` turns it into the model, and
-`config_from_dict` reads either kind back: a recorded dict with
-`kind: "dvaepp"` is DVAE++, one without `kind` is feed-forward.
+A config is plain data naming the objects a model is built from: what a model
+directory records (config.json, with the config's `kind`) and what the
+presets of `dvae_tf.presets` fill in. `ModelConfig` (kind 'feed_forward':
+Secs. 4-5, Tables 1-2) and `DVAEppConfig` (kind 'dvaepp': Sec. 6, Table 3);
+`MODEL_CONFIGS` maps each kind to its class, `config_from_dict` reads a
+recorded dict back (one without `kind` is feed-forward, as written before
+configs carried it), and `config.build(train_mean)` builds the model.
+
+Configs name the pieces by their registries: priors (`priors.PRIORS`),
+smoothings (`smoothing.SMOOTHINGS`), latent types (`latents.LATENT_TYPES`),
+pixel likelihoods (`pixel_likelihoods.LIKELIHOODS`), and the structures,
+architectures and Table 3 rows below. Every default is a field default here;
+the binaries read their flag defaults from these classes.
+
+The DVAE++ architectures (Appendix G, not available) are OUR CHOICES,
+following the constraints of Sec. 7.3: one architecture for MNIST and
+OMNIGLOT, a shallower one for Caltech-101 silhouettes (a small dataset that
+is easily overfit), a wider one for CIFAR-10; 16 global binary units for
+binary data and 128 for CIFAR-10; 16 local groups of 32 channels everywhere.
+Images are padded to 32x32 (see `dvae_tf.pyramid`), so for every dataset the
+local latents live at 8x8 and the global posterior reads the 4x4 top of the
+encoder.
 """
 
 import dataclasses
 
+from dvae_tf import latents as latents_lib
 from dvae_tf import priors
 from dvae_tf import smoothing as smoothing_lib
+from dvae_tf.models import pixel_likelihoods
+from dvae_tf.models.dvaepp import DVAEpp
+from dvae_tf.models.feed_forward import FeedForwardDVAE
+from dvae_tf.priors.factorial_prior import OBJECTIVES
+from dvae_tf.pyramid import DOWNSAMPLINGS
 
+
+def check_choice(name, value, choices):
+  """ValueError naming `name` unless `value` is one of `choices`."""
+  if value not in choices:
+    raise ValueError(f'{name}={value!r} is not one of {sorted(choices)}.')
+
+
+def check_positive(config, names):
+  """ValueError unless the fields `names` of `config` are positive integers."""
+  for name in names:
+    if getattr(config, name) < 1:
+      raise ValueError(f'{name} must be a positive integer; got '
+                       f'{getattr(config, name)}.')
+
+
+def dataclass_from_dict(cls, d):
+  """cls(**d), with a ValueError naming the fields `cls` does not have."""
+  fields = {f.name for f in dataclasses.fields(cls)}
+  unknown = set(d) - fields
+  if unknown:
+    raise ValueError(f'{cls.__name__}: unknown fields {sorted(unknown)}.')
+  return cls(**d)
+
+
+def check_prior_and_smoothing(prior, smoothing):
+  """ValueError unless prior `prior` works with smoothing `smoothing` (names)."""
+  priors.PRIORS[prior].check_smoothing(
+      smoothing_lib.get_smoothing(smoothing) if smoothing else None)
+
+
+# Feed-forward models (Secs. 4, 5, 7.1, 7.2).
 
 @dataclasses.dataclass(frozen=True)
 class Structure:
@@ -45,17 +99,15 @@ STRUCTURES = {
     '4-layer-nonlin': Structure(4, 100, 2),
 }
 
-PRIORS = ('factorial', 'rbm')
-OBJECTIVES = ('joint', 'marginal')
-
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Everything needed to rebuild a feed-forward model.
 
   Attributes:
+    kind: always 'feed_forward'; tells config.json's readers the model kind.
     struct: a key of `STRUCTURES`.
-    prior: 'factorial' (Sec. 4) or 'rbm' (Sec. 5).
+    prior: a key of `priors.PRIORS` ('factorial', Sec. 4; 'rbm', Sec. 5).
     smoothing: a key of `smoothing.SMOOTHINGS`.
     objective: 'joint' (Eq. 4) or 'marginal' (Eq. 5); factorial prior only.
     batch_norm: batch normalization in hidden layers.
@@ -64,6 +116,7 @@ class ModelConfig:
     num_chains: persistent chains of the RBM prior.
     num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
   """
+  kind: str = 'feed_forward'
   struct: str = '1-layer-nonlin'
   prior: str = 'factorial'
   smoothing: str = 'exponential'
@@ -71,18 +124,16 @@ class ModelConfig:
   batch_norm: bool = False
   units_per_group: int = 0
   hidden_units: int = 0
-  num_chains: int = 1000
-  num_gibbs_sweeps: int = 40
+  num_chains: int = priors.RELEASED_NUM_CHAINS
+  num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
 
   def __post_init__(self):
+    check_kind(self, 'feed_forward')
     check_choice('struct', self.struct, STRUCTURES)
-    check_choice('prior', self.prior, PRIORS)
+    object.__setattr__(self, 'prior', priors.canonical_name(self.prior))
     check_choice('smoothing', self.smoothing, smoothing_lib.SMOOTHINGS)
     check_choice('objective', self.objective, OBJECTIVES)
-    if self.prior == 'rbm' and self.smoothing == 'concrete':
-      raise ValueError('prior=rbm needs q(z | zeta) (Sec. 5), which Concrete '
-                       'smoothing does not have; use exponential, logistic, '
-                       'power or spike_exp.')
+    check_prior_and_smoothing(self.prior, self.smoothing)
     check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
 
   @property
@@ -93,6 +144,28 @@ class ModelConfig:
         units_per_group=self.units_per_group or s.units_per_group,
         hidden_units=self.hidden_units or s.hidden_units)
 
+  def check_dataset(self, binary):
+    """ValueError unless the pixels are binary (the Bernoulli decoder's)."""
+    if not binary:
+      raise ValueError('The feed-forward model has a Bernoulli decoder and '
+                       'needs binary images; use --model=dvaepp with '
+                       "likelihood='logistic_mixture' for 8-bit data.")
+
+  def build(self, train_mean):
+    """The `FeedForwardDVAE` this config describes, for a mean [H, W, C]."""
+    structure = self.structure
+    smoothing = smoothing_lib.get_smoothing(self.smoothing)
+    spec = priors.PriorSpec(
+        group_sizes=tuple(structure.group_sizes), smoothing=smoothing,
+        objective=self.objective,
+        network=dict(num_hidden=structure.num_hidden,
+                     hidden_units=structure.hidden_units,
+                     activation=structure.activation,
+                     batch_norm=structure.batch_norm),
+        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps)
+    return FeedForwardDVAE(structure, priors.build_prior(self.prior, spec),
+                           latents_lib.SmoothedBinary(smoothing), train_mean)
+
   def to_dict(self):
     return dataclasses.asdict(self)
 
@@ -101,39 +174,218 @@ class ModelConfig:
     return dataclass_from_dict(cls, d)
 
 
-def check_choice(name, value, choices):
-  """ValueError naming `name` unless `value` is one of `choices`."""
-  if value not in choices:
-    raise ValueError(f'{name}={value!r} is not one of {sorted(choices)}.')
+# DVAE++ (Sec. 6, Table 3).
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """Widths and depths of the DVAE++ networks (our Appendix G).
+
+  With P the padded image side (32), the encoder has stages at P, P/2, P/4
+  (the local latents' scale) and P/8 (the top); the decoder lifts the global
+  zeta from P/8 to P/4, runs the local groups there, and scales up to P.
+
+  Attributes:
+    channels: widths of the stages at (P, P/2, P/4, P/8), shared by the
+      encoder and the decoder; the local groups and their networks use the
+      P/4 width, the likelihood heads the P width.
+    blocks_per_stage: residual blocks per stage (the first of a stage
+      resamples).
+    num_global_units: binary (or Normal) global units, z = [z1, z2].
+    num_local_groups: groups h_j of local latents (autoregressive).
+    local_channels: variables per location of each local group.
+    fc_units: hidden units of the fully connected networks of the global
+      posterior q(z_i | x, zeta_<i) (one hidden layer, swish).
+    se_reduction: squeeze-and-excitation bottleneck reduction.
+    num_mixtures: components of the discretized logistic mixture (colour).
+  """
+  channels: tuple
+  blocks_per_stage: int
+  num_global_units: int = 16
+  num_local_groups: int = 16
+  local_channels: int = 32
+  fc_units: int = 256
+  se_reduction: int = 16
+  num_mixtures: int = 10
 
 
-def check_positive(config, names):
-  """ValueError unless the fields `names` of `config` are positive integers."""
-  for name in names:
-    if getattr(config, name) < 1:
-      raise ValueError(f'{name} must be a positive integer; got '
-                       f'{getattr(config, name)}.')
+ARCHITECTURES = {
+    # MNIST (static and dynamic) and OMNIGLOT.
+    'mnist': Architecture(channels=(32, 64, 64, 64), blocks_per_stage=2),
+    # Caltech-101 silhouettes: one block per stage, narrower at full size.
+    'caltech': Architecture(channels=(16, 32, 64, 64), blocks_per_stage=1),
+    # CIFAR-10: twice as wide, 128 global units, a wider global posterior.
+    'cifar': Architecture(channels=(64, 128, 128, 128), blocks_per_stage=2,
+                          num_global_units=128, fc_units=512),
+    # Reduced width for two CPU cores: same latents, a quarter of the width
+    # and one block per stage.
+    'cpu': Architecture(channels=(8, 16, 16, 16), blocks_per_stage=1,
+                        fc_units=64),
+}
 
 
-def dataclass_from_dict(cls, d):
-  """cls(**d), with a ValueError naming the fields `cls` does not have."""
-  fields = {f.name for f in dataclasses.fields(cls)}
-  unknown = set(d) - fields
-  if unknown:
-    raise ValueError(f'{cls.__name__}: unknown fields {sorted(unknown)}.')
-  return cls(**d)
+@dataclasses.dataclass(frozen=True)
+class LatentTypes:
+  """A row of Table 3: the global prior, its smoothing, the latent types.
+
+  Attributes:
+    prior: a key of `priors.PRIORS`: 'rbm' (Sec. 5), 'factorial' (directed,
+      with the marginal ELBO of Sec. 4.2) or 'normal' (N(0, I)).
+    smoothing: a key of `smoothing.SMOOTHINGS` for binary latents (global
+      and, if binary, local); None when nothing is binary.
+    global_latent: a key of `latents.LATENT_TYPES` for the global groups.
+    local: a key of `latents.LATENT_TYPES` for the local groups ('bernoulli'
+      ones are relaxed by `smoothing`, with the marginal KL).
+  """
+  prior: str
+  smoothing: str | None
+  global_latent: str
+  local: str
 
 
-MODEL_KINDS = ('feed_forward', 'dvaepp')
+TABLE3_ROWS = {
+    'all_continuous': LatentTypes('normal', None, 'normal', 'normal'),
+    'rbm_rolfe': LatentTypes('rbm', 'spike_exp', 'bernoulli', 'normal'),
+    'dvaepp': LatentTypes('rbm', 'exponential', 'bernoulli', 'normal'),
+    'rbm_bernoulli': LatentTypes('rbm', 'exponential', 'bernoulli',
+                                 'bernoulli'),
+    'bernoulli_bernoulli': LatentTypes('factorial', 'exponential', 'bernoulli',
+                                       'bernoulli'),
+}
+
+GLOBAL_GROUPS = (1, 2, 4)
+
+@dataclasses.dataclass(frozen=True)
+class DVAEppConfig:
+  """Everything needed to rebuild a DVAE++ model.
+
+  Attributes:
+    kind: always 'dvaepp'; tells config.json's readers the model kind.
+    arch: a key of `ARCHITECTURES`.
+    latents: a key of `TABLE3_ROWS`.
+    global_groups: groups of the hierarchical global posterior (1, 2, 4;
+      cross-validated in Sec. 7.3).
+    conditional_decoder: the multi-scale decoder (4x4 up to full size);
+      False for the factorial "unconditional decoder" of the MNIST rows.
+    downsampling: of the scale pyramid, 'pool' or 'subsample'
+      (`dvae_tf.pyramid`).
+    likelihood: 'bernoulli' (binary images) or 'logistic_mixture' (8-bit).
+    kl_balancing: balance the local groups' KLs during warm-up
+      (`dvae_tf.kl_balancing`, our Appendix H).
+    channels: if > 0, every stage gets this width (tests, benchmarks).
+    num_local_groups: if > 0, overrides the architecture's.
+    num_chains: persistent chains of the RBM prior.
+    num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
+  """
+  kind: str = 'dvaepp'
+  arch: str = 'mnist'
+  latents: str = 'dvaepp'
+  global_groups: int = 2
+  conditional_decoder: bool = False
+  downsampling: str = 'pool'
+  likelihood: str = 'bernoulli'
+  kl_balancing: bool = True
+  channels: int = 0
+  num_local_groups: int = 0
+  num_chains: int = priors.RELEASED_NUM_CHAINS
+  num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
+
+  def __post_init__(self):
+    check_kind(self, 'dvaepp')
+    check_choice('arch', self.arch, ARCHITECTURES)
+    check_choice('latents', self.latents, TABLE3_ROWS)
+    check_choice('global_groups', self.global_groups, GLOBAL_GROUPS)
+    check_choice('downsampling', self.downsampling, DOWNSAMPLINGS)
+    check_choice('likelihood', self.likelihood, pixel_likelihoods.LIKELIHOODS)
+    check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
+    types = self.latent_types
+    check_prior_and_smoothing(types.prior, types.smoothing)
+    for name in ('channels', 'num_local_groups'):
+      if getattr(self, name) < 0:
+        raise ValueError(f'{name} must be >= 0 (0: the architecture\'s); got '
+                         f'{getattr(self, name)}.')
+    units = self.architecture.num_global_units
+    if units % self.global_groups:
+      raise ValueError(f'global_groups={self.global_groups} does not divide '
+                       f'the {units} global units of arch={self.arch!r}.')
+
+  @property
+  def architecture(self):
+    """The `Architecture` with this config's overrides."""
+    arch = ARCHITECTURES[self.arch]
+    return dataclasses.replace(
+        arch,
+        channels=((self.channels,) * len(arch.channels) if self.channels
+                  else arch.channels),
+        num_local_groups=self.num_local_groups or arch.num_local_groups)
+
+  @property
+  def latent_types(self):
+    return TABLE3_ROWS[self.latents]
+
+  @property
+  def group_sizes(self):
+    """Units per global posterior group."""
+    units = self.architecture.num_global_units
+    return [units // self.global_groups] * self.global_groups
+
+  def check_dataset(self, binary):
+    """ValueError unless `likelihood` fits binary (or 8-bit) pixels."""
+    expected = 'bernoulli' if binary else 'logistic_mixture'
+    if self.likelihood != expected:
+      raise ValueError(
+          f'likelihood={self.likelihood!r} does not fit a dataset with '
+          f'{"binary" if binary else "8-bit"} pixels; use {expected!r}.')
+
+  def build(self, train_mean):
+    """The `DVAEpp` this config describes, for a training mean [H, W, C]."""
+    arch = self.architecture
+    types = self.latent_types
+    smoothing = (smoothing_lib.get_smoothing(types.smoothing)
+                 if types.smoothing else None)
+    spec = priors.PriorSpec(
+        group_sizes=tuple(self.group_sizes), smoothing=smoothing,
+        objective='marginal',
+        network=dict(num_hidden=1, hidden_units=arch.fc_units,
+                     activation='swish'),
+        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps)
+    return DVAEpp(
+        architecture=arch,
+        prior=priors.build_prior(types.prior, spec),
+        global_latent=latents_lib.get_latent_type(types.global_latent,
+                                                  smoothing),
+        local_latent=latents_lib.get_latent_type(types.local, smoothing),
+        likelihood=pixel_likelihoods.get_pixel_likelihood(
+            self.likelihood, arch.num_mixtures),
+        train_mean=train_mean,
+        conditional_decoder=self.conditional_decoder,
+        downsampling=self.downsampling,
+        kl_balancing=self.kl_balancing)
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d):
+    return dataclass_from_dict(cls, d)
+
+
+# Both kinds.
+
+MODEL_CONFIGS = {'feed_forward': ModelConfig, 'dvaepp': DVAEppConfig}
+MODEL_KINDS = tuple(MODEL_CONFIGS)
+
+
+def check_kind(config, kind):
+  """ValueError unless `config.kind` is `kind`."""
+  if config.kind != kind:
+    raise ValueError(f'{type(config).__name__}: kind must be {kind!r}; got '
+                     f'{config.kind!r}.')
 
 
 def config_class(kind):
-  """The config class of a model kind ('feed_forward' or 'dvaepp')."""
-  check_choice('model', kind, MODEL_KINDS)
-  if kind == 'dvaepp':
-    from dvae_tf.models import dvaepp_config  # pylint: disable=g-import-not-at-top
-    return dvaepp_config.DVAEppConfig
-  return ModelConfig
+  """The config class of a model kind (a key of `MODEL_CONFIGS`)."""
+  check_choice('model', kind, MODEL_CONFIGS)
+  return MODEL_CONFIGS[kind]
 
 
 def config_from_dict(d):
@@ -141,36 +393,15 @@ def config_from_dict(d):
   return config_class(d.get('kind', 'feed_forward')).from_dict(d)
 
 
-def build_prior(config):
-  """The prior layer a `ModelConfig` names."""
-  structure = config.structure
-  if config.prior == 'rbm':
-    return priors.RBMPrior(structure.group_sizes, num_chains=config.num_chains,
-                           num_gibbs_sweeps=config.num_gibbs_sweeps,
-                           name='prior')
-  return priors.FactorialPrior(
-      structure.group_sizes, num_hidden=structure.num_hidden,
-      hidden_units=structure.hidden_units, activation=structure.activation,
-      batch_norm=structure.batch_norm,
-      marginal=config.objective == 'marginal', name='prior')
-
-
 def build_model(config, train_mean, binary=None):
-  """The model described by `config`, for data with `train_mean` [H, W, C].
+  """The model `config` describes, for data with `train_mean` [H, W, C].
 
   Args:
-    config: a `ModelConfig` (a `FeedForwardDVAE`) or a `DVAEppConfig` (a
-      `DVAEpp`).
+    config: a model config of either kind.
     train_mean: the mean training image in [0, 1].
-    binary: whether the dataset's pixels are binary, if known; a DVAE++
-      config checks that its likelihood fits.
+    binary: whether the dataset's pixels are binary, if known; checked
+      against the model's likelihood.
   """
-  if getattr(config, 'kind', 'feed_forward') == 'dvaepp':
-    from dvae_tf.models import dvaepp_config  # pylint: disable=g-import-not-at-top
-    if binary is not None:
-      config.check_dataset(binary)
-    return dvaepp_config.build_dvaepp(config, train_mean)
-  from dvae_tf.models.feed_forward import FeedForwardDVAE  # pylint: disable=g-import-not-at-top
-  return FeedForwardDVAE(config.structure, build_prior(config),
-                         smoothing_lib.get_smoothing(config.smoothing),
-                         train_mean)
+  if binary is not None:
+    config.check_dataset(binary)
+  return config.build(train_mean)

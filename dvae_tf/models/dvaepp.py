@@ -6,20 +6,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from dvae_tf import kl_balancing as kl_balancing_lib
-from dvae_tf import latents
 from dvae_tf import networks
-from dvae_tf import priors as priors_lib
 from dvae_tf import se_resnet
+from dvae_tf.models import base
 from dvae_tf.models import multiscale_decoder
 from dvae_tf.pyramid import ImagePyramid
 
-# The entry points have only Python control flow over static structure (the
-# groups and scales), so AutoGraph has nothing to convert inside a
-# tf.function; skipping it saves seconds of tracing for a 16-group model.
-_static_graph = tf.autograph.experimental.do_not_convert
 
-
-class DVAEpp(keras.Model):
+class DVAEpp(base.DiscreteVAE):
   """The DVAE++ model of Fig. 3: global z (RBM prior) and local h (Sec. 6.1).
 
   Generative model (Sec. 6.1):
@@ -37,10 +31,10 @@ class DVAEpp(keras.Model):
       q(z, zeta, h | x) = prod_i q(z_i | x, zeta_<i) r(zeta_i | z_i)
                           prod_j q(h_j | x, zeta, h_<j).
 
-  Networks (Sec. 6.2; widths in `dvaepp_config.Architecture`): an SE-ResNet
+  Networks (Sec. 6.2; widths in `models.config.Architecture`): an SE-ResNet
   encoder with stages at P, P/2, P/4, P/8 (P the padded image side, 32);
   fully connected networks on its flattened P/8 top give the global groups
-  (`latents.hierarchical_relaxed`); a lift network (dense to P/8, residual
+  (`posterior.hierarchical_relaxed`); a lift network (dense to P/8, residual
   blocks, upsampling block) turns zeta into the decoder state at P/4; for each
   local group j, residual networks give p(h_j | state) from the state and
   q(h_j | x, state) from [state, encoder features at P/4], and a residual cell
@@ -53,7 +47,7 @@ class DVAEpp(keras.Model):
   local, when Bernoulli) variables.
 
   ```python
-  model = build_model(DVAEppConfig(arch='mnist'), train_mean)
+  model = DVAEppConfig(arch='mnist').build(train_mean)
   model.build()
   terms = model.elbo(x, beta=10., seed=(0, 1), kl_weight=0.5, training=True)
   nll = -evaluation.importance_weighted_bound(model, x, num_samples=4000)
@@ -61,46 +55,33 @@ class DVAEpp(keras.Model):
   ```
   """
 
-  # Rows (batch x importance samples) that one evaluation chunk may hold.
   max_evaluation_rows = 1000
 
   def __init__(self, architecture, prior, global_latent, local_latent,
-               likelihood, train_mean, group_sizes, conditional_decoder=False,
+               likelihood, train_mean, conditional_decoder=False,
                downsampling='pool', kl_balancing=True, name=None, **kwargs):
     """Builds the networks.
 
     Args:
-      architecture: a `dvaepp_config.Architecture`.
-      prior: the prior layer over the global latents (`dvae_tf.priors`).
+      architecture: a `models.config.Architecture`.
+      prior: the `priors.Prior` over the global latents, for their groups.
       global_latent: the `latents` type of the global groups.
       local_latent: the `latents` type of the local groups.
       likelihood: a `pixel_likelihoods` family.
       train_mean: [H, W, C] mean training image in [0, 1].
-      group_sizes: units per global posterior group.
       conditional_decoder: multi-scale decoder from 4x4 (else factorial).
       downsampling: of the scale pyramid ('pool' or 'subsample').
       kl_balancing: balance the local groups' KLs during warm-up.
       name: model name.
       **kwargs: passed to `keras.Model`.
     """
-    super().__init__(name=name or 'dvaepp', **kwargs)
-    smoothing = getattr(global_latent, 'smoothing', None)
-    if isinstance(prior, priors_lib.RBMPrior) and not (
-        smoothing and smoothing.has_posterior_logits):
-      raise ValueError(
-          'The RBM prior needs binary global latents whose smoothing offers '
-          'q(z | zeta) (Sec. 5); got '
-          f'{getattr(smoothing, "name", type(global_latent).__name__)!r}.')
+    super().__init__(prior, global_latent, train_mean,
+                     name=name or 'dvaepp', **kwargs)
     self.architecture = architecture
-    self.prior = prior
-    self.smoothing = smoothing
-    self.global_latent = global_latent
     self.local_latent = local_latent
     self.likelihood = likelihood
     self.kl_balancing = kl_balancing
-    self.group_sizes = list(group_sizes)
     train_mean = np.asarray(train_mean, np.float32)
-    self.image_shape = tuple(train_mean.shape)
     side = ImagePyramid(self.image_shape).padded_size
     if side < 8:
       raise ValueError(f'DVAEpp: images must pad to at least 8x8 (the top '
@@ -169,21 +150,6 @@ class DVAEpp(keras.Model):
   def num_local_groups(self):
     return len(self.local_cells)
 
-  def build(self, input_shape=None):
-    """Creates every weight by one pass through posterior, prior and decoder."""
-    del input_shape
-    self.log_importance_weights(tf.zeros((1,) + self.image_shape), (0, 0))
-    self.built = True
-
-  def _check_images(self, x):
-    x = tf.convert_to_tensor(x, tf.float32)
-    if x.shape.rank != 4 or not x.shape[1:].is_compatible_with(
-        self.image_shape):
-      raise ValueError(f'DVAEpp: x must be images [batch, '
-                       f'{", ".join(map(str, self.image_shape))}]; got shape '
-                       f'{x.shape}.')
-    return x
-
   # The encoder and the global posterior.
 
   def encoder_features(self, x):
@@ -199,26 +165,6 @@ class DVAEpp(keras.Model):
       outputs.append(h)
     top = outputs[3]
     return outputs[2], tf.reshape(top, [-1, int(np.prod(top.shape[1:]))])
-
-  def global_posterior(self, top, beta, seed, training=False):
-    """A relaxed sample of prod_i q(z_i | x, zeta_<i), a `PosteriorSample`."""
-    return latents.hierarchical_relaxed(self.global_nets, top,
-                                        self.global_latent, beta, seed,
-                                        training=training)
-
-  @_static_graph
-  def encode_binary(self, x, seed=None, training=False):
-    """The global posterior in the binary limit: z_i ~ q(z_i | x, z_<i).
-
-    With `seed=None`, the mode path (the mean for Normal global latents).
-
-    Returns:
-      (PosteriorSample with zetas = samples = z, log q(z | x) [N]).
-    """
-    _, top = self.encoder_features(self._check_images(x))
-    return latents.hierarchical_exact(self.global_nets, top,
-                                      self.global_latent, seed=seed,
-                                      training=training)
 
   # The local groups.
 
@@ -288,140 +234,78 @@ class DVAEpp(keras.Model):
       features[state.shape[1]] = state
     return features
 
-  def log_likelihood(self, x, state):
+  def decoder_log_prob(self, x, state):
     """log p(x | zeta, h) [N] given the final local state."""
     return self.pixel_decoder.log_prob(self.decoder_features(state), x)
 
-  # Bounds.
+  # The hooks of `DiscreteVAE`.
 
-  @_static_graph
-  def elbo(self, x, beta, seed, kl_weight=1., num_samples=1, training=False):
-    """The training bound per example, averaged over `num_samples` samples.
+  @property
+  def bound_is_log_ratio(self):
+    """False: the local KLs are closed form, or reweighted by KL balancing."""
+    return False
 
-    bound = log p(x | zeta, h) - kl_weight * (KL_global + sum_j g_j KL_j),
-    with KL_global the prior's KL (Sec. 5 for the RBM, Eq. 5 for the
-    directed Bernoulli prior, closed form for Normal), KL_j the local groups'
-    and g_j = 1, or the KL-balancing coefficients during warm-up
-    (`kl_balancing`).
+  def _features(self, x):
+    """(flattened top features [N, F], encoder features at P/4)."""
+    local_features, top = self.encoder_features(x)
+    return top, local_features
 
-    Args:
-      x: images [B, H, W, C] (binary, or integers 0..255).
-      beta: inverse temperature of the smoothing.
-      seed: stateless seed.
-      kl_weight: KL warm-up coefficient.
-      num_samples: samples per example.
-      training: training mode (advances the RBM's persistent chains).
+  def _bound_terms(self, x, beta, seed, kl_weight, training):
+    """log p(x | zeta, h), KL_global + sum_j KL_j and its penalized form.
 
-    Returns:
-      dict of [B] tensors: `bound`, `log_likelihood`, `kl` (the unweighted,
-      unbalanced KL).
+    The penalty is KL_global + sum_j g_j KL_j, g_j = 1 or the KL-balancing
+    coefficients during warm-up (`kl_balancing`).
     """
-    x = self._check_images(x)
     global_seed, local_seed, kl_seed = tfp.random.split_seed(seed, n=3)
-    batch = tf.shape(x)[0]
-    x_k = tf.tile(x, [num_samples, 1, 1, 1])
-    local_features, top = self.encoder_features(x_k)
+    local_features, top = self.encoder_features(x)
     posterior = self.global_posterior(top, beta, global_seed, training)
-    kl_global = self.prior.kl(posterior, self.smoothing, beta, seed=kl_seed,
+    kl_global = self.prior.kl(posterior, beta, seed=kl_seed,
                               training=training)
     state, kl_local = self.local_posterior(self.lift(posterior.zetas),
                                            local_features, beta, local_seed)
-    log_px = self.log_likelihood(x_k, state)
+    log_px = self.decoder_log_prob(x, state)
     if self.kl_balancing:
       local_penalty = kl_balancing_lib.balanced_kl(kl_local, kl_weight)
     else:
       local_penalty = tf.reduce_sum(kl_local, axis=-1)
-    kl = kl_global + tf.reduce_sum(kl_local, axis=-1)
+    return (log_px, kl_global + tf.reduce_sum(kl_local, axis=-1),
+            kl_global + local_penalty)
 
-    def per_example(t):
-      return tf.reduce_mean(tf.reshape(t, [num_samples, batch]), axis=0)
+  def _log_conditional(self, x, local_features, z, seed, num_samples):
+    """log p(x | z, h) + sum_j [log p(h_j | z, h_<j) - log q(h_j | ...)].
 
-    return {'bound': per_example(log_px -
-                                 kl_weight * (kl_global + local_penalty)),
-            'log_likelihood': per_example(log_px), 'kl': per_example(kl)}
-
-  @_static_graph
-  def log_importance_weights(self, x, seed, log_z=None, num_samples=1):
-    """log w for `num_samples` samples of (z, h) ~ q per image, [k N].
-
-    log w = log p(x | z, h) + log p(z) + sum_j log p(h_j | z, h_<j)
-            - log q(z | x) - sum_j log q(h_j | x, z, h_<j),
-
-    z binary (the binary limit) and h sampled from the posterior (binary too
-    for Bernoulli local groups). For an RBM prior, log p(z) = -E(z) - log Z
-    with `log_z` (default: the prior's latest estimate). The k samples are
-    laid out as for x tiled k times (sample-major); the encoder tower, a
-    function of x only, runs once per image.
+    h sampled from the posterior (binary for Bernoulli local groups); the
+    encoder's features, computed once per image, are tiled k times.
     """
-    x = self._check_images(x)
-    global_seed, local_seed = tfp.random.split_seed(seed, n=2)
-    local_features, top = self.encoder_features(x)
     local_features = tf.tile(local_features, [num_samples, 1, 1, 1])
     x = tf.tile(x, [num_samples, 1, 1, 1])
-    posterior, log_q = latents.hierarchical_exact(
-        self.global_nets, top, self.global_latent, seed=global_seed,
-        num_samples=num_samples)
-    seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
+    seeds = tfp.random.split_seed(seed, n=self.num_local_groups)
 
     def choose(j, prior_params, posterior_params):
       h, log_q_h = self.local_latent.exact_sample(posterior_params, seeds[j])
       return h, self.local_latent.log_prob(prior_params, h) - log_q_h
 
-    state, terms = self._local_groups(self.lift(posterior.zetas),
-                                      local_features, choose)
-    return (self.log_likelihood(x, state) +
-            self.prior.log_prob(posterior.zetas, log_z=log_z) - log_q +
-            tf.add_n(terms))
+    state, terms = self._local_groups(self.lift(z), local_features, choose)
+    return self.decoder_log_prob(x, state) + tf.add_n(terms)
 
-  # Generation and reconstruction.
-
-  @_static_graph
-  def sample(self, num_samples, seed, samples_per_global=1):
-    """(image means [n, H, W, C] in [0, 1], global latents [n, units]).
-
-    z from the prior, then h_j ~ p(h_j | zeta, h_<j) (binary for Bernoulli
-    groups), then the coarser scales of x sampled and the mean of the finest.
-    With `samples_per_global = k`, every k consecutive samples share one
-    global z (the layout of Fig. 4).
-    """
-    if samples_per_global < 1:
-      raise ValueError(f'samples_per_global must be a positive integer; got '
-                       f'{samples_per_global}.')
-    global_seed, local_seed, pixel_seed = tfp.random.split_seed(seed, n=3)
-    num_global = -(-num_samples // samples_per_global)
-    z = [tf.repeat(g, samples_per_global, axis=0)[:num_samples]
-         for g in self.prior.sample(num_global, global_seed)]
+  def _generate(self, z, seed):
+    """h_j ~ p(h_j | zeta, h_<j), then the coarser scales of x sampled and
+    the mean of the finest."""
+    local_seed, pixel_seed = tfp.random.split_seed(seed, n=2)
     seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
 
     def choose(j, prior_params, unused_posterior_params):
       return self.local_latent.exact_sample(prior_params, seeds[j])[0], 0.
 
     state, _ = self._local_groups(self.lift(z), None, choose)
-    means = self.pixel_decoder.sample(self.decoder_features(state), pixel_seed)
-    return means, tf.concat(z, axis=-1)
+    return self.pixel_decoder.sample(self.decoder_features(state), pixel_seed)
 
-  @_static_graph
-  def reconstruct(self, x):
-    """Means of p(x | z, h) on the posterior's mode path [N, H, W, C].
-
-    Global z and local h at their posterior modes (means); finer scales
-    conditioned on the coarser scales of x itself.
-    """
-    x = self._check_images(x)
-    local_features, top = self.encoder_features(x)
-    posterior, _ = latents.hierarchical_exact(self.global_nets, top,
-                                              self.global_latent)
+  def _reconstruction(self, x, local_features, z):
+    """Local h at their posterior means; finer scales conditioned on the
+    coarser scales of x itself."""
 
     def choose(j, unused_prior_params, posterior_params):
       return self.local_latent.exact_sample(posterior_params)[0], 0.
 
-    state, _ = self._local_groups(self.lift(posterior.zetas), local_features,
-                                  choose)
+    state, _ = self._local_groups(self.lift(z), local_features, choose)
     return self.pixel_decoder.reconstruct(self.decoder_features(state), x)
-
-  def call(self, x, training=False):
-    return self.reconstruct(x)
-
-  def weight_decay_loss(self):
-    """sum ||kernel||^2 / 2 + ||W_RBM||^2 / 2, as in the feed-forward model."""
-    return networks.weight_decay_loss(self)

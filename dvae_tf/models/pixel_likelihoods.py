@@ -20,10 +20,8 @@ head's output `params` [N, s, s, num_params(C)] into
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf import sampling
 from dvae_tf.distributions import discretized_logistic_mixture
-from dvae_tf.distributions import rbm as rbm_lib
-
-LIKELIHOODS = ('bernoulli', 'logistic_mixture')
 
 
 @tf.function(jit_compile=True, autograph=False)
@@ -64,7 +62,7 @@ class BernoulliPixels:
     return bernoulli_log_prob(params, x, axis=-1)
 
   def sample(self, params, seed):
-    return rbm_lib.bernoulli_sample(params, seed)
+    return sampling.bernoulli_sample(params, seed)
 
   def mean(self, params):
     return tf.math.sigmoid(params)
@@ -133,10 +131,16 @@ class DiscretizedLogisticPixels:
     return x / 127.5 - 1.
 
 
+# Registry: name -> builder(num_mixtures) of a pixel likelihood family.
+LIKELIHOODS = {
+    'bernoulli': lambda num_mixtures: BernoulliPixels(),
+    'logistic_mixture': DiscretizedLogisticPixels,
+}
+
+
 def get_pixel_likelihood(name, num_mixtures=10):
-  """The family called `name` ('bernoulli' or 'logistic_mixture')."""
-  if name == 'bernoulli':
-    return BernoulliPixels()
-  if name == 'logistic_mixture':
-    return DiscretizedLogisticPixels(num_mixtures)
-  raise ValueError(f'likelihood={name!r} is not one of {LIKELIHOODS}.')
+  """The family registered as `name` in `LIKELIHOODS`."""
+  if name not in LIKELIHOODS:
+    raise ValueError(f'likelihood={name!r} is not one of '
+                     f'{sorted(LIKELIHOODS)}.')
+  return LIKELIHOODS[name](num_mixtures)

@@ -1,0 +1,82 @@
+"""Trains a discrete VAE; rerunning the same command resumes it.
+
+  dvae-train --preset=demo --model_dir=runs/demo
+  dvae-train --preset=repro_rbm_1_nonlin --data_dir=../data --model_dir=runs/rbm1
+  dvae-train --preset=table3_dvaepp_mnist_dynamic --data_dir=../data \
+      --model_dir=runs/dvaepp_mnist
+
+Flags given explicitly override the preset; model flags of the other model
+kind are refused. --model defaults to the preset's kind (feed_forward without
+a preset). Every other flag is a field of `TrainConfig`, `ModelConfig` or
+`DVAEppConfig`, with the field's default. Checkpoints are written every
+--checkpoint_every steps and on SIGINT/SIGTERM.
+"""
+
+import dataclasses
+import json
+
+from absl import app
+from absl import flags
+import tensorflow as tf
+
+from dvae_tf import cli
+from dvae_tf import data
+from dvae_tf import presets
+from dvae_tf import training
+from dvae_tf.models import config as config_lib
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model_dir', None, 'Where checkpoints, config and '
+                    'TensorBoard summaries go.', required=True)
+flags.DEFINE_string('preset', None, f'One of {sorted(presets.PRESETS)}.')
+flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
+flags.DEFINE_bool('multi_gpu', False, 'Train with MirroredStrategy on all GPUs.')
+flags.DEFINE_enum('model', None, list(config_lib.MODEL_KINDS),
+                  'Model kind (default: the preset\'s, else feed_forward).')
+for _cls in (config_lib.ModelConfig, config_lib.DVAEppConfig,
+             training.TrainConfig):
+  cli.define_config_flags(_cls, skip=('kind',))
+
+
+def _check_model_flags(kind):
+  """ValueError if model flags of the other model kind were given."""
+  fields = {f.name for f in dataclasses.fields(config_lib.config_class(kind))}
+  foreign = sorted(
+      f.name for other in config_lib.MODEL_KINDS if other != kind
+      for f in dataclasses.fields(config_lib.config_class(other))
+      if f.name not in fields and f.name in FLAGS and FLAGS[f.name].present)
+  if foreign:
+    raise ValueError(f'--{", --".join(foreign)} do not apply to '
+                     f'--model={kind}.')
+
+
+def main(argv):
+  del argv
+  try:
+    preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
+        'model': {}, 'train': {}}
+    kind = presets.model_kind(FLAGS.preset, FLAGS.model)
+    _check_model_flags(kind)
+    model_config = cli.config_from_flags(config_lib.config_class(kind),
+                                         preset['model'])
+    train_config = cli.config_from_flags(training.TrainConfig,
+                                         preset['train'])
+    model_config.check_dataset(data.is_binary(train_config.dataset))
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  strategy = (tf.distribute.MirroredStrategy() if FLAGS.multi_gpu
+              else tf.distribute.get_strategy())
+  print(json.dumps({'model': model_config.to_dict(),
+                    'train': dataclasses.asdict(train_config)}))
+  result = training.train(model_config, train_config, FLAGS.model_dir,
+                          data_dir=FLAGS.data_dir, strategy=strategy)
+  print(json.dumps(result))
+  print(f'Checkpoints and TensorBoard logs are in {FLAGS.model_dir}.')
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,134 @@
+"""The evaluation of a trained run directory, and the files it leaves there.
+
+`evaluate_run(model_dir, ...)` restores the latest checkpoint, refreshes the
+prior's log Z with the paper's AIS settings (exact when small enough),
+scores a split with the importance-weighted bound (`evaluation`), and writes
+
+- `eval_<split>.json`: one JSON object (nll, stderr, num_images,
+  num_importance_samples, log_z, log_z_stderr, log_z_method, split, dataset,
+  step; bits_per_dim for 8-bit data; paired_difference with compare_with);
+- `eval_<split>_nll.npy`: each image's NLL, float64 [N], in split order.
+
+`read_evaluation` and `baseline_nll` read them back: the export's metadata
+and paired comparisons between runs.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from dvae_tf import data
+from dvae_tf import evaluation
+from dvae_tf import training
+from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+
+
+def evaluation_paths(run_dir, split):
+  """(eval_<split>.json, eval_<split>_nll.npy) of a run directory."""
+  return (os.path.join(run_dir, f'eval_{split}.json'),
+          os.path.join(run_dir, f'eval_{split}_nll.npy'))
+
+
+def ais_seed(seed):
+  """The AIS seed of an evaluation with `seed`; export uses the same, so
+  equal settings give the log Z of `eval_test.json`."""
+  return (seed, 1)
+
+
+def read_evaluation(run_dir, split='test'):
+  """The recorded evaluation of `run_dir` on `split`, or None if there is none."""
+  path, _ = evaluation_paths(run_dir, split)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def baseline_nll(run_dir, split, expected):
+  """Per-image NLL of `run_dir`'s evaluation, checked to match `expected`.
+
+  Args:
+    run_dir: a run evaluated before.
+    split: the split both are scored on.
+    expected: {key: value} its evaluation must have (num_images,
+      num_importance_samples), so that the images are the same.
+
+  Raises:
+    FileNotFoundError: it has not been evaluated on `split`.
+    ValueError: it was evaluated with other settings.
+  """
+  for path in evaluation_paths(run_dir, split):
+    if not os.path.exists(path):
+      raise FileNotFoundError(
+          f'compare_with: no {os.path.basename(path)} in {run_dir!r}; run '
+          f'bin/evaluate.py --model_dir={run_dir} --split={split} first.')
+  baseline = read_evaluation(run_dir, split)
+  for key, value in expected.items():
+    if baseline.get(key) != value:
+      raise ValueError(
+          f'compare_with: {run_dir!r} was evaluated with {key}='
+          f'{baseline.get(key)}, this run asks for {value}; evaluate both '
+          'with the same --max_images and --num_importance_samples.')
+  return np.load(evaluation_paths(run_dir, split)[1])
+
+
+def evaluate_run(model_dir, split='test', num_importance_samples=4000,
+                 batch_size=100, max_images=0, ais_chains=PAPER_AIS_CHAINS,
+                 ais_betas=PAPER_AIS_BETAS, seed=0, data_dir=None,
+                 compare_with=None):
+  """Scores `model_dir` on `split`; writes and returns its evaluation.
+
+  Args:
+    model_dir: a directory written by `training.train`.
+    split: a key of `data.SPLITS`.
+    num_importance_samples: k of the bound.
+    batch_size: images per batch.
+    max_images: score only the first N images (0: all).
+    ais_chains, ais_betas: AIS settings where log Z is not exact.
+    seed: seeds the importance samples and, as `ais_seed(seed)`, AIS.
+    data_dir: where the dataset files are.
+    compare_with: another run directory evaluated on the same images with
+      the same k: adds `paired_difference` (`evaluation.paired_difference`).
+
+  Returns:
+    The dict written to eval_<split>.json.
+  """
+  for name, value in (('num_importance_samples', num_importance_samples),
+                      ('batch_size', batch_size)):
+    if value < 1:
+      raise ValueError(f'{name} must be a positive integer; got {value}.')
+  if max_images < 0:
+    raise ValueError(f'max_images must be >= 0 (0: all); got {max_images}.')
+  if split not in data.SPLITS:
+    raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
+  run = training.restore_model(model_dir, data_dir)
+  log_z = run.model.prior.refresh_log_normalizer(
+      ais_chains=ais_chains, ais_betas=ais_betas, seed=ais_seed(seed))
+  images = data.load_images(run.train_config.dataset, split,
+                            data_dir=data_dir)
+  if max_images:
+    images = images[:max_images]
+  if compare_with:  # Checked before the long part.
+    baseline = baseline_nll(compare_with, split, dict(
+        num_images=len(images),
+        num_importance_samples=num_importance_samples))
+  nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
+                                 batch_size=batch_size, seed=seed)
+  result = evaluation.summarize(nll, num_importance_samples)
+  if compare_with:
+    result['paired_difference'] = dict(
+        evaluation.paired_difference(nll, baseline), baseline=compare_with)
+  result.update(log_z=log_z.value, log_z_stderr=log_z.stderr,
+                log_z_method=log_z.method, split=split,
+                dataset=run.train_config.dataset, step=run.step)
+  if not data.is_binary(run.train_config.dataset):
+    result.update(
+        bits_per_dim=evaluation.bits_per_dim(result['nll'], images.shape[1:]),
+        bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
+                                                    images.shape[1:]))
+  json_path, nll_path = evaluation_paths(model_dir, split)
+  with open(json_path, 'w') as f:
+    f.write(json.dumps(result) + '\n')
+  np.save(nll_path, nll)
+  return result

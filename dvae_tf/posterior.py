@@ -1,0 +1,93 @@
+"""The hierarchical posterior of Fig. 2(d) over groups of latent variables.
+
+    q(z | x) = q(z_1 | f) prod_{i>1} q(z_i | f, zeta_<i),
+
+each group's network reading the features f of x and the earlier groups'
+zetas (or, in the binary limit, binary z). It is the posterior of the
+feed-forward models and of DVAE++'s global variables; the latent type of the
+groups (`dvae_tf.latents`) says what a network's output means.
+`hierarchical_relaxed` samples it for training, `hierarchical_exact` in the
+binary limit for evaluation; both return a `PosteriorSample`.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+
+@dataclasses.dataclass
+class PosteriorSample:
+  """One sample from the hierarchical posterior, per group (Fig. 2(d)).
+
+  Attributes:
+    params: [N, units_i * P] the network outputs of group i: logits of
+      q(z_i = 1 | x, zeta_<i) for binary groups, [loc | raw scale] for
+      Normal ones.
+    samples: [N, units_i] the sampled variables (zeta, or logit-space y for
+      Concrete); the binary z in the binary limit.
+    zetas: [N, units_i] what later groups and the decoder see.
+    distributions: the smoothed posterior mixtures (None in the binary limit).
+  """
+  params: list
+  samples: list
+  zetas: list
+  distributions: list
+
+
+def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
+  """A relaxed sample of q(z_1 | f) prod_i q(z_i | f, zeta_<i), Fig. 2(d).
+
+  Args:
+    nets: one network per group, [f, zeta_<i] -> params of group i.
+    features: [N, F] features f of x.
+    latent: the latent type of every group.
+    beta: inverse temperature of the smoothing.
+    seed: stateless seed.
+    training: passed to the networks.
+
+  Returns:
+    A `PosteriorSample`.
+  """
+  seeds = tfp.random.split_seed(seed, n=len(nets))
+  params, samples, zetas, distributions = [], [], [], []
+  for net, group_seed in zip(nets, seeds):
+    p = net(tf.concat([features] + zetas, axis=-1), training=training)
+    distribution, sample, zeta = latent.relaxed_sample(p, beta, group_seed)
+    params.append(p)
+    distributions.append(distribution)
+    samples.append(sample)
+    zetas.append(zeta)
+  return PosteriorSample(params, samples, zetas, distributions)
+
+
+def hierarchical_exact(nets, features, latent, seed=None, training=False,
+                       num_samples=1):
+  """The unrelaxed hierarchical posterior: z_i ~ q(z_i | f, z_<i).
+
+  Binary units in the binary limit (zeta = z), continuous ones as they are.
+  With `seed=None`, each group's mode (or mean) instead of a sample.
+
+  With `num_samples` = k, k samples per row of `features` [N, F], laid out
+  as for features tiled k times ([k N] rows, sample-major) and drawn from
+  the same random numbers; q(z_1 | f) depends on f only, so its network runs
+  once per row and its params are tiled.
+
+  Returns:
+    (PosteriorSample with zetas = samples = z, [k N] rows; log q(z | x)
+    [k N]).
+  """
+  seeds = (tfp.random.split_seed(seed, n=len(nets)) if seed is not None
+           else [None] * len(nets))
+  params, zs, log_q = [], [], 0.
+  tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None
+  for net, group_seed in zip(nets, seeds):
+    if zs:
+      p = net(tf.concat([tiled] + zs, axis=-1), training=training)
+    else:  # q(z_1 | f): once per row of f, then tiled.
+      p = tf.tile(net(features, training=training), [num_samples, 1])
+    z, group_log_q = latent.exact_sample(p, group_seed)
+    params.append(p)
+    zs.append(z)
+    log_q += group_log_q
+  return PosteriorSample(params, zs, zs, None), log_q

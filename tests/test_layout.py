@@ -1,0 +1,131 @@
+"""The package's layout: no import cycles, no repeated code, old runs restore."""
+
+import ast
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dvae_tf import training
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / 'dvae_tf'
+FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'runs_0_1'
+
+
+def _module_name(path):
+  parts = list(path.relative_to(ROOT).with_suffix('').parts)
+  if parts[-1] == '__init__':
+    parts = parts[:-1]
+  return '.'.join(parts)
+
+
+def import_graph():
+  """{module: modules of dvae_tf it imports, at any level of its code}.
+
+  `from a.b import c` is an edge to a.b.c when that is a module, else to a.b.
+  Edges to a module's own parent packages are left out: Python runs a
+  package's __init__ before its submodules, which is not a cycle.
+  """
+  modules = {_module_name(p): p for p in PACKAGE.rglob('*.py')}
+  graph = {}
+  for name, path in modules.items():
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.Import):
+        targets.update(a.name for a in node.names)
+      elif isinstance(node, ast.ImportFrom) and node.module and not (
+          node.level):
+        for alias in node.names:
+          full = f'{node.module}.{alias.name}'
+          targets.add(full if full in modules else node.module)
+    graph[name] = {t for t in targets if t in modules and t != name and
+                   not name.startswith(t + '.')}
+  return graph
+
+
+def find_cycle(graph):
+  """A list of modules forming a cycle, or None (depth-first search)."""
+  state = {}
+
+  def visit(node, stack):
+    state[node] = 'open'
+    for target in sorted(graph[node]):
+      if state.get(target) == 'open':
+        return stack[stack.index(target):] + [target]
+      if target not in state:
+        cycle = visit(target, stack + [target])
+        if cycle:
+          return cycle
+    state[node] = 'done'
+    return None
+
+  for node in sorted(graph):
+    if node not in state:
+      cycle = visit(node, [node])
+      if cycle:
+        return cycle
+  return None
+
+
+def test_no_import_cycles():
+  graph = import_graph()
+  assert 'dvae_tf.models.config' in graph  # The graph sees the package.
+  assert find_cycle(graph) is None, ' -> '.join(find_cycle(graph))
+
+
+def test_the_cycle_finder_finds_cycles():
+  assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c',
+                                                              'a']
+  assert find_cycle({'a': {'b', 'c'}, 'b': {'c'}, 'c': set()}) is None
+
+
+def test_no_repeated_code():
+  """pylint's duplicate-code check: no block of 6+ lines appears twice."""
+  pytest.importorskip('pylint')
+  result = subprocess.run(
+      [sys.executable, '-m', 'pylint', '--disable=all',
+       '--enable=duplicate-code', '--min-similarity-lines=6',
+       '--ignore-imports=no', 'dvae_tf', 'bin'],
+      cwd=ROOT, capture_output=True, text=True, check=False)
+  assert 'rated at' in result.stdout, result.stdout + result.stderr
+  assert 'duplicate-code' not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize('run', ['feed_forward_rbm', 'dvaepp'])
+def test_run_directories_of_version_0_1_restore(run, tmp_path):
+  """Runs written before the model base and the single config module restore
+  to the same weights, chains and outputs, and resume training."""
+  model_dir = tmp_path / run
+  shutil.copytree(FIXTURES / run, model_dir)
+  expected = json.loads((model_dir / 'expected.json').read_text())
+  restored = training.restore_model(str(model_dir))
+  assert restored.step == expected['step']
+  model = restored.model
+  np.testing.assert_array_equal(model.prior.chains.state.numpy(),
+                                expected['chains'])
+  images = np.asarray(expected['images'], np.float32)
+  np.testing.assert_allclose(model.reconstruct(tf.constant(images)),
+                             expected['reconstructions'], rtol=1e-5,
+                             atol=1e-5)
+  z = np.asarray(expected['latents'], np.float32)
+  groups = tf.split(z, model.group_sizes, axis=-1)
+  np.testing.assert_allclose(model.prior.log_prob(groups),
+                             expected['prior_log_prob'], rtol=1e-5)
+  # Resuming accepts the old config.json (no `kind` in the feed-forward one).
+  train_config = training.TrainConfig(
+      **dict(restored.train_config.__dict__, num_steps=expected['step'] + 1))
+  record = json.loads((model_dir / 'config.json').read_text())
+  record['train']['num_steps'] = train_config.num_steps
+  (model_dir / 'config.json').write_text(json.dumps(record))
+  result = training.train(restored.model_config, train_config,
+                          str(model_dir), verbose=False)
+  assert result['step'] == expected['step'] + 1
+  assert os.path.exists(model_dir / 'checkpoints' /
+                        f'ckpt-{expected["step"] + 1}.index')
