@@ -10,22 +10,45 @@ loaded SavedModel without a server).
       --num_samples=4 --output=samples.npz
   python export/client.py --server=localhost:8500 --protocol=grpc ...
 
+A request that fails (no server at the address, a timeout, an HTTP error, a
+response that is not a TensorFlow Serving prediction) raises `ServingError`,
+whose message is one line saying what failed and where; an address that is
+not host:port or an http(s) URL raises `ValueError` before anything is sent.
+From the command line either prints `error: <message>` and exits with 1.
+
 The signatures and their inputs are listed in the export's metadata.json and
 by `saved_model_cli show --all --dir <export>/<version>`.
 """
 
 import argparse
+import http.client
 import json
+import socket
+import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
 
 REST_PORT = 8501
 GRPC_PORT = 8500
+DEFAULT_TIMEOUT_S = 60.
+_REST_SCHEMES = ('http', 'https')
+_MAX_DETAIL = 300  # Characters of a server's message quoted in an error.
 _SERVING_API_MISSING = (
     'gRPC requests need the TensorFlow Serving API protos: pip install '
     'tensorflow-serving-api (or pip install "dvae_tf[serving]").')
+
+
+class ServingError(RuntimeError):
+  """A request to the model server failed; the message says what and where."""
+
+
+def _one_line(text):
+  """`text` with its whitespace collapsed, cut to `_MAX_DETAIL` characters."""
+  text = ' '.join(str(text).split())
+  return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL - 3] + '...'
 
 
 def _as_lists(inputs):
@@ -121,11 +144,28 @@ def decode_rest_response(body):
   values for a single output) are stacked along axis 0; columnar responses
   ("outputs": a dict, or one value for a single output) are taken whole. A
   single unnamed output is returned under the key 'output'.
+
+  Raises:
+    ServingError: the body is a server error, not JSON, or holds neither
+      "predictions" nor "outputs".
   """
-  if isinstance(body, (str, bytes)):
-    body = json.loads(body)
-  if 'error' in body:
-    raise RuntimeError(f'Server error: {body["error"]}')
+  if isinstance(body, bytes):
+    body = body.decode('utf-8', 'replace')
+  if isinstance(body, str):
+    try:
+      body = json.loads(body)
+    except ValueError:
+      raise ServingError(
+          f'the response is not JSON (it begins {body[:60]!r}); expected a '
+          'TensorFlow Serving REST API at that address') from None
+  if isinstance(body, dict) and 'error' in body:
+    raise ServingError(f'server error: {_one_line(body["error"])}')
+  if not isinstance(body, dict) or not {'predictions', 'outputs'} & set(body):
+    found = (f'keys {sorted(body)}' if isinstance(body, dict) else
+             f'a JSON {type(body).__name__}')
+    raise ServingError(
+        f'the response has neither "outputs" nor "predictions" ({found}); '
+        'expected a TensorFlow Serving predict response')
   if 'predictions' in body:
     rows = body['predictions']
     if rows and isinstance(rows[0], dict):
@@ -138,27 +178,123 @@ def decode_rest_response(body):
   return {'output': np.asarray(outputs)}
 
 
+def _checked_address(server, address, example):
+  """`urlsplit(address)`, after checking that it has a host and a valid port.
+
+  Args:
+    server: the address as given, for the message.
+    address: `server` as a URL.
+    example: a valid address, for the message.
+
+  Returns:
+    The `urllib.parse.SplitResult`.
+
+  Raises:
+    ValueError: `server` is not a valid address.
+  """
+  expected = f'expected host:port, e.g. {example}'
+  parts = urllib.parse.urlsplit(address)
+  try:
+    port = parts.port
+  except ValueError as e:
+    raise ValueError(f'server {server!r} has an invalid port ({e}); '
+                     f'{expected}.') from None
+  if (not parts.hostname or port == 0 or parts.query or parts.fragment or
+      any(c.isspace() for c in server)):
+    raise ValueError(f'server {server!r} is not a valid address; {expected}.')
+  return parts
+
+
 def rest_url(server, model_name, version=None):
-  """The REST predict URL, e.g. http://localhost:8501/v1/models/dvae:predict."""
-  if '://' not in server:
-    server = 'http://' + server
+  """The REST predict URL, e.g. http://localhost:8501/v1/models/dvae:predict.
+
+  Args:
+    server: host:port, or an http:// or https:// URL (with a path prefix, if
+      the server is behind one).
+    model_name: the served model's name.
+    version: a model version (default: the server's choice, the latest).
+
+  Raises:
+    ValueError: `server` has another scheme, no host or an invalid port.
+  """
+  address = server if '://' in server else 'http://' + server
+  scheme = address.split('://', 1)[0].lower()
+  if scheme not in _REST_SCHEMES:
+    raise ValueError(
+        f'server {server!r} has the unsupported scheme {scheme!r}; expected '
+        f'host:port or an http:// or https:// URL (gRPC: --protocol=grpc '
+        f'with host:port).')
+  _checked_address(server, address, f'localhost:{REST_PORT}')
   path = f'/v1/models/{model_name}'
   if version is not None:
     path += f'/versions/{int(version)}'
-  return f'{server.rstrip("/")}{path}:predict'
+  return f'{address.rstrip("/")}{path}:predict'
 
 
-def rest_predict(url, body, timeout=60.):
-  """POSTs a request body to `url`; returns `decode_rest_response` of it."""
+def _unreachable(url, reason):
+  """The message for a server that could not be connected to."""
+  if isinstance(reason, ConnectionRefusedError):
+    why = 'connection refused'
+  elif isinstance(reason, socket.gaierror):
+    why = f'unknown host ({reason.strerror})'
+  else:
+    why = _one_line(getattr(reason, 'strerror', None) or reason)
+  return f'cannot reach {url}: {why}; is TensorFlow Serving running there?'
+
+
+def _timed_out(where, timeout):
+  return (f'no answer from {where} within {timeout:g} s; the server is busy '
+          'or stuck, or needs a longer timeout')
+
+
+def _http_error(url, error):
+  """The message for an HTTP error status, with the server's explanation."""
+  try:
+    detail = error.read().decode('utf-8', 'replace')
+  except OSError:
+    detail = ''
+  try:
+    # TF Serving puts the error (e.g. a failed input check) in a JSON body.
+    detail = json.loads(detail)['error']
+  except (ValueError, KeyError, TypeError):
+    pass
+  detail = f': {_one_line(detail)}' if str(detail).strip() else ''
+  hint = '; check the model name and version' if error.code == 404 else ''
+  return f'{url}: HTTP {error.code} {error.reason}{detail}{hint}'
+
+
+def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S):
+  """POSTs a request body to `url`; returns `decode_rest_response` of it.
+
+  Raises:
+    ServingError: the server cannot be reached, does not answer within
+      `timeout` seconds, answers with an HTTP error, or its answer is not a
+      prediction.
+  """
   request = urllib.request.Request(
       url, data=json.dumps(body).encode(),
       headers={'Content-Type': 'application/json'})
   try:
     with urllib.request.urlopen(request, timeout=timeout) as response:
-      return decode_rest_response(response.read())
+      answer = response.read()
   except urllib.error.HTTPError as e:
-    # TF Serving puts the error (e.g. a failed input check) in the body.
-    raise RuntimeError(f'{url}: HTTP {e.code}: {e.read().decode()}') from e
+    raise ServingError(_http_error(url, e)) from e
+  except urllib.error.URLError as e:
+    if isinstance(e.reason, TimeoutError):
+      raise ServingError(_timed_out(url, timeout)) from e
+    raise ServingError(_unreachable(url, e.reason)) from e
+  except TimeoutError as e:
+    raise ServingError(_timed_out(url, timeout)) from e
+  except http.client.HTTPException as e:
+    raise ServingError(
+        f'{url}: the answer is not HTTP ({type(e).__name__}); is this the '
+        f'REST port ({REST_PORT}) of TensorFlow Serving?') from e
+  except OSError as e:
+    raise ServingError(f'{url}: the connection failed ({_one_line(e)})') from e
+  try:
+    return decode_rest_response(answer)
+  except ServingError as e:
+    raise ServingError(f'{url}: {e}') from e
 
 
 def _serving_apis():
@@ -206,16 +342,66 @@ def decode_grpc_response(response):
           for name, proto in response.outputs.items()}
 
 
-def grpc_predict(target, request, timeout=60.):
-  """Sends a `PredictRequest` to `target` (host:port); returns its outputs."""
+def grpc_target(server):
+  """`server` as a gRPC target, after checking that it is host:port.
+
+  Raises:
+    ValueError: `server` is a URL, or has no host or an invalid port.
+  """
+  example = f'localhost:{GRPC_PORT}'
+  if '://' in server:
+    raise ValueError(f'server {server!r} is a URL; gRPC takes host:port, e.g. '
+                     f'{example}.')
+  parts = _checked_address(server, '//' + server, example)
+  if parts.port is None or parts.path:
+    raise ValueError(f'server {server!r} is not host:port; expected host:port, '
+                     f'e.g. {example}.')
+  return server
+
+
+def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S):
+  """Sends a `PredictRequest` to `target` (host:port); returns its outputs.
+
+  Raises:
+    ValueError: `target` is not host:port.
+    ServingError: the call fails: the server cannot be reached, does not
+      answer within `timeout` seconds, or returns an error status.
+  """
+  grpc_target(target)
   _, _, service = _serving_apis()
   import grpc  # pylint: disable=g-import-not-at-top
   with grpc.insecure_channel(target) as channel:
     stub = service.PredictionServiceStub(channel)
-    return decode_grpc_response(stub.Predict(request, timeout=timeout))
+    try:
+      response = stub.Predict(request, timeout=timeout)
+    except grpc.RpcError as e:
+      if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        raise ServingError(_timed_out(target, timeout)) from e
+      if e.code() == grpc.StatusCode.UNAVAILABLE:
+        refused = 'connection refused' in (e.details() or '').lower()
+        raise ServingError(_unreachable(
+            target, ConnectionRefusedError() if refused else e.details())) from e
+      raise ServingError(f'{target}: gRPC {e.code().name}: '
+                         f'{_one_line(e.details())}') from e
+  return decode_grpc_response(response)
 
 
-def main():
+def _positive_seconds(text):
+  seconds = float(text)
+  if not seconds > 0:
+    raise argparse.ArgumentTypeError(f'must be positive, got {text}')
+  return seconds
+
+
+def main(argv=None):
+  """Requests samples and saves them; returns the exit status.
+
+  Args:
+    argv: the command-line arguments (default: `sys.argv[1:]`).
+
+  Returns:
+    0, or 1 after printing `error: ...` for a failed request.
+  """
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--server', default=f'localhost:{REST_PORT}',
                       help='host:port of the REST (8501) or gRPC (8500) API')
@@ -224,23 +410,37 @@ def main():
   parser.add_argument('--version', type=int, default=None)
   parser.add_argument('--num_samples', type=int, default=4)
   parser.add_argument('--seed', type=int, nargs=2, default=(0, 0))
+  parser.add_argument('--timeout', type=_positive_seconds,
+                      default=DEFAULT_TIMEOUT_S,
+                      help='seconds to wait for the answer')
   parser.add_argument('--output', default='samples.npz',
                       help='where the `sample` outputs go (.npz)')
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
   inputs = {'num_samples': args.num_samples, 'seed': list(args.seed)}
-  if args.protocol == 'rest':
-    outputs = rest_predict(rest_url(args.server, args.model_name,
-                                    args.version),
-                           columnar_request(inputs, 'sample'))
-  else:
-    request = grpc_predict_request(
-        args.model_name, inputs, {'num_samples': np.int32, 'seed': np.int32},
-        'sample', args.version)
-    outputs = grpc_predict(args.server, request)
-  np.savez(args.output, **outputs)
+  try:
+    if args.protocol == 'rest':
+      outputs = rest_predict(rest_url(args.server, args.model_name,
+                                      args.version),
+                             columnar_request(inputs, 'sample'), args.timeout)
+    else:
+      target = grpc_target(args.server)  # Before importing TensorFlow.
+      request = grpc_predict_request(
+          args.model_name, inputs, {'num_samples': np.int32, 'seed': np.int32},
+          'sample', args.version)
+      outputs = grpc_predict(target, request, args.timeout)
+  except (ServingError, ValueError, ImportError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  try:
+    np.savez(args.output, **outputs)
+  except OSError as e:
+    print(f'error: cannot write {args.output}: {e.strerror or e}',
+          file=sys.stderr)
+    return 1
   print({name: value.shape for name, value in outputs.items()},
         f'-> {args.output}')
+  return 0
 
 
 if __name__ == '__main__':
-  main()
+  sys.exit(main())

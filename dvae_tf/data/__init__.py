@@ -9,8 +9,9 @@ bias = data.train_mean('mnist_dynamic', data_dir='data')   # [28, 28, 1]
 
 `DATASETS` names them (see `datasets.py` for sizes and files). Each is read
 from `data_dir` in the format of its public source, else downloaded; a missing
-file raises `DatasetNotFoundError`. `sample`, a small real binarized MNIST,
-ships with the package and needs neither.
+file raises `DatasetNotFoundError`, a file not in its format a one-line
+`DatasetFormatError` (a `ValueError`) naming it. `sample`, a small real
+binarized MNIST, ships with the package and needs neither.
 
 Modules: `datasets` (the named datasets), `sources` (file readers),
 `download`, `omniglot` (28x28 Omniglot from the 105x105 drawings),
@@ -28,9 +29,11 @@ from dvae_tf.data.pipeline import load_images
 from dvae_tf.data.pipeline import make_dataset
 from dvae_tf.data.pipeline import num_examples
 from dvae_tf.data.pipeline import train_mean
+from dvae_tf.data.sources import DatasetFormatError
 
 __all__ = [
     'DATASETS',
+    'DatasetFormatError',
     'DatasetNotFoundError',
     'DatasetSpec',
     'SPLITS',

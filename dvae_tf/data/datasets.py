@@ -22,7 +22,9 @@ or `cifar-10-python.tar.gz`. `sample` ships inside the package.
 Each dataset is read from a local file in `data_dir`, in the format its public
 source distributes (`sources.py`); when the file is missing it is downloaded
 (`download.py`), and when that fails a `DatasetNotFoundError` says which file
-to put where. Images are kept in memory as uint8 [N, H, W, C] (`load_splits`);
+to put where. A file that is there but not in its format (or too small to fill
+every split) raises a `DatasetFormatError` naming it; nothing is downloaded in
+its place. Images are kept in memory as uint8 [N, H, W, C] (`load_splits`);
 `pipeline.py` turns them into float32 images.
 """
 
@@ -72,12 +74,24 @@ _MNIST_URL = ('https://storage.googleapis.com/tensorflow/tf-keras-datasets/'
 _MNIST_TRAIN = 50000
 
 
+def _nonempty_splits(path, splits):
+  """`splits` of the images of `path`, after checking that none is empty."""
+  sizes = ', '.join(f'{split} {len(images)}' for split, images in
+                    splits.items())
+  if not all(len(images) for images in splits.values()):
+    raise sources.format_error(
+        path, f'holds too few images to fill every split ({sizes})',
+        'the complete file of the public dataset')
+  return splits
+
+
 def _read_mnist_dynamic(data_dir):
-  x_train, x_test = sources.read_mnist_npz(download.fetch_file(
-      'mnist_dynamic', 'mnist.npz', _MNIST_URL, data_dir))
-  return {'train': x_train[:_MNIST_TRAIN],
-          'validation': x_train[_MNIST_TRAIN:],
-          'test': x_test}
+  path = download.fetch_file('mnist_dynamic', 'mnist.npz', _MNIST_URL,
+                             data_dir)
+  x_train, x_test = sources.read_mnist_npz(path)
+  return _nonempty_splits(path, {'train': x_train[:_MNIST_TRAIN],
+                                 'validation': x_train[_MNIST_TRAIN:],
+                                 'test': x_test})
 
 
 _LAROCHELLE_URL = ('http://www.cs.toronto.edu/~larocheh/public/datasets/'
@@ -100,15 +114,16 @@ _CHARDATA_URL = ('https://github.com/yburda/iwae/raw/master/datasets/'
 
 
 def _read_omniglot(data_dir):
-  npz = download.local_path(data_dir, 'omniglot.npz')
-  if npz and not download.local_path(data_dir, 'chardata.mat'):
-    train, test = omniglot.read_npz(npz)
+  path = download.local_path(data_dir, 'omniglot.npz')
+  if path and not download.local_path(data_dir, 'chardata.mat'):
+    train, test = omniglot.read_npz(path)
   else:
-    train, test = omniglot.read_chardata(download.fetch_file(
-        'omniglot', 'chardata.mat', _CHARDATA_URL, data_dir,
-        also_accepted=('omniglot.npz',)))
+    path = download.fetch_file('omniglot', 'chardata.mat', _CHARDATA_URL,
+                               data_dir, also_accepted=('omniglot.npz',))
+    train, test = omniglot.read_chardata(path)
   train, validation = omniglot.hold_out_validation(train)
-  return {'train': train, 'validation': validation, 'test': test}
+  return _nonempty_splits(path, {'train': train, 'validation': validation,
+                                 'test': test})
 
 
 _SILHOUETTES_FILE = 'caltech101_silhouettes_28_split1.mat'
@@ -133,9 +148,9 @@ def _read_cifar10(data_dir):
                               data_dir,
                               also_accepted=('cifar-10-batches-py/',)))
   train, test = sources.read_cifar10(path)
-  return {'train': train[:-_CIFAR_VALIDATION],
-          'validation': train[-_CIFAR_VALIDATION:],
-          'test': test}
+  return _nonempty_splits(path, {'train': train[:-_CIFAR_VALIDATION],
+                                 'validation': train[-_CIFAR_VALIDATION:],
+                                 'test': test})
 
 
 def _read_sample(data_dir):
@@ -196,6 +211,7 @@ def load_splits(name, data_dir=None):
   Raises:
     ValueError: unknown `name`.
     DatasetNotFoundError: the files are missing and cannot be downloaded.
+    DatasetFormatError: a file is not in its documented format.
   """
   get_spec(name)
   if data_dir is not None:

@@ -44,7 +44,7 @@ def read(path=PATH):
     `(images, indices)`: dicts from split to uint8 [N, 28, 28] in {0, 1} and
     to int [N] positions in the `mnist_dynamic` split.
   """
-  with np.load(path) as data:
+  with np.load(path, allow_pickle=False) as data:
     images = {split: np.unpackbits(data[f'{split}_bits'], axis=1,
                                    count=SIDE * SIDE).reshape((-1, SIDE, SIDE))
               for split in SPLITS}

@@ -1,0 +1,206 @@
+"""export/client.py from the command line: every failure is one clear line.
+
+The client runs as a subprocess against a closed port, against bad addresses,
+and against a small local HTTP server that answers each request as a case
+says (an HTTP error, a body that is not a prediction, no answer in time). Each
+failure prints exactly one line, `error: ...`, saying what failed and where,
+and exits with status 1.
+"""
+
+import http.server
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIENT = os.path.join(REPO, 'export', 'client.py')
+PREDICT = '/v1/models/dvae:predict'
+# What TensorFlow's C++ runtime logs on import, whatever TF_CPP_MIN_LOG_LEVEL.
+_TENSORFLOW_LOG = re.compile(
+    r'(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} )')
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  """Answers every POST with `status` and `body` after `delay` seconds.
+
+  With `raw`, writes those bytes instead of an HTTP response.
+  """
+  status, body, delay, raw = 200, b'', 0., None
+  requests = []
+
+  def do_POST(self):  # pylint: disable=invalid-name
+    length = int(self.headers.get('Content-Length', 0))
+    self.requests.append((self.path, json.loads(self.rfile.read(length))))
+    time.sleep(self.delay)
+    try:
+      if self.raw is not None:
+        self.wfile.write(self.raw)
+        return
+      self.send_response(self.status)
+      self.send_header('Content-Length', str(len(self.body)))
+      self.end_headers()
+      self.wfile.write(self.body)
+    except OSError:
+      pass  # The client gave up waiting (the timeout case).
+
+  def log_message(self, *args):
+    del args  # Quiet.
+
+
+@pytest.fixture
+def serve():
+  """`serve(**answer)` starts a local server answering so; returns host:port."""
+  servers = []
+
+  def start(**answer):
+    handler = type('Handler', (_Handler,), answer | {'requests': []})
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    return f'127.0.0.1:{server.server_port}', handler.requests
+
+  yield start
+  for server in servers:
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port():
+  """host:port of a local port with nothing listening on it."""
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return f'127.0.0.1:{s.getsockname()[1]}'
+
+
+def _run_client(*args, timeout=120):
+  return subprocess.run([sys.executable, CLIENT, *args], capture_output=True,
+                        text=True, timeout=timeout, cwd=REPO,
+                        env=os.environ | {'TF_CPP_MIN_LOG_LEVEL': '3'})
+
+
+def _json(value):
+  return json.dumps(value).encode()
+
+
+# (the server's answer, or None for no server; client arguments; part of the
+# message). `{server}` is the address of the local server or closed port.
+FAILURES = {
+    'connection refused': (
+        None, [],
+        'cannot reach http://{server}' + PREDICT + ': connection refused; is '
+        'TensorFlow Serving running there?'),
+    'port not a number': (
+        None, ['--server=localhost:notaport'],
+        "server 'localhost:notaport' has an invalid port"),
+    'port out of range': (
+        None, ['--server=localhost:99999'],
+        "server 'localhost:99999' has an invalid port"),
+    'no host': (
+        None, ['--server=http://'], "server 'http://' is not a valid address"),
+    'space in the host': (
+        None, ['--server=local host:8501'],
+        "server 'local host:8501' is not a valid address"),
+    'unsupported scheme': (
+        None, ['--server=ftp://localhost:21'],
+        "server 'ftp://localhost:21' has the unsupported scheme 'ftp'"),
+    'a URL for gRPC': (
+        None, ['--protocol=grpc', '--server=http://localhost:8500'],
+        "server 'http://localhost:8500' is a URL; gRPC takes host:port"),
+    'gRPC connection refused': (
+        None, ['--protocol=grpc', '--timeout=20'],
+        'cannot reach {server}: connection refused; is TensorFlow Serving '
+        'running there?'),
+    'HTTP 404': (
+        {'status': 404, 'body': _json(
+            {'error': 'Servable not found for request: Latest(dvae)'})}, [],
+        'http://{server}' + PREDICT + ': HTTP 404 Not Found: Servable not '
+        'found for request: Latest(dvae); check the model name and version'),
+    'HTTP 400 with a multi-line error': (
+        {'status': 400, 'body': _json({'error': (
+            'assertion failed: [num_samples must be a positive integer; '
+            'got] [0]\n\t [[node Assert]]')})}, [],
+        ': HTTP 400 Bad Request: assertion failed: [num_samples must be a '
+        'positive integer; got] [0] [[node Assert]]'),
+    'HTTP 500': (
+        {'status': 500, 'body': b'Internal failure\nat line 2\n'}, [],
+        'http://{server}' + PREDICT + ': HTTP 500 Internal Server Error: '
+        'Internal failure at line 2'),
+    'not JSON': (
+        {'body': b'<html><body>It works!</body></html>'}, [],
+        'http://{server}' + PREDICT + ": the response is not JSON (it begins "
+        "'<html><body>It works!</body></html>')"),
+    'JSON without outputs': (
+        {'body': _json({'result': [1, 2]})}, [],
+        'the response has neither "outputs" nor "predictions" (keys '
+        "['result'])"),
+    'JSON that is not an object': (
+        {'body': _json([1, 2])}, [],
+        'neither "outputs" nor "predictions" (a JSON list)'),
+    'error in a 200 answer': (
+        {'body': _json({'error': 'model not ready'})}, [],
+        'http://{server}' + PREDICT + ': server error: model not ready'),
+    'not HTTP': (
+        {'raw': b'\x00\x00\x12\x04garbage\r\n\r\n'}, [],
+        ': the answer is not HTTP (BadStatusLine); is this the REST port'),
+    'timeout': (
+        {'delay': 5., 'body': _json({'outputs': {}})}, ['--timeout=0.5'],
+        'no answer from http://{server}' + PREDICT + ' within 0.5 s'),
+}
+
+
+@pytest.mark.parametrize('answer, args, message', list(FAILURES.values()),
+                         ids=list(FAILURES))
+def test_failure_prints_one_error_line(serve, tmp_path, answer, args,
+                                       message):
+  server = _closed_port() if answer is None else serve(**answer)[0]
+  output = tmp_path / 'samples.npz'
+  result = _run_client(f'--server={server}', *args, f'--output={output}')
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  if '--protocol=grpc' in args:
+    # The gRPC protos import TensorFlow, whose runtime logs its start-up.
+    lines = [line for line in lines if not _TENSORFLOW_LOG.match(line)]
+  assert result.returncode == 1, result.stderr
+  assert len(lines) == 1, result.stderr
+  assert lines[0].startswith('error: ')
+  assert message.format(server=server) in lines[0]
+  assert not output.exists()
+
+
+def test_bad_timeout_is_a_usage_error():
+  result = _run_client('--timeout=0')
+  assert result.returncode == 2
+  assert result.stderr.splitlines()[-1].endswith(
+      'argument --timeout: must be positive, got 0')
+
+
+def test_samples_are_saved(serve, tmp_path):
+  images = np.zeros((2, 28, 28, 1))
+  server, requests = serve(body=_json(
+      {'outputs': {'images': images.tolist(), 'latents': [[0, 1], [1, 1]]}}))
+  output = tmp_path / 'samples.npz'
+  result = _run_client(f'--server={server}', '--num_samples=2',
+                       f'--output={output}')
+  assert result.returncode == 0, result.stderr
+  assert requests == [(PREDICT, {'signature_name': 'sample', 'inputs': {
+      'num_samples': 2, 'seed': [0, 0]}})]
+  with np.load(output) as saved:
+    np.testing.assert_array_equal(saved['images'], images)
+    assert saved['latents'].shape == (2, 2)
+
+
+def test_unwritable_output_is_one_line(serve, tmp_path):
+  server, _ = serve(body=_json({'outputs': {'images': [[0.5]]}}))
+  output = tmp_path / 'missing' / 'samples.npz'
+  result = _run_client(f'--server={server}', f'--output={output}')
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      f'error: cannot write {output}: No such file or directory')
