@@ -1,10 +1,20 @@
 """dvae_tf: DVAE++ (Vahdat et al., ICML 2018) in TensorFlow 2.
 
-Subpackages:
-  distributions: the overlapping smoothing transformations (Sec. 3, Appendices
-    A-B), Rolfe's spike-and-exponential smoothing, and the RBM prior (Sec. 5)
-    as TensorFlow Probability distributions, with annealed importance sampling
-    for the RBM's log partition function.
+From the bottom up (no module imports one above it):
+
+- `distributions`: the overlapping smoothing transformations (Sec. 3,
+  Appendices A-B), Rolfe's spike-and-exponential smoothing and the RBM
+  (Sec. 5) as TensorFlow Probability distributions, with annealed importance
+  sampling of the RBM's log partition function.
+- `smoothing`, `latents`, `priors`, `posterior`, `objectives`,
+  `log_z_gradient`: the pieces of a discrete VAE; smoothings, latent types
+  and priors are registries of named classes.
+- `models`: `DiscreteVAE` and its two models, `FeedForwardDVAE` (Secs. 4-5)
+  and `DVAEpp` (Sec. 6); `models.config` describes and builds either.
+- `data`, `training`, `evaluation`, `evaluation_report`, `export`: datasets,
+  the training loop, the importance-weighted bound, scored run directories,
+  SavedModels; `presets` names the paper's experiments; `binaries` are the
+  command-line programs; `benchmarks` their measurements.
 """
 
 __version__ = '0.1.0'

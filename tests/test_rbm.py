@@ -260,7 +260,7 @@ def test_persistent_chains_advance_and_checkpoint(tmp_path, rng):
   rbm = RBM(a1, a2, w)
   chains = PersistentChains(num_chains=2000, num_units=7, seed=3)
   before = chains.state.numpy().copy()
-  z = chains.advance(rbm, num_sweeps=20, seed=(0, 1))
+  z = chains.advance(rbm, num_gibbs_sweeps=20, seed=(0, 1))
   np.testing.assert_array_equal(chains.state.numpy(), z)
   assert not np.array_equal(before, z)
   _, states, probs = brute_force(a1.astype(np.float64), a2.astype(np.float64),
@@ -271,7 +271,7 @@ def test_persistent_chains_advance_and_checkpoint(tmp_path, rng):
   ckpt = tf.train.Checkpoint(chains=chains)
   path = ckpt.save(str(tmp_path / 'ckpt'))
   saved = chains.state.numpy().copy()
-  chains.advance(rbm, num_sweeps=1, seed=(0, 2))
+  chains.advance(rbm, num_gibbs_sweeps=1, seed=(0, 2))
   assert not np.array_equal(chains.state.numpy(), saved)
   restored = PersistentChains(num_chains=2000, num_units=7, seed=99)
   tf.train.Checkpoint(chains=restored).restore(path).assert_consumed()
@@ -282,3 +282,16 @@ def test_persistent_chains_advance_and_checkpoint(tmp_path, rng):
     PersistentChains(num_chains=10, num_units=8).advance(rbm, 1, (0, 0))
   with pytest.raises(ValueError, match='num_chains'):
     PersistentChains(num_chains=0, num_units=8)
+
+
+def test_validate_args_checks_the_couplings_at_run_time():
+  """A variable W of unknown static shape is checked against a1, a2."""
+  w = tf.Variable(np.zeros([2, 3], np.float32), shape=tf.TensorShape(None))
+  rbm = RBM(np.zeros(2, np.float32), np.zeros(3, np.float32), w,
+            validate_args=True)
+  z = tf.zeros([4, 5])
+  assert rbm.energy(z).shape == (4,)
+  w.assign(np.zeros([3, 3], np.float32))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'must have shape \[\.\.\., 2, 3\]'):
+    rbm.energy(z)

@@ -169,9 +169,10 @@ def test_trained_model_restores_without_its_data(tmp_path, monkeypatch):
   data_dir = tmp_path / 'data'
   data_dir.mkdir()
   rng = np.random.default_rng(0)
+  # 50,000 training images and 10 for validation: every split non-empty.
   np.savez(data_dir / 'mnist.npz',
-           x_train=rng.integers(0, 256, [60, 28, 28], dtype=np.uint8),
-           y_train=np.zeros(60, np.uint8),
+           x_train=rng.integers(0, 256, [50_010, 28, 28], dtype=np.uint8),
+           y_train=np.zeros(50_010, np.uint8),
            x_test=rng.integers(0, 256, [10, 28, 28], dtype=np.uint8),
            y_test=np.zeros(10, np.uint8))
   model_dir = str(tmp_path / 'run')

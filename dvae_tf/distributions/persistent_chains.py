@@ -49,12 +49,12 @@ class PersistentChains(keras.layers.Layer):
         initial, trainable=False, name='state',
         synchronization='on_read', aggregation='only_first_replica')
 
-  def advance(self, rbm, num_sweeps, seed):
-    """Runs `num_sweeps` block Gibbs sweeps of `rbm` and stores the result.
+  def advance(self, rbm, num_gibbs_sweeps, seed):
+    """Runs `num_gibbs_sweeps` block Gibbs sweeps of `rbm` and stores the result.
 
     Args:
       rbm: a `dvae_tf.distributions.RBM` with n1 + n2 == `num_units`.
-      num_sweeps: sweeps per call (the released code uses 40).
+      num_gibbs_sweeps: sweeps per call.
       seed: stateless seed for this call; vary it between steps.
 
     Returns:
@@ -71,7 +71,7 @@ class PersistentChains(keras.layers.Layer):
           f'PersistentChains.advance: the chains hold {self.num_units} units '
           f'but the RBM has {rbm.num_left} + {rbm.num_right}.')
     z = tf.stop_gradient(rbm.block_gibbs(
-        tf.cast(self.state.value, rbm.dtype), num_sweeps, seed))
+        tf.cast(self.state.value, rbm.dtype), num_gibbs_sweeps, seed))
     self.state.assign(tf.cast(z, self.state.dtype))
     return z
 

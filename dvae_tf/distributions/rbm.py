@@ -334,8 +334,8 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
 
   # Sampling.
 
-  def block_gibbs(self, z, num_sweeps, seed, name='block_gibbs'):
-    """Runs `num_sweeps` sweeps of block Gibbs sampling from z.
+  def block_gibbs(self, z, num_gibbs_sweeps, seed, name='block_gibbs'):
+    """Runs `num_gibbs_sweeps` sweeps of block Gibbs sampling from z.
 
     One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), each unit as
     [u < sigmoid(logit)] with u ~ U(0, 1). The sweeps run in blocks of
@@ -351,13 +351,13 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
 
     Args:
       z: starting states [..., n1 + n2] (the z2 half is overwritten first).
-      num_sweeps: int, Python or scalar tensor.
+      num_gibbs_sweeps: int, Python or scalar tensor.
       seed: a stateless seed (int or shape-[2] tensor).
       name: name scope.
 
     Returns:
       The states after the last sweep, the shape of `z` (`z` itself when
-      `num_sweeps` is 0).
+      `num_gibbs_sweeps` is 0).
     """
     with self._name_and_control_scope(name):
       z = tf.convert_to_tensor(z, dtype=self.dtype)
@@ -373,22 +373,22 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
                       ps.concat([[num_drawn], ps.shape(z)], 0), self.dtype)
         return _gibbs_sweeps(u, count, z, *params, num_left=self._num_left)
 
-      sweeps = tf.get_static_value(num_sweeps)
+      sweeps = tf.get_static_value(num_gibbs_sweeps)
       if sweeps is not None and sweeps <= block:
         return run_block(0, int(sweeps), z, int(sweeps)) if sweeps else z
-      num_sweeps = tf.cast(num_sweeps, tf.int32)
+      num_gibbs_sweeps = tf.cast(num_gibbs_sweeps, tf.int32)
 
       def body(index, z):
-        count = tf.minimum(block, num_sweeps - index * block)
+        count = tf.minimum(block, num_gibbs_sweeps - index * block)
         return index + 1, run_block(index, count, z, block)
 
-      _, z = tf.while_loop(lambda index, _: index * block < num_sweeps, body,
+      _, z = tf.while_loop(lambda index, _: index * block < num_gibbs_sweeps, body,
                            (tf.constant(0), z))
       return z
 
   def _sample_n(self, n, seed=None, num_gibbs_sweeps=None):
-    num_sweeps = (self._num_gibbs_sweeps if num_gibbs_sweeps is None
-                  else num_gibbs_sweeps)
+    if num_gibbs_sweeps is None:
+      num_gibbs_sweeps = self._num_gibbs_sweeps
     init_seed, gibbs_seed = samplers.split_seed(seed, n=2)
     logits = tf.broadcast_to(
         tf.convert_to_tensor(self._linear_left),
@@ -398,7 +398,7 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     z = tf.concat([z1, tf.zeros(tf.concat([ps.shape(z1)[:-1],
                                            [self._num_right]], 0), self.dtype)],
                   axis=-1)
-    return self.block_gibbs(z, num_sweeps, gibbs_seed)
+    return self.block_gibbs(z, num_gibbs_sweeps, gibbs_seed)
 
   def _default_event_space_bijector(self):
     return None
