@@ -1,10 +1,14 @@
 """What the binaries share: user errors as one clear line, flags from configs.
 
 `run(main)` is `absl.app.run(main)`, except that the errors a user can cause
-and fix (a missing dataset file or model directory, an invalid flag value or
-configuration, a diverged run) print `error: <what was wrong and what to do>`
-on stderr and exit with status 1, instead of a traceback. Every message
-raised for these cases in dvae_tf already names the input and the fix.
+and fix (a missing or malformed dataset file or model directory, an invalid
+flag value or configuration, a diverged run, a failed save, a locked
+directory) print one line, `error: <what was wrong and what to do>`, on
+stderr and exit with status 1 (2 for flags that do not parse), instead of a
+traceback or pages of flag help. Every message raised for these cases in
+dvae_tf already names the input and the fix. TensorFlow's and absl's
+informational logging is turned down so that it does not interleave with
+progress output.
 
 `define_config_flags(cls)` defines one flag per field of a config dataclass,
 with the field's default and the help text of its docstring's `Attributes:`
@@ -18,27 +22,47 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from dvae_tf import training
 
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
-               training.TrainingDivergedError)
+               training.TrainingDivergedError, training.CheckpointSaveError,
+               app.UsageError)
+# The exit status of a training stopped by SIGINT or SIGTERM after saving a
+# checkpoint (EX_TEMPFAIL): rerun the same command to resume.
+EXIT_STOPPED = 75
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
            float: flags.DEFINE_float, str: flags.DEFINE_string}
+
+
+def _one_line(error):
+  return ' '.join(str(error).split()) or type(error).__name__
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a bad flag as one `error:` line (status 2)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f'error: {_one_line(e)} (see --help for the flags)',
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def run(main):
   """`app.run(main)` with USER_ERRORS reported as `error: ...`, exit 1."""
 
   def guarded(argv):
+    logging.set_verbosity(logging.WARNING)
     try:
       return main(argv)
     except USER_ERRORS as e:
-      print(f'error: {e}', file=sys.stderr)
+      print(f'error: {_one_line(e)}', file=sys.stderr)
       sys.exit(1)
 
-  app.run(guarded)
+  app.run(guarded, flags_parser=parse_flags)
 
 
 def field_docs(cls):

@@ -11,6 +11,7 @@ needs log Z: the prior's stored value, which
 `dvae_tf.evaluation_report` scores a trained run directory with it.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -76,7 +77,8 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
   return total - tf.math.log(tf.cast(num_samples, total.dtype))
 
 
-def per_image_nll(model, images, num_samples, batch_size=100, seed=0):
+def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
+                  verbose=False):
   """-L_k (nats) of each of `images`, float64 [N].
 
   Args:
@@ -85,13 +87,22 @@ def per_image_nll(model, images, num_samples, batch_size=100, seed=0):
     num_samples: importance samples per image.
     batch_size: images per batch.
     seed: int seed.
+    verbose: show a progress bar of the images scored.
   """
+  if batch_size > model.max_evaluation_rows:
+    raise ValueError(
+        f'batch_size={batch_size} exceeds the {model.max_evaluation_rows} '
+        'rows this model evaluates at once; use --batch_size of at most '
+        f'{model.max_evaluation_rows}.')
+  progbar = keras.utils.Progbar(len(images), verbose=1 if verbose else 0,
+                                   unit_name='image')
   bound_fn = tf.function(
       lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s))
   bounds = []
   for i, start in enumerate(range(0, len(images), batch_size)):
     x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)
     bounds.append(bound_fn(x, tf.constant([seed, i], tf.int32)).numpy())
+    progbar.add(len(x))
   return -np.concatenate(bounds).astype(np.float64)
 
 

@@ -76,7 +76,7 @@ def baseline_nll(run_dir, split, expected):
 def evaluate_run(model_dir, split='test', num_importance_samples=4000,
                  batch_size=100, max_images=0, ais_chains=PAPER_AIS_CHAINS,
                  ais_betas=PAPER_AIS_BETAS, seed=0, data_dir=None,
-                 compare_with=None):
+                 compare_with=None, checkpoint=None, verbose=False):
   """Scores `model_dir` on `split`; writes and returns its evaluation.
 
   Args:
@@ -90,6 +90,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
     data_dir: where the dataset files are.
     compare_with: another run directory evaluated on the same images with
       the same k: adds `paired_difference` (`evaluation.paired_difference`).
+    checkpoint: the checkpoint to score ('ckpt-N'; default the newest).
+    verbose: show progress.
 
   Returns:
     The dict written to eval_<split>.json.
@@ -100,9 +102,12 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
       raise ValueError(f'{name} must be a positive integer; got {value}.')
   if max_images < 0:
     raise ValueError(f'max_images must be >= 0 (0: all); got {max_images}.')
+  for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+    if value < 2:
+      raise ValueError(f'{name} must be at least 2; got {value}.')
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  run = training.restore_model(model_dir, data_dir)
+  run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_z = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas, seed=ais_seed(seed))
   images = data.load_images(run.train_config.dataset, split,
@@ -114,7 +119,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
         num_images=len(images),
         num_importance_samples=num_importance_samples))
   nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
-                                 batch_size=batch_size, seed=seed)
+                                 batch_size=batch_size, seed=seed,
+                                 verbose=verbose)
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(

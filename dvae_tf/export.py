@@ -26,7 +26,10 @@ and a fixed seed, so a request is reproducible.
 Every input is validated in the graph: wrong rank or size, pixels outside
 [0, 1] ([0, 255] for a model of 8-bit images; see `PixelFormat`), pixels
 other than 0 and 1 for a model of binary images, a count below 1 or a seed
-not of shape [2] fail with INVALID_ARGUMENT naming the input. For that
+not of shape [2] fail with INVALID_ARGUMENT naming the input. So does a
+request larger than the export's `ServingLimits` (samples, images per call,
+importance samples), chosen at export and recorded in the metadata, so that
+no request can exhaust a server's memory or hold it for hours. For that
 the signatures declare inputs of unknown shape (a declared shape is trusted
 by the runtime, not checked); the expected shapes are in the metadata.
 
@@ -117,11 +120,35 @@ def _checked(x, checks, stand_in):
   return tf.cond(ok, lambda: tf.identity(x), lambda: stand_in)
 
 
-def _checked_count(n, name):
-  """A scalar count, checked to be at least 1."""
+@dataclasses.dataclass(frozen=True)
+class ServingLimits:
+  """The largest request each signature accepts.
+
+  Attributes:
+    max_samples: `num_samples` of one `sample` call.
+    max_images: images of one `encode`, `reconstruct` or `log_likelihood`
+      call.
+    max_importance_samples: `num_importance_samples` of one
+      `log_likelihood` call.
+  """
+  max_samples: int = 10_000
+  max_images: int = 1_000
+  max_importance_samples: int = 100_000
+
+  def __post_init__(self):
+    for name, value in dataclasses.asdict(self).items():
+      if value < 1:
+        raise ValueError(f'{name} must be a positive integer; got {value}.')
+
+
+def _checked_count(n, name, maximum):
+  """A scalar count, checked to lie in [1, maximum]."""
   n = _checked(n, [
       (_has_shape(n, []), [f'{name} must be a scalar; got shape', tf.shape(n)]),
       (tf.reduce_all(n > 0), [f'{name} must be a positive integer; got', n]),
+      (tf.reduce_all(n <= maximum), [
+          f'{name} must be at most {maximum} (the limit this model was '
+          'exported with); got', n]),
   ], tf.constant(1))
   return tf.ensure_shape(n, [])
 
@@ -153,13 +180,16 @@ class PixelFormat:
     return cls(True, 1.) if spec.binary else cls(False, float(spec.levels))
 
 
-def _checked_images(images, image_shape, pixels):
-  """Images [N, H, W, C] checked for shape and values (a `PixelFormat`)."""
+def _checked_images(images, image_shape, pixels, max_images):
+  """Images [N, H, W, C] checked for shape, values (a `PixelFormat`) and N."""
   shape = [None, *image_shape]
   checks = [
       (_has_shape(images, shape),
        [f'images must have shape {_shape_text(shape)}; got shape',
         tf.shape(images)]),
+      (tf.shape(images)[:1] <= max_images, [
+          f'images: at most {max_images} per call (the limit this model was '
+          'exported with); got', tf.shape(images)[:1]]),
       (tf.reduce_all((images >= 0.) & (images <= pixels.max_value)),
        [f'images: pixel values must lie in [0, {pixels.max_value:g}]; got '
         'values from', tf.reduce_min(images), 'to', tf.reduce_max(images)]),
@@ -183,14 +213,20 @@ class _SignatureBodies:
   variable saved with the others.)
   """
 
-  def __init__(self, model, pixels):
+  def __init__(self, model, pixels, limits):
     self.model = model
     self.image_shape = [int(d) for d in model.image_shape]
     self.pixels = pixels
+    self.limits = limits
+
+  def _images(self, images):
+    return _checked_images(images, self.image_shape, self.pixels,
+                           self.limits.max_images)
 
   def sample(self, num_samples, seed):
     """Prior samples: `images` [N, H, W, C] (Bernoulli means), `latents`."""
-    num_samples = _checked_count(num_samples, 'num_samples')
+    num_samples = _checked_count(num_samples, 'num_samples',
+                                 self.limits.max_samples)
     seed = _checked_seed(seed)
     images, latents = self.model.sample(num_samples, seed)
     return {'images': images, 'latents': latents}
@@ -200,7 +236,7 @@ class _SignatureBodies:
 
     For continuous global latents, their posterior `means` [N, U] instead.
     """
-    images = _checked_images(images, self.image_shape, self.pixels)
+    images = self._images(images)
     posterior, _ = self.model.encode_binary(images)
     latent = self.model.global_latent
     return {encode_output(self.model): tf.concat(
@@ -209,13 +245,14 @@ class _SignatureBodies:
 
   def reconstruct(self, images):
     """Bernoulli means of p(x | z) at the posterior's mode path."""
-    images = _checked_images(images, self.image_shape, self.pixels)
+    images = self._images(images)
     return {'reconstructions': self.model.reconstruct(images)}
 
   def log_likelihood(self, images, num_importance_samples):
     """L_k of each image in nats, k = `num_importance_samples`, [N]."""
-    images = _checked_images(images, self.image_shape, self.pixels)
-    k = _checked_count(num_importance_samples, 'num_importance_samples')
+    images = self._images(images)
+    k = _checked_count(num_importance_samples, 'num_importance_samples',
+                       self.limits.max_importance_samples)
     return {'log_likelihood': evaluation.importance_weighted_bound(
         self.model, images, k, seed=LOG_LIKELIHOOD_SEED)}
 
@@ -262,19 +299,20 @@ class ServingModule(tf.Module):
   ```
   """
 
-  def __init__(self, model, pixels=PixelFormat(), metadata_path=None,
-               name=None):
+  def __init__(self, model, pixels=PixelFormat(), limits=ServingLimits(),
+               metadata_path=None, name=None):
     """Wraps `model`.
 
     Args:
       model: a trained model whose prior holds the log Z to serve with.
       pixels: the `PixelFormat` the model takes.
+      limits: the `ServingLimits` of requests.
       metadata_path: a JSON file to store in the SavedModel's assets.
       name: module name.
     """
     super().__init__(name=name or 'dvae_serving')
     self.model_variables = _tf_variables(model)
-    bodies = _SignatureBodies(model, pixels)
+    bodies = _SignatureBodies(model, pixels, limits)
     for signature in SIGNATURES:
       setattr(self, signature, tf.function(
           getattr(bodies, signature),
@@ -305,13 +343,15 @@ def signature_docs(image_shape, num_units, encoded='probabilities'):
           for name, (inputs, outputs) in docs.items()}
 
 
-def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
+def build_metadata(model, log_normalizer, pixels=PixelFormat(),
+                   limits=ServingLimits(), **context):
   """The export's metadata: the model's interface, log Z, versions, `context`.
 
   Args:
     model: the exported model.
     log_normalizer: the `priors.LogNormalizer` the prior holds.
     pixels: the `PixelFormat` the model takes.
+    limits: the `ServingLimits` of requests.
     **context: JSON-serializable facts about the model's origin (config,
       dataset, step, evaluation), stored as given.
 
@@ -332,6 +372,7 @@ def build_metadata(model, log_normalizer, pixels=PixelFormat(), **context):
       # Block Gibbs sweeps per `sample` call (None: ancestral sampling).
       'sample_gibbs_sweeps': model.prior.sample_gibbs_sweeps,
       'log_likelihood_seed': list(LOG_LIKELIHOOD_SEED),
+      'limits': dataclasses.asdict(limits),
       'signatures': signature_docs(model.image_shape, num_units,
                                    encode_output(model)),
       'versions': {'dvae_tf': dvae_tf.__version__,
@@ -376,6 +417,33 @@ def version_path(export_dir, version=None):
   return path
 
 
+def _process_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+def remove_abandoned_staging(export_dir):
+  """Removes the hidden staging folders of exports whose process is gone.
+
+  A staging folder is `.<version>-<pid>-<random>`; one left by a killed
+  export is never renamed into place, so it is only clutter.
+  """
+  removed = []
+  for name in os.listdir(export_dir):
+    match = re.fullmatch(r'\.\d+-(\d+)-.*', name)
+    path = os.path.join(export_dir, name)
+    if match and os.path.isdir(path) and not _process_alive(
+        int(match.group(1))):
+      shutil.rmtree(path, ignore_errors=True)
+      removed.append(path)
+  return removed
+
+
 def write_saved_model(model, export_dir, metadata, version=None):
   """Writes `model`'s signatures to `export_dir/<version>/`; returns the path.
 
@@ -385,7 +453,7 @@ def write_saved_model(model, export_dir, metadata, version=None):
   Args:
     model: the model to export (see `ServingModule`).
     export_dir: the model's base path for TF Serving.
-    metadata: from `build_metadata` (its pixel format is used).
+    metadata: from `build_metadata` (its pixel format and limits are used).
     version: a positive integer (default: `next_version(export_dir)`).
 
   Returns:
@@ -393,8 +461,9 @@ def write_saved_model(model, export_dir, metadata, version=None):
   """
   path = version_path(export_dir, version)
   os.makedirs(export_dir, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=f'.{os.path.basename(path)}-',
-                             dir=export_dir)
+  remove_abandoned_staging(export_dir)
+  staging = tempfile.mkdtemp(
+      prefix=f'.{os.path.basename(path)}-{os.getpid()}-', dir=export_dir)
   try:
     os.chmod(staging, 0o755)  # mkdtemp's 0o700 would hide it from a server.
     metadata_path = os.path.join(staging, METADATA_FILE)
@@ -402,7 +471,9 @@ def write_saved_model(model, export_dir, metadata, version=None):
       json.dump(metadata, f, indent=2)
     pixels = PixelFormat(metadata['binary_pixels'],
                          metadata['max_pixel_value'])
-    module = ServingModule(model, pixels=pixels, metadata_path=metadata_path)
+    module = ServingModule(model, pixels=pixels,
+                           limits=ServingLimits(**metadata['limits']),
+                           metadata_path=metadata_path)
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.rename(staging, path)
   except BaseException:
@@ -412,7 +483,8 @@ def write_saved_model(model, export_dir, metadata, version=None):
 
 
 def export(model_dir, export_dir, version=None, data_dir=None,
-           ais_chains=PAPER_AIS_CHAINS, ais_betas=PAPER_AIS_BETAS, seed=0):
+           ais_chains=PAPER_AIS_CHAINS, ais_betas=PAPER_AIS_BETAS, seed=0,
+           limits=ServingLimits(), checkpoint=None):
   """Exports the latest checkpoint of `model_dir`; see the module docstring.
 
   Args:
@@ -421,6 +493,8 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     version: a positive integer (default: the next free one).
     data_dir: where the dataset files are (for the training-set mean).
     ais_chains, ais_betas: AIS settings when log Z is not exact.
+    limits: the `ServingLimits` of requests.
+    checkpoint: the checkpoint to export ('ckpt-N'; default the newest).
     seed: AIS seed, as in `evaluation_report.evaluate_run` (so the same
       settings give the log Z of its `eval_test.json`).
 
@@ -431,13 +505,13 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     ValueError, FileExistsError: see `version_path` (checked first).
   """
   version_path(export_dir, version)
-  run = training.restore_model(model_dir, data_dir)
+  run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas,
       seed=evaluation_report.ais_seed(seed))
   metadata = build_metadata(
       run.model, log_normalizer,
-      PixelFormat.of_dataset(run.train_config.dataset),
+      PixelFormat.of_dataset(run.train_config.dataset), limits,
       model_config=run.model_config.to_dict(),
       train_config=dataclasses.asdict(run.train_config),
       dataset=run.train_config.dataset, step=run.step,

@@ -12,17 +12,27 @@ describes on its dataset and leaves in `model_dir`:
   `checkpoint_every` steps, at the end, and on SIGINT/SIGTERM;
 - `train/`: TensorBoard scalars and sample grids.
 
-Rerunning the same call resumes from the latest checkpoint: the step count,
-the schedules (functions of the step) and the input order (keyed by step)
-continue exactly, so at most the steps after the last checkpoint are redone.
-A non-finite loss stops training with `TrainingDivergedError` before anything
-is saved, so the last checkpoint stays good.
+Rerunning the same call resumes from the newest readable checkpoint: the
+step count, the schedules (functions of the step) and the input order (keyed
+by step) continue exactly, so at most the steps after the last checkpoint are
+redone. The run directory is kept consistent through faults
+(`dvae_tf.run_dir`): one training at a time holds its lock; it must be
+writable before training starts; config.json is written, atomically, only
+once the run is known to match its checkpoints; a checkpoint that does not
+read back is set aside with a warning and the one before it used; a failed
+save stops training with `CheckpointSaveError`, keeping the previous one.
+
+Training stops with `TrainingDivergedError`, before anything is saved after
+the bad step, when the loss becomes NaN or infinite, or when the monitored
+bound collapses: falls below `COLLAPSE_FACTOR` times the bound of a model
+that ignores its latents (`reference_bound`).
 """
 
 import dataclasses
 import json
 import os
 import signal
+import sys
 import time
 
 import keras
@@ -32,6 +42,7 @@ import tensorflow as tf
 from dvae_tf import data
 from dvae_tf import images
 from dvae_tf import optimizer as optimizer_lib
+from dvae_tf import run_dir
 from dvae_tf import schedules
 from dvae_tf.models import config as config_lib
 
@@ -41,10 +52,19 @@ TRAIN_MEAN_FILE = 'train_mean.npy'
 # evaluation and export use the paper's settings).
 MONITOR_AIS_CHAINS = 100
 MONITOR_AIS_BETAS = 300
+# Training stops when the bound falls below this multiple of
+# `reference_bound` (both negative).
+COLLAPSE_FACTOR = 10.
+# TrainConfig fields that may change on resume with `change_optimizer=True`.
+OPTIMIZER_FIELDS = ('learning_rate',)
 
 
 class TrainingDivergedError(RuntimeError):
-  """The loss became NaN or infinite."""
+  """The loss became NaN or infinite, or the bound collapsed."""
+
+
+class CheckpointSaveError(RuntimeError):
+  """A checkpoint could not be written (disk full, read-only, ...)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,37 +114,81 @@ class TrainConfig:
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be a positive integer; got '
                          f'{getattr(self, name)}.')
+    for name in ('image_every', 'log_z_every'):
+      if getattr(self, name) < 0:
+        raise ValueError(f'{name} must be >= 0 (0: never); got '
+                         f'{getattr(self, name)}.')
     for name in ('learning_rate', 'beta_start', 'beta_end'):
       if not getattr(self, name) > 0:
         raise ValueError(f'{name} must be positive; got {getattr(self, name)}.')
+    if not 0. <= self.kl_anneal_fraction <= 1.:
+      raise ValueError(f'kl_anneal_fraction must lie in [0, 1]; got '
+                       f'{self.kl_anneal_fraction}.')
+    if not self.weight_decay >= 0.:
+      raise ValueError(f'weight_decay must be >= 0; got {self.weight_decay}.')
 
 
-def save_run_config(model_dir, model_config, train_config):
-  """Writes config.json, or checks that a resumed run has the same config.
+def run_record(model_config, train_config):
+  """What config.json holds: {'model': {...}, 'train': {...}}."""
+  return {'model': model_config.to_dict(),
+          'train': dataclasses.asdict(train_config)}
+
+
+def check_run_config(model_dir, model_config, train_config,
+                     change_optimizer=False):
+  """Checks a run against the record of `model_dir`; writes nothing.
 
   A recorded config is compared after reading it back through the config
   classes, so records written before a field existed (e.g. `kind`) or with
   an old name of a prior compare by meaning.
+
+  Args:
+    model_dir: the run directory.
+    model_config, train_config: the run asked for.
+    change_optimizer: accept other values of `OPTIMIZER_FIELDS` (e.g. a
+      lower learning rate after a divergence).
+
+  Returns:
+    The record to write: None if config.json exists and matches, else the
+    new record (a new run, or a resume with changed optimizer settings,
+    whose history `resumed` lists the changes).
+
+  Raises:
+    ValueError: the configuration differs, or the directory has
+      checkpoints but no config.json.
   """
   path = os.path.join(model_dir, CONFIG_FILE)
-  record = {'model': model_config.to_dict(),
-            'train': dataclasses.asdict(train_config)}
-  if os.path.exists(path):
-    previous_model, previous_train = load_run_config(model_dir)
-    previous = {'model': previous_model.to_dict(),
-                'train': dataclasses.asdict(previous_train)}
-    if previous != record:
-      changed = sorted(
-          f'{part}.{key}' for part in record for key in record[part]
-          if previous.get(part, {}).get(key) != record[part][key])
+  record = run_record(model_config, train_config)
+  if not os.path.exists(path):
+    found = run_dir.checkpoints_on_disk(run_dir.checkpoint_dir(model_dir))
+    if found:
       raise ValueError(
-          f'{model_dir} holds a run with a different configuration (changed: '
-          f'{", ".join(changed)}). Resume it with the same flags, or train '
+          f'{model_dir!r} has checkpoints but no {CONFIG_FILE}, which says '
+          'how they were trained; put the run\'s config.json back, or train '
           'into a new --model_dir.')
-    return
-  os.makedirs(model_dir, exist_ok=True)
-  with open(path, 'w') as f:
-    json.dump(record, f, indent=2)
+    return record
+  previous_model, previous_train = load_run_config(model_dir)
+  previous = run_record(previous_model, previous_train)
+  if previous == record:
+    return None
+  changed = sorted((part, key) for part in record for key in record[part]
+                   if previous[part].get(key) != record[part][key])
+  names = ', '.join(f'{part}.{key}' for part, key in changed)
+  optimizer_only = all(part == 'train' and key in OPTIMIZER_FIELDS
+                       for part, key in changed)
+  if not (optimizer_only and change_optimizer):
+    hint = (' (to resume with other optimizer settings, add '
+            '--change_optimizer_settings)' if optimizer_only else '')
+    raise ValueError(
+        f'{model_dir} holds a run with a different configuration (changed: '
+        f'{names}){hint}. Resume it with the same flags, or train into a new '
+        '--model_dir.')
+  with open(path) as f:
+    history = json.load(f).get('resumed', [])
+  record['resumed'] = history + [{
+      'changed': {f'{part}.{key}': [previous[part][key], record[part][key]]
+                  for part, key in changed}}]
+  return record
 
 
 def load_run_config(model_dir):
@@ -134,10 +198,20 @@ def load_run_config(model_dir):
     raise FileNotFoundError(
         f'No {CONFIG_FILE} in {model_dir!r}: is --model_dir a directory '
         'written by bin/train.py?')
-  with open(path) as f:
-    record = json.load(f)
-  return (config_lib.config_from_dict(record['model']),
-          TrainConfig(**record['train']))
+  try:
+    with open(path) as f:
+      record = json.load(f)
+    return (config_lib.config_from_dict(record['model']),
+            TrainConfig(**record['train']))
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ValueError(f'{path} is not valid JSON ({e}); restore it from the '
+                     'run\'s original config.json.') from None
+  except (KeyError, TypeError, AttributeError) as e:
+    raise ValueError(f'{path} is not a run record ({type(e).__name__}: {e}); '
+                     'expected {"model": {...}, "train": {...}} as written by '
+                     'bin/train.py.') from None
+  except ValueError as e:
+    raise ValueError(f'{path}: {e}') from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,18 +230,45 @@ class RestoredRun:
   step: int
 
 
-def restore_model(model_dir, data_dir=None, strategy=None):
-  """The trained model of `model_dir` (latest checkpoint), a `RestoredRun`."""
+def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
+  """The trained model of `model_dir`, a `RestoredRun`.
+
+  Args:
+    model_dir: a directory written by `train`.
+    data_dir: where the dataset is (only for directories without
+      train_mean.npy).
+    strategy: the `tf.distribute.Strategy` to build under.
+    checkpoint: a checkpoint name ('ckpt-N') or path; default the newest,
+      which must read back completely.
+
+  Raises:
+    FileNotFoundError: no config.json or no checkpoint.
+    ValueError: the newest checkpoint (or the one asked for) is unreadable;
+      the message names the newest readable one.
+  """
   model_config, train_config = load_run_config(model_dir)
+  directory = run_dir.checkpoint_dir(model_dir)
+  if checkpoint is None:
+    prefix = run_dir.newest_checkpoint(directory)
+    if prefix is None:
+      raise FileNotFoundError(f'No checkpoint in {directory}: train the model '
+                              'first (bin/train.py).')
+  else:
+    prefix = (checkpoint if os.path.dirname(checkpoint)
+              else os.path.join(directory, checkpoint))
+  error = run_dir.read_error(prefix)
+  if error:
+    readable = run_dir.restorable_checkpoint(model_dir, warn=lambda _: None,
+                                             quarantine=False)
+    fallback = (f'pass --checkpoint={os.path.basename(readable)} (the newest '
+                'readable one), or rerun training to set it aside' if readable
+                else 'no readable checkpoint remains; retrain')
+    raise ValueError(f'Checkpoint {prefix} cannot be read ({error}); '
+                     f'{fallback}.')
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
       strategy or tf.distribute.get_strategy(), model_dir)
-  checkpoint = make_checkpoint(model, optimizer)
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
-  if latest is None:
-    raise FileNotFoundError(f'No checkpoint in {model_dir}/checkpoints: train '
-                            'the model first (bin/train.py).')
-  checkpoint.restore(latest).expect_partial()
+  make_checkpoint(model, optimizer).restore(prefix).expect_partial()
   return RestoredRun(model, model_config, train_config,
                      int(optimizer.iterations.numpy()))
 
@@ -191,9 +292,25 @@ def train_mean(train_config, data_dir=None, model_dir=None):
   the training data; computed from `data_dir` for older model directories.
   """
   path = model_dir and os.path.join(model_dir, TRAIN_MEAN_FILE)
+  shape = data.image_shape(train_config.dataset)
   if path and os.path.exists(path):
-    return np.load(path)
+    try:
+      mean = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+      raise ValueError(f'{path} cannot be read ({e}); delete it to recompute '
+                       'it from the dataset (--data_dir).') from None
+    if (mean.shape != tuple(shape) or not np.all(np.isfinite(mean)) or
+        mean.min() < 0. or mean.max() > 1.):
+      raise ValueError(
+          f'{path} is not the mean image of {train_config.dataset} (shape '
+          f'{mean.shape}, values in [{np.nanmin(mean)}, {np.nanmax(mean)}]; '
+          f'expected {tuple(shape)} in [0, 1]); delete it to recompute it '
+          'from the dataset (--data_dir).')
+    return mean
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
+  if not np.all(np.isfinite(mean)):
+    raise ValueError(f'The mean training image of {train_config.dataset} is '
+                     'not finite; check the dataset files in --data_dir.')
   if path:
     np.save(path, mean)
   return mean
@@ -286,8 +403,38 @@ def read_metrics(values):
   return {k: float(v) for k, v in values.items()}
 
 
+def reference_bound(train_mean, binary):
+  """log p(x) of a model that ignores its latents, nats per image (negative).
+
+  For binary pixels, factorial Bernoulli at the training mean m:
+  E_x[log p(x)] = sum_pixels [m log m + (1 - m) log(1 - m)] (m clipped to
+  [1e-3, 1 - 1e-3], as the decoder's initial bias); for 8-bit pixels, the
+  uniform distribution, -H W C log 256. A model's bound starts near it and
+  rises; `COLLAPSE_FACTOR` times it is far below any trained model.
+  """
+  m = np.clip(np.asarray(train_mean, np.float64), 1e-3, 1. - 1e-3)
+  if binary:
+    return float(np.sum(m * np.log(m) + (1. - m) * np.log1p(-m)))
+  return float(-m.size * np.log(256.))
+
+
+def _save(manager, step, directory):
+  """manager.save(step), with a failure reported as `CheckpointSaveError`."""
+  previous = manager.latest_checkpoint
+  try:
+    return manager.save(checkpoint_number=step)
+  except (OSError, tf.errors.OpError) as e:
+    run_dir.remove_leftovers(directory)
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise CheckpointSaveError(
+        f'Could not save the checkpoint of step {step} in {directory} '
+        f'({reason}); the previous checkpoint, {previous}, is kept. Free '
+        'disk space or fix the permissions, then rerun the same command to '
+        'resume.') from None
+
+
 def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
-          verbose=True):
+          verbose=True, change_optimizer=False):
   """Trains (or resumes training of) a model; see the module docstring.
 
   Args:
@@ -297,26 +444,57 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     data_dir: where dataset files are (see `dvae_tf.data`).
     strategy: a `tf.distribute.Strategy` (default: the default strategy; pass
       `tf.distribute.MirroredStrategy()` for several GPUs).
-    verbose: show a progress bar.
+    verbose: show a progress bar and what resumed.
+    change_optimizer: on resume, accept other values of `OPTIMIZER_FIELDS`
+      (recorded in config.json's `resumed`).
 
   Returns:
     dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
-    `bound` (nats per example, with the latest log Z estimate), and
-    `steps_per_second`.
+    `bound` (nats per example; an RBM prior's log Z refreshed at the end),
+    and `steps_per_second`.
 
   Raises:
-    TrainingDivergedError: the loss became NaN or infinite.
+    TrainingDivergedError: the loss became NaN or infinite, or the bound
+      collapsed.
+    CheckpointSaveError: a checkpoint could not be written.
+    run_dir.RunDirectoryError: the directory is locked or not writable.
   """
   strategy = strategy or tf.distribute.get_strategy()
-  save_run_config(model_dir, model_config, train_config)
-  model, optimizer = build_model_and_optimizer(model_config, train_config,
-                                               data_dir, strategy, model_dir)
-  checkpoint = make_checkpoint(model, optimizer)
-  manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=3)
-  checkpoint.restore(manager.latest_checkpoint)
-  start = int(optimizer.iterations.numpy())
+  if not os.path.exists(os.path.join(model_dir, TRAIN_MEAN_FILE)):
+    # The data are read and checked before anything is written.
+    train_mean(train_config, data_dir)
+  run_dir.check_writable(model_dir)
+  with run_dir.RunLock(model_dir):
+    return _train_locked(model_config, train_config, model_dir, data_dir,
+                         strategy, verbose, change_optimizer)
+
+
+def _say(verbose, text):
+  if verbose:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
+                  verbose, change_optimizer):
+  """`train` inside the run's lock."""
   cfg = train_config
+  record = check_run_config(model_dir, model_config, cfg, change_optimizer)
+  model, optimizer = build_model_and_optimizer(model_config, cfg, data_dir,
+                                               strategy, model_dir)
+  directory = run_dir.checkpoint_dir(model_dir)
+  for path in run_dir.remove_leftovers(directory):
+    _say(verbose, f'Removed {path}, left by an interrupted save.')
+  checkpoint = make_checkpoint(model, optimizer)
+  latest = run_dir.restorable_checkpoint(
+      model_dir, warn=lambda line: print(line, file=sys.stderr, flush=True))
+  if latest:
+    checkpoint.restore(latest)
+  manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=3)
+  start = int(optimizer.iterations.numpy())
+  if record is not None:
+    run_dir.write_json_atomic(os.path.join(model_dir, CONFIG_FILE), record)
+  if latest:
+    _say(verbose, f'Resuming from step {start} ({latest}).')
   if start >= cfg.num_steps:
     return {'step': start, 'stopped_by': 'num_steps', 'bound': None,
             'steps_per_second': None}
@@ -326,6 +504,8 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
                               start_step=start)
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   train_step = make_train_step(model, optimizer, cfg, strategy)
+  collapse = COLLAPSE_FACTOR * reference_bound(
+      train_mean(cfg, data_dir, model_dir), data.is_binary(cfg.dataset))
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
   progbar = keras.utils.Progbar(cfg.num_steps, verbose=1 if verbose else 0,
@@ -336,11 +516,16 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
   with _StopSignal() as stop:
     while step < cfg.num_steps:
       values = read_metrics(train_step(iterator))
-      if not np.isfinite(values['loss']):
+      if not np.isfinite(values['loss']) or values['bound'] < collapse:
+        what = (f'The loss became {values["loss"]}' if not np.isfinite(
+            values['loss']) else
+                f'The bound collapsed to {values["bound"]:.4g} nats, below '
+                f'{COLLAPSE_FACTOR:g} times that of the mean image '
+                f'({collapse / COLLAPSE_FACTOR:.4g})')
         raise TrainingDivergedError(
-            f'The loss became {values["loss"]} at step {step + 1}; nothing '
-            f'was saved after it. The last good checkpoint is '
-            f'{manager.latest_checkpoint}. Lower --learning_rate or '
+            f'{what} at step {step + 1}; nothing was saved after it. The last '
+            f'good checkpoint is {manager.latest_checkpoint}. Lower '
+            '--learning_rate (and add --change_optimizer_settings) or '
             '--beta_end, or check the data, then rerun to resume.')
       step += 1
       if step % cfg.log_every == 0 or step == cfg.num_steps:
@@ -363,13 +548,21 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
         model.prior.refresh_log_normalizer(ais_chains=MONITOR_AIS_CHAINS,
                                            ais_betas=MONITOR_AIS_BETAS,
                                            seed=(cfg.seed, step))
-      if stop.received or step % cfg.checkpoint_every == 0:
-        manager.save(checkpoint_number=step)
+      last = stop.received or step == cfg.num_steps
+      if last:
+        # The last bound used the log Z of the last refresh; bound =
+        # log p(x | z) - KL and KL contains +log Z, so it moves by
+        # -delta log Z. The refreshed value is saved with the checkpoint.
+        before = model.prior.log_z
+        values['bound'] -= model.prior.refresh_log_normalizer(
+            ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+            seed=(cfg.seed, step)).value - before
+      if last or step % cfg.checkpoint_every == 0:
+        _save(manager, step, directory)
       if stop.received:
         stopped_by = stop.received
         break
-    if stopped_by == 'num_steps':
-      manager.save(checkpoint_number=step)
+  progbar.update(step, finalize=True)  # Ends the progress line.
   writer.flush()
   return {'step': step, 'stopped_by': stopped_by,
           'bound': values.get('bound'),

@@ -535,3 +535,54 @@ def test_grey_level_pixels(factorial_model, images):
                      match=r'pixel values must lie in \[0, 255\]; got '
                            r'values from\] \[0\] \[to\] \[300\]'):
     module.reconstruct(images[:2] * 300.)
+
+
+def test_oversized_requests_are_rejected(tmp_path, factorial_model, images):
+  """Requests over the export's limits fail with INVALID_ARGUMENT, and the
+  server goes on answering; the limits are in the metadata."""
+  limits = export.ServingLimits(max_samples=5, max_images=4,
+                                max_importance_samples=7)
+  metadata = export.build_metadata(
+      factorial_model, factorial_model.prior.refresh_log_normalizer(),
+      limits=limits)
+  assert metadata['limits'] == {'max_samples': 5, 'max_images': 4,
+                                'max_importance_samples': 7}
+  signatures = tf.saved_model.load(export.write_saved_model(
+      factorial_model, str(tmp_path), metadata)).signatures
+  oversized = [
+      ('sample', {'num_samples': 6, 'seed': [0, 1]},
+       r'num_samples must be at most 5'),
+      ('sample', {'num_samples': 10**9, 'seed': [0, 1]},
+       r'num_samples must be at most 5'),
+      ('encode', {'images': images[:5]}, r'images: at most 4 per call'),
+      ('reconstruct', {'images': images[:5]}, r'images: at most 4 per call'),
+      ('log_likelihood', {'images': images[:5], 'num_importance_samples': 2},
+       r'images: at most 4 per call'),
+      ('log_likelihood', {'images': images[:2],
+                          'num_importance_samples': 10**9},
+       r'num_importance_samples must be at most 7'),
+  ]
+  for name, inputs, message in oversized:
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+      call(signatures[name], inputs)
+  assert call(signatures['sample'], {'num_samples': 5, 'seed': [0, 1]})[
+      'images'].shape == (5, 28, 28, 1)
+  assert call(signatures['log_likelihood'], {
+      'images': images[:4], 'num_importance_samples': 7})[
+          'log_likelihood'].shape == (4,)
+  with pytest.raises(ValueError, match='max_images must be a positive'):
+    export.ServingLimits(max_images=0)
+
+
+def test_abandoned_staging_folders_are_removed(tmp_path, factorial_model):
+  """A killed export leaves a hidden staging folder; the next export of that
+  directory removes it (its process is gone), and keeps a live one's."""
+  dead = tmp_path / '.1-999999999-abcd'
+  dead.mkdir()
+  (dead / 'saved_model.pb').write_text('partial')
+  alive = tmp_path / f'.1-{os.getpid()}-efgh'
+  alive.mkdir()
+  metadata = export.build_metadata(
+      factorial_model, factorial_model.prior.refresh_log_normalizer())
+  export.write_saved_model(factorial_model, str(tmp_path), metadata)
+  assert not dead.exists() and alive.exists()

@@ -1,5 +1,6 @@
 """Training: exact resume after interruption, the NaN guard, the binaries."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -238,3 +239,78 @@ def test_checkpoint_keeps_batch_norm_statistics(tmp_path):
   x = tf.zeros([2, 28, 28, 1])
   reloaded = training.restore_model(str(tmp_path)).model
   np.testing.assert_allclose(reloaded.reconstruct(x), model.reconstruct(x))
+
+
+def test_reference_bound_is_the_mean_image_models_log_likelihood(rng):
+  """sum m log m + (1 - m) log(1 - m) = E_x[log Bernoulli(x; m)], x ~ m."""
+  mean = rng.uniform(0.01, 0.99, size=(3, 3, 1))
+  x = (rng.uniform(size=(200_000, 3, 3, 1)) < mean).astype(np.float64)
+  monte_carlo = np.sum(x * np.log(mean) + (1 - x) * np.log1p(-mean),
+                       axis=(1, 2, 3))
+  np.testing.assert_allclose(training.reference_bound(mean, binary=True),
+                             monte_carlo.mean(),
+                             atol=4 * monte_carlo.std() / np.sqrt(len(x)))
+  assert training.reference_bound(np.zeros([2, 2, 3]), binary=False) == (
+      -12 * np.log(256.))
+
+
+def test_a_collapsing_bound_stops_training(tmp_path):
+  """A learning rate of 1e3 drives the bound to -1e5 without a NaN."""
+  huge = training.TrainConfig(dataset='sample', num_steps=200, batch_size=20,
+                              learning_rate=1e3, checkpoint_every=10,
+                              image_every=0, log_z_every=0)
+  with pytest.raises(training.TrainingDivergedError,
+                     match=r'The bound collapsed to .* below 10 times that '
+                           r'of the mean image'):
+    training.train(MODEL, huge, str(tmp_path), verbose=False)
+  # Every checkpoint kept is from before the collapse.
+  latest = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
+  if latest:
+    model = training.restore_model(str(tmp_path)).model
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
+
+
+def test_optimizer_settings_change_on_resume_only_when_asked(tmp_path):
+  short = training.TrainConfig(dataset='sample', num_steps=2, batch_size=20,
+                               image_every=0, log_z_every=0)
+  model_dir = str(tmp_path)
+  training.train(MODEL, short, model_dir, verbose=False)
+  longer = dataclasses.replace(short, num_steps=4, learning_rate=1e-3)
+  with pytest.raises(ValueError, match='add --change_optimizer_settings'):
+    training.train(MODEL, longer, model_dir, verbose=False)
+  with pytest.raises(ValueError, match='train.num_steps'):
+    training.train(MODEL, longer, model_dir, verbose=False,
+                   change_optimizer=True)
+  lower = dataclasses.replace(short, learning_rate=1e-3)
+  training.train(MODEL, dataclasses.replace(short, learning_rate=1e-3),
+                 model_dir, verbose=False, change_optimizer=True)
+  with open(os.path.join(model_dir, 'config.json')) as f:
+    record = json.load(f)
+  assert record['train']['learning_rate'] == 1e-3
+  assert record['resumed'] == [
+      {'changed': {'train.learning_rate': [short.learning_rate, 1e-3]}}]
+  assert training.load_run_config(model_dir)[1] == lower
+
+
+def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
+    tmp_path, capsys):
+  short = training.TrainConfig(dataset='sample', num_steps=3, batch_size=20,
+                               checkpoint_every=2, image_every=0,
+                               log_z_every=0)
+  model_dir = str(tmp_path)
+  training.train(MODEL, dataclasses.replace(short, num_steps=2), model_dir,
+                 verbose=False)
+  record = json.load(open(os.path.join(model_dir, 'config.json')))
+  record['train']['num_steps'] = 3
+  json.dump(record, open(os.path.join(model_dir, 'config.json'), 'w'))
+  result = training.train(MODEL, short, model_dir, verbose=True)
+  err = capsys.readouterr().err
+  assert 'Resuming from step 2 (' in err and 'ckpt-2' in err
+  # The last checkpoint holds the log Z refreshed at the end (exact for 16
+  # units), which the reported bound uses.
+  model = training.restore_model(model_dir).model
+  np.testing.assert_allclose(model.prior.log_z,
+                             float(model.prior.rbm().log_normalizer()),
+                             rtol=1e-6)
+  assert model.prior.log_z != 16 * np.log(2.)  # Not the initial value.
+  assert np.isfinite(result['bound'])

@@ -37,6 +37,8 @@ flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
                      'AIS chains when log Z is not exact.')
 flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
+flags.DEFINE_string('checkpoint', None, 'The checkpoint to score (ckpt-N; '
+                    'default: the newest).')
 flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
                     'on the same images with the same k: report the paired '
                     'NLL difference against it.')
@@ -49,7 +51,8 @@ def main(argv):
       num_importance_samples=FLAGS.num_importance_samples,
       batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
       ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas, seed=FLAGS.seed,
-      data_dir=FLAGS.data_dir, compare_with=FLAGS.compare_with)
+      data_dir=FLAGS.data_dir, compare_with=FLAGS.compare_with,
+      checkpoint=FLAGS.checkpoint, verbose=True)
   path, _ = evaluation_report.evaluation_paths(FLAGS.model_dir, FLAGS.split)
   print(f'Wrote {path}:')
   print(json.dumps(result))

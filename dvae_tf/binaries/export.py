@@ -31,6 +31,9 @@ flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
                      'AIS chains when log Z is not exact.')
 flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
 flags.DEFINE_integer('seed', 0, 'AIS seed (as in bin/evaluate.py).')
+flags.DEFINE_string('checkpoint', None, 'The checkpoint to export (ckpt-N; '
+                    'default: the newest).')
+cli.define_config_flags(export.ServingLimits)
 
 
 def main(argv):
@@ -39,12 +42,13 @@ def main(argv):
     raise app.UsageError(f'--version must be a positive integer; got '
                          f'{FLAGS.version}.')
   for name in ('ais_chains', 'ais_betas'):
-    if FLAGS[name].value < 1:
-      raise app.UsageError(f'--{name} must be a positive integer.')
+    if FLAGS[name].value < 2:
+      raise app.UsageError(f'--{name} must be at least 2.')
   path = export.export(FLAGS.model_dir, FLAGS.export_dir,
                        version=FLAGS.version, data_dir=FLAGS.data_dir,
                        ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
-                       seed=FLAGS.seed)
+                       seed=FLAGS.seed, checkpoint=FLAGS.checkpoint,
+                       limits=cli.config_from_flags(export.ServingLimits, {}))
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     metadata = json.load(f)
   print(f'Exported step {metadata["step"]} to {path} (log Z '

@@ -8,8 +8,11 @@ share one sample of the global prior and differ in their local latents, laid
 out --groups_per_row groups to a row: the layout of Fig. 4.
 """
 
+import os
+
 from absl import app
 from absl import flags
+import numpy as np
 
 from dvae_tf import cli
 from dvae_tf import images
@@ -30,6 +33,21 @@ flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
                      'each row of the grid.')
 
 
+def available_memory_bytes():
+  """Memory the machine has free now (physical pages), in bytes."""
+  return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+
+
+def max_samples_that_fit(image_shape, free_bytes):
+  """The most samples whose image means and grid fit in half of `free_bytes`.
+
+  Each sample costs its float32 means, the float32 grid and the uint8 PNG
+  rows: 9 bytes per pixel value, and the model's activations are drawn in
+  batches (`DiscreteVAE.max_evaluation_rows`), so they do not grow with n.
+  """
+  return int(free_bytes // 2 // (9 * int(np.prod(image_shape))))
+
+
 def main(argv):
   del argv
   if FLAGS.num_samples < 1:
@@ -37,6 +55,12 @@ def main(argv):
   if FLAGS.group_size < 1 or FLAGS.groups_per_row < 1:
     raise app.UsageError('--group_size and --groups_per_row must be positive.')
   model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir).model
+  fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
+  if FLAGS.num_samples > fits:
+    raise app.UsageError(
+        f'--num_samples={FLAGS.num_samples} does not fit in the memory free '
+        f'now ({available_memory_bytes() / 2**30:.1f} GiB); at most {fits} '
+        'samples fit in one grid.')
   columns = None
   samples_per_global = 1
   if FLAGS.fixed_global:
@@ -46,10 +70,16 @@ def main(argv):
           f'{FLAGS.model_dir} holds a {type(model).__name__}.')
     samples_per_global = FLAGS.group_size
     columns = FLAGS.group_size * FLAGS.groups_per_row
-  means, _ = model.sample(FLAGS.num_samples, seed=(FLAGS.seed, 0),
-                          samples_per_global=samples_per_global)
-  images.write_png(FLAGS.output, images.grid(means.numpy(),
-                                             num_columns=columns))
+  # In batches of whole groups, so memory does not grow with the model's
+  # activations; batch b uses the seed (seed, b).
+  per_batch = max(samples_per_global, model.max_evaluation_rows //
+                  samples_per_global * samples_per_global)
+  means = np.concatenate([
+      model.sample(min(per_batch, FLAGS.num_samples - start),
+                   seed=(FLAGS.seed, b),
+                   samples_per_global=samples_per_global)[0].numpy()
+      for b, start in enumerate(range(0, FLAGS.num_samples, per_batch))])
+  images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
   print(f'Wrote {FLAGS.num_samples} samples to {FLAGS.output}.')
 
 

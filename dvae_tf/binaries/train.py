@@ -10,10 +10,16 @@ kind are refused. --model defaults to the preset's kind (feed_forward without
 a preset). Every other flag is a field of `TrainConfig`, `ModelConfig` or
 `DVAEppConfig`, with the field's default. Checkpoints are written every
 --checkpoint_every steps and on SIGINT/SIGTERM.
+
+Exit status: 0 when --num_steps are done; 75 when stopped by SIGINT or
+SIGTERM after saving a checkpoint (rerun the same command to resume: a
+scheduler should requeue); 1 for an error the message explains; 2 for flags
+that do not parse.
 """
 
 import dataclasses
 import json
+import sys
 
 from absl import app
 from absl import flags
@@ -33,6 +39,8 @@ flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
 flags.DEFINE_bool('multi_gpu', False, 'Train with MirroredStrategy on all GPUs.')
 flags.DEFINE_enum('model', None, list(config_lib.MODEL_KINDS),
                   'Model kind (default: the preset\'s, else feed_forward).')
+flags.DEFINE_bool('change_optimizer_settings', False, 'On resume, accept a '
+                  'changed --learning_rate (recorded in config.json).')
 for _cls in (config_lib.ModelConfig, config_lib.DVAEppConfig,
              training.TrainConfig):
   cli.define_config_flags(_cls, skip=('kind',))
@@ -68,10 +76,15 @@ def main(argv):
               else tf.distribute.get_strategy())
   print(json.dumps({'model': model_config.to_dict(),
                     'train': dataclasses.asdict(train_config)}))
-  result = training.train(model_config, train_config, FLAGS.model_dir,
-                          data_dir=FLAGS.data_dir, strategy=strategy)
+  result = training.train(
+      model_config, train_config, FLAGS.model_dir, data_dir=FLAGS.data_dir,
+      strategy=strategy, change_optimizer=FLAGS.change_optimizer_settings)
   print(json.dumps(result))
   print(f'Checkpoints and TensorBoard logs are in {FLAGS.model_dir}.')
+  if result['stopped_by'] != 'num_steps':
+    print(f'Stopped by {result["stopped_by"]} at step {result["step"]}; rerun '
+          'the same command to resume.', file=sys.stderr)
+    sys.exit(cli.EXIT_STOPPED)
 
 
 def run():

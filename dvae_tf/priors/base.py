@@ -124,7 +124,17 @@ class Prior(keras.layers.Layer):
       ais_chains, ais_betas: AIS settings where log Z is not exact.
       seed: AIS seed.
     """
-    return self._refresh_log_normalizer(ais_chains, ais_betas, seed)
+    for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+      if int(value) < 2:
+        raise ValueError(f'{name} must be at least 2 (AIS needs two chains '
+                         f'for a standard error and two temperatures); got '
+                         f'{value}.')
+    return self._refresh_log_normalizer(int(ais_chains), int(ais_betas), seed)
+
+  @property
+  def log_z(self):
+    """The log Z that `log_prob` and `kl` use now (0 for a normalized prior)."""
+    return 0.
 
   @property
   def sample_gibbs_sweeps(self):

@@ -74,6 +74,10 @@ class RBMPrior(base.Prior):
                num_gibbs_sweeps=self.num_gibbs_sweeps)
 
   @property
+  def log_z(self):
+    return float(self.log_z_estimate.numpy())
+
+  @property
   def sample_gibbs_sweeps(self):
     return self.num_gibbs_sweeps
 

@@ -1,0 +1,152 @@
+"""Bad flags and bad files given to the binaries: one line, non-zero exit.
+
+Each case runs a binary in a subprocess (all cases at once, a few in
+parallel) and expects a non-zero exit, no traceback, and a last stderr line
+`error: ...` containing the given text. Bad dataset files are in
+tests/test_data_files.py; serving requests in tests/test_export.py.
+"""
+
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dvae_tf import models
+from dvae_tf import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_FLAGS = ('--dataset=sample', '--struct=1-layer-lin', '--num_steps=2',
+               '--batch_size=10')
+
+
+def _run_dir(tmp, name, edit):
+  """A copy of the trained run with `edit(model_dir)` applied."""
+  model_dir = os.path.join(tmp, name)
+  shutil.copytree(os.path.join(tmp, 'good'), model_dir)
+  edit(model_dir)
+  return model_dir
+
+
+def _write(path, text):
+  with open(path, 'w') as f:
+    f.write(text)
+
+
+def _add_unknown_key(model_dir):
+  path = os.path.join(model_dir, 'config.json')
+  with open(path) as f:
+    record = json.load(f)
+  record['model']['colour'] = 'red'
+  _write(path, json.dumps(record))
+
+
+# (name, binary, arguments given the temporary folder, expected text).
+CASES = [
+    ('unparsable value', 'train.py', lambda t: ['--num_steps=abc',
+                                                f'--model_dir={t}/a'],
+     "flag --num_steps=abc"),
+    ('unknown flag', 'train.py', lambda t: ['--num_stepz=3',
+                                            f'--model_dir={t}/a'],
+     'Unknown command line flag'),
+    ('missing required flag', 'evaluate.py', lambda t: [],
+     'model_dir'),
+    ('negative KL warm-up', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--kl_anneal_fraction=-1', f'--model_dir={t}/a'],
+     'kl_anneal_fraction must lie in [0, 1]'),
+    ('negative weight decay', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--weight_decay=-1', f'--model_dir={t}/a'],
+     'weight_decay must be >= 0'),
+    ('negative image interval', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--image_every=-1', f'--model_dir={t}/a'],
+     'image_every must be >= 0'),
+    ('unknown preset', 'train.py', lambda t: ['--preset=nope',
+                                              f'--model_dir={t}/a'],
+     'Unknown preset'),
+    ('model_dir is a file', 'train.py', lambda t: [
+        *TRAIN_FLAGS, f'--model_dir={t}/a_file'], 'is a file'),
+    ('resume with another structure', 'train.py', lambda t: [
+        '--dataset=sample', '--struct=2-layer-lin', '--num_steps=2',
+        '--batch_size=10', f'--model_dir={t}/good'], 'changed: model.struct'),
+    ('resume with another learning rate', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--learning_rate=0.1', f'--model_dir={t}/good'],
+     '--change_optimizer_settings'),
+    ('negative max_images', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--max_images=-5'], 'max_images must be >= 0'),
+    ('zero batch size', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--batch_size=0'],
+     'batch_size must be a positive integer'),
+    ('oversized batch', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--batch_size=100000'],
+     'use --batch_size of at most'),
+    ('zero AIS chains', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--ais_chains=0'],
+     'ais_chains must be at least 2'),
+    ('config.json not JSON', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/bad_json'], 'config.json is not valid JSON'),
+    ('config.json with an unknown key', 'sample.py', lambda t: [
+        f'--model_dir={t}/unknown_key'], "unknown fields ['colour']"),
+    ('config.json deleted, checkpoints kept', 'train.py', lambda t: [
+        *TRAIN_FLAGS, f'--model_dir={t}/no_config'],
+     'has checkpoints but no config.json'),
+    ('train_mean.npy damaged', 'sample.py', lambda t: [
+        f'--model_dir={t}/bad_mean'], 'train_mean.npy cannot be read'),
+    ('train_mean.npy not finite', 'export.py', lambda t: [
+        f'--model_dir={t}/nan_mean', f'--export_dir={t}/export'],
+     'train_mean.npy is not the mean image'),
+    ('too many samples for memory', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', '--num_samples=100000000'],
+     'samples fit in one grid'),
+    ('zero export limit', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        '--max_samples=0'], 'max_samples must be a positive integer'),
+]
+
+
+@pytest.fixture(scope='module')
+def results(tmp_path_factory):
+  tmp = str(tmp_path_factory.mktemp('bad_inputs'))
+  config = models.ModelConfig(struct='1-layer-lin', units_per_group=8)
+  train_config = training.TrainConfig(dataset='sample', num_steps=2,
+                                      batch_size=10, image_every=0,
+                                      log_z_every=0)
+  training.train(config, train_config, os.path.join(tmp, 'good'),
+                 verbose=False)
+  _write(os.path.join(tmp, 'a_file'), 'not a directory')
+  _run_dir(tmp, 'bad_json', lambda d: _write(
+      os.path.join(d, 'config.json'), '{"model": '))
+  _run_dir(tmp, 'unknown_key', _add_unknown_key)
+  _run_dir(tmp, 'no_config', lambda d: os.remove(
+      os.path.join(d, 'config.json')))
+  _run_dir(tmp, 'bad_mean', lambda d: _write(
+      os.path.join(d, 'train_mean.npy'), 'garbage'))
+  _run_dir(tmp, 'nan_mean', lambda d: np.save(
+      os.path.join(d, 'train_mean.npy'), np.full([28, 28, 1], np.nan)))
+
+  def run(case):
+    _, binary, args, _ = case
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, 'bin', binary), *args(tmp)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+
+  with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    outs = list(pool.map(run, CASES))
+  return {case[0]: out for case, out in zip(CASES, outs)}
+
+
+@pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_line(results, case):
+  name, binary, _, expected = case
+  out = results[name]
+  assert out.returncode != 0, (name, out.stdout[-1000:])
+  assert 'Traceback' not in out.stderr, (name, out.stderr[-3000:])
+  lines = [l for l in out.stderr.splitlines() if l.strip()]
+  assert lines and lines[-1].startswith('error: '), (name, out.stderr[-3000:])
+  assert expected in lines[-1], (name, lines[-1])
+  # No flag help: the message is the only line the binary itself prints.
+  assert not any(l.lstrip().startswith('--') for l in lines), (
+      name, out.stderr[-3000:])

@@ -1,0 +1,306 @@
+"""Faults injected into training: nothing is lost but the last interval.
+
+Every scenario runs in subprocesses (killed at seeded random points, killed
+at fixed points inside a save, a damaged latest checkpoint, a deleted state
+file, two trainings at once, a read-only directory, a full disk) and then
+checks that the run resumes to weights bit-identical to an uninterrupted
+run's, or stops with one clear line and nothing lost. The uninterrupted
+reference run is shared by all of them.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dvae_tf import models
+from dvae_tf import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
+                           num_chains=16, num_gibbs_sweeps=2)
+TRAIN = training.TrainConfig(dataset='sample', num_steps=40, batch_size=20,
+                             checkpoint_every=10, log_every=5, image_every=0,
+                             log_z_every=0)
+# A child training process: argv[1] the model dir, argv[2] a fault to inject.
+CHILD = f"""
+import os, signal, sys
+sys.path.insert(0, {REPO!r})
+import tensorflow as tf
+from tensorflow.python.checkpoint import checkpoint_management
+from tests.test_faults import MODEL, TRAIN
+from dvae_tf import cli, training
+fault = sys.argv[2]
+saves = []
+if fault == 'kill_before_state_file':
+  # After the second save's files are written, before its state file.
+  record = checkpoint_management.CheckpointManager._record_state
+  def killing_record(self):
+    if len(saves) == 2:
+      os.kill(os.getpid(), signal.SIGKILL)
+    return record(self)
+  checkpoint_management.CheckpointManager._record_state = killing_record
+if fault in ('kill_before_state_file', 'kill_while_writing'):
+  write = tf.train.Checkpoint._write
+  def counting_write(self, prefix, *args, **kwargs):
+    saves.append(prefix)
+    if fault == 'kill_while_writing' and len(saves) == 2:
+      # What a kill during the write leaves: a partial temporary folder.
+      os.makedirs(prefix + '_temp', exist_ok=True)
+      with open(os.path.join(prefix + '_temp', 'part-00000-of-00001.data-'
+                             '00000-of-00001'), 'wb') as f:
+        f.write(b'partial' * 1000)
+      os.kill(os.getpid(), signal.SIGKILL)
+    return write(self, prefix, *args, **kwargs)
+  tf.train.Checkpoint._write = counting_write
+if fault.startswith('fsize='):
+  import resource
+  limit = int(fault.split('=')[1])
+  resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+config = TRAIN
+if fault == 'long':
+  import dataclasses
+  config = dataclasses.replace(TRAIN, num_steps=10**6)
+try:
+  result = training.train(MODEL, config, sys.argv[1], verbose=False)
+except cli.USER_ERRORS as e:
+  print('error: ' + ' '.join(str(e).split()), file=sys.stderr)
+  sys.exit(1)
+print(result['step'])
+"""
+
+
+def child(model_dir, fault='none'):
+  return subprocess.Popen([sys.executable, '-c', CHILD, model_dir, fault],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+
+
+def finish(proc, timeout=300):
+  out, err = proc.communicate(timeout=timeout)
+  return proc.returncode, out, err
+
+
+def weights(model_dir):
+  run = training.restore_model(model_dir)
+  return run.step, [v.numpy() for v in run.model.weights]
+
+
+def assert_same_weights(model_dir, reference):
+  step, values = weights(model_dir)
+  assert step == reference[0]
+  for value, expected in zip(values, reference[1]):
+    np.testing.assert_array_equal(value, expected)
+
+
+def checkpoint_steps(model_dir):
+  return sorted(int(p.rsplit('-', 1)[1].split('.')[0]) for p in glob.glob(
+      os.path.join(model_dir, 'checkpoints', 'ckpt-*.index')))
+
+
+def no_leftovers(model_dir):
+  return not glob.glob(os.path.join(model_dir, 'checkpoints', '*_temp*'))
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+  """An uninterrupted run: its directory (read-only use) and final weights."""
+  model_dir = str(tmp_path_factory.mktemp('reference') / 'run')
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  return model_dir, weights(model_dir)
+
+
+def copy_run(reference, tmp_path):
+  model_dir = str(tmp_path / 'run')
+  shutil.copytree(reference[0], model_dir)
+  return model_dir
+
+
+@pytest.mark.parametrize('seed', [1, 2])
+def test_killed_at_random_points_resumes_exactly(reference, tmp_path, seed):
+  """SIGKILL twice at seeded random times after the first checkpoint."""
+  rng = random.Random(seed)
+  model_dir = str(tmp_path / 'run')
+  for _ in range(2):
+    proc = child(model_dir)
+    deadline = time.time() + 120
+    while not checkpoint_steps(model_dir) and proc.poll() is None:
+      assert time.time() < deadline, f'seed {seed}: no checkpoint'
+      time.sleep(0.02)
+    delay = rng.uniform(0., 1.5)
+    time.sleep(delay)
+    proc.kill()
+    proc.wait()
+  code, out, err = finish(child(model_dir))
+  assert code == 0, f'seed {seed}: {err[-3000:]}'
+  assert_same_weights(model_dir, reference[1])
+
+
+@pytest.mark.parametrize('fault', ['kill_before_state_file',
+                                   'kill_while_writing'])
+def test_killed_inside_a_save_resumes_exactly(reference, tmp_path, fault):
+  model_dir = str(tmp_path / 'run')
+  code, _, _ = finish(child(model_dir, fault))
+  assert code == -signal.SIGKILL
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert no_leftovers(model_dir)
+  assert_same_weights(model_dir, reference[1])
+
+
+def _truncate(path):
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _flip_bytes(path):
+  with open(path, 'r+b') as f:
+    f.seek(os.path.getsize(path) // 2)
+    chunk = f.read(64)
+    f.seek(os.path.getsize(path) // 2)
+    f.write(bytes(b ^ 0xFF for b in chunk))
+
+
+DAMAGE = {
+    'truncated_data': lambda prefix: _truncate(
+        glob.glob(prefix + '.data-*')[0]),
+    'flipped_data': lambda prefix: _flip_bytes(
+        glob.glob(prefix + '.data-*')[0]),
+    'deleted_index': lambda prefix: os.remove(prefix + '.index'),
+    'truncated_index': lambda prefix: _truncate(prefix + '.index'),
+}
+
+
+@pytest.mark.parametrize('damage', sorted(DAMAGE))
+def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
+  """Training resumes from the checkpoint before it; evaluation refuses it
+  in one line naming the fallback."""
+  model_dir = copy_run(reference, tmp_path)
+  latest = os.path.join(model_dir, 'checkpoints', 'ckpt-40')
+  DAMAGE[damage](latest)
+  with pytest.raises(ValueError, match=r'ckpt-40 cannot be read .*'
+                     r'--checkpoint=ckpt-30'):
+    training.restore_model(model_dir)
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert f'checkpoint {latest} cannot be read' in err
+  assert 'falling back to ckpt-30' in err
+  assert_same_weights(model_dir, reference[1])
+  assert glob.glob(latest + '*.corrupt')
+
+
+def test_deleted_state_file_finds_the_checkpoints(reference, tmp_path):
+  model_dir = copy_run(reference, tmp_path)
+  os.remove(os.path.join(model_dir, 'checkpoints', 'checkpoint'))
+  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+    os.remove(path)
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert checkpoint_steps(model_dir) == [20, 30, 40]
+  assert_same_weights(model_dir, reference[1])
+  assert tf.train.latest_checkpoint(
+      os.path.join(model_dir, 'checkpoints')).endswith('ckpt-40')
+
+
+def test_a_second_training_of_one_directory_is_refused(tmp_path):
+  model_dir = str(tmp_path / 'run')
+  first = child(model_dir, 'long')
+  lock = os.path.join(model_dir, '.lock')
+  deadline = time.time() + 120
+  while not (os.path.exists(lock) and open(lock).read().strip()):
+    assert first.poll() is None and time.time() < deadline
+    time.sleep(0.02)
+  code, out, err = finish(child(model_dir))
+  first.kill()
+  first.wait()
+  assert code == 1
+  lines = err.strip().splitlines()
+  assert lines[-1].startswith('error: ') and f'process {first.pid}' in (
+      lines[-1]), err[-2000:]
+
+
+def test_a_full_disk_stops_with_a_clear_error(reference, tmp_path):
+  """RLIMIT_FSIZE in the child: the next save fails, the previous stays."""
+  model_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+    os.remove(path)
+  code, out, err = finish(child(model_dir, 'fsize=2000'))
+  assert code == 1, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert last.startswith('error: Could not save the checkpoint of step 40'), (
+      err[-3000:])
+  assert 'ckpt-30, is kept' in last
+  assert checkpoint_steps(model_dir) == [20, 30]
+  assert no_leftovers(model_dir)
+  # Then, with room again, it resumes to the same weights.
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert_same_weights(model_dir, reference[1])
+
+
+def _bind_read_only(path):
+  """Makes `path` read-only for root too; the reason if that is not allowed."""
+  for command in (['mount', '--bind', path, path],
+                  ['mount', '-o', 'remount,bind,ro', path]):
+    try:
+      result = subprocess.run(command, capture_output=True, text=True,
+                              check=False)
+    except FileNotFoundError:
+      return 'no mount command'
+    if result.returncode:
+      if command[1] == '-o':
+        subprocess.run(['umount', path], check=False)
+      return (result.stderr.strip() or f'{command} failed').splitlines()[0]
+  return None
+
+
+def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
+  model_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+    os.remove(path)
+  checkpoints = os.path.join(model_dir, 'checkpoints')
+  reason = _bind_read_only(checkpoints)
+  if reason:
+    pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
+  try:
+    code, out, err = finish(child(model_dir))
+  finally:
+    subprocess.run(['umount', checkpoints], check=False)
+  assert code == 1
+  assert err.strip().splitlines()[-1].startswith(
+      f"error: Cannot write to '{checkpoints}'"), err[-2000:]
+  assert checkpoint_steps(model_dir) == [20, 30]
+
+
+def test_sigterm_exits_with_the_requeue_status(tmp_path):
+  """bin/train.py stopped by SIGTERM saves, says so and exits 75, not 0."""
+  model_dir = str(tmp_path / 'run')
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
+       '--dataset=sample', '--struct=2-layer-lin', '--prior=rbm',
+       '--units_per_group=8', '--num_chains=16', '--num_gibbs_sweeps=2',
+       '--num_steps=100000', '--batch_size=20', '--checkpoint_every=10',
+       '--image_every=0', '--log_z_every=0', f'--model_dir={model_dir}'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 120
+  while not checkpoint_steps(model_dir):
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGTERM)
+  code, out, err = finish(proc)
+  assert code == 75, err[-3000:]
+  stopped = json.loads(out.strip().splitlines()[-2])
+  assert stopped['stopped_by'] == 'SIGTERM'
+  assert checkpoint_steps(model_dir)[-1] == stopped['step']
+  assert 'rerun the same command to resume' in err
