@@ -187,7 +187,7 @@ def _checked_images(images, image_shape, pixels, max_images):
       (_has_shape(images, shape),
        [f'images must have shape {_shape_text(shape)}; got shape',
         tf.shape(images)]),
-      (tf.shape(images)[:1] <= max_images, [
+      (tf.reduce_all(tf.shape(images)[:1] <= max_images), [
           f'images: at most {max_images} per call (the limit this model was '
           'exported with); got', tf.shape(images)[:1]]),
       (tf.reduce_all((images >= 0.) & (images <= pixels.max_value)),

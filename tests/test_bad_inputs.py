@@ -22,6 +22,9 @@ from dvae_tf import training
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_FLAGS = ('--dataset=sample', '--struct=1-layer-lin', '--num_steps=2',
                '--batch_size=10')
+# The flags of the run in `good` (trained by `results`).
+GOOD_FLAGS = TRAIN_FLAGS + ('--units_per_group=8', '--image_every=0',
+                            '--log_z_every=0')
 
 
 def _run_dir(tmp, name, edit):
@@ -73,7 +76,7 @@ CASES = [
         '--dataset=sample', '--struct=2-layer-lin', '--num_steps=2',
         '--batch_size=10', f'--model_dir={t}/good'], 'changed: model.struct'),
     ('resume with another learning rate', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--learning_rate=0.1', f'--model_dir={t}/good'],
+        *GOOD_FLAGS, '--learning_rate=0.1', f'--model_dir={t}/good'],
      '--change_optimizer_settings'),
     ('negative max_images', 'evaluate.py', lambda t: [
         f'--model_dir={t}/good', '--max_images=-5'], 'max_images must be >= 0'),
