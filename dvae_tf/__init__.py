@@ -7,8 +7,8 @@ From the bottom up (no module imports one above it):
   (Sec. 5) as TensorFlow Probability distributions, with annealed importance
   sampling of the RBM's log partition function.
 - `smoothing`, `latents`, `priors`, `posterior`, `objectives`,
-  `log_z_gradient`: the pieces of a discrete VAE; smoothings, latent types
-  and priors are registries of named classes.
+  `log_z_gradient`, `rolfe_gradient`: the pieces of a discrete VAE;
+  smoothings, latent types and priors are registries of named classes.
 - `models`: `DiscreteVAE` and its two models, `FeedForwardDVAE` (Secs. 4-5)
   and `DVAEpp` (Sec. 6); `models.config` describes and builds either.
 - `data`, `training`, `evaluation`, `evaluation_report`, `export`: datasets,

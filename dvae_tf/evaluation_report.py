@@ -90,7 +90,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
     data_dir: where the dataset files are.
     compare_with: another run directory evaluated on the same images with
       the same k: adds `paired_difference` (`evaluation.paired_difference`).
-    checkpoint: the checkpoint to score ('ckpt-N'; default the newest).
+    checkpoint: the checkpoint to score ('ckpt-N', or 'best': the best
+      validation score; default the newest).
     verbose: show progress.
 
   Returns:
@@ -127,7 +128,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
         evaluation.paired_difference(nll, baseline), baseline=compare_with)
   result.update(log_z=log_z.value, log_z_stderr=log_z.stderr,
                 log_z_method=log_z.method, split=split,
-                dataset=run.train_config.dataset, step=run.step)
+                dataset=run.train_config.dataset, step=run.step,
+                checkpoint=checkpoint or 'latest')
   if not data.is_binary(run.train_config.dataset):
     result.update(
         bits_per_dim=evaluation.bits_per_dim(result['nll'], images.shape[1:]),

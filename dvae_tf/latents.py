@@ -32,17 +32,43 @@ tfd = tfp.distributions
 _SOFTPLUS_INV_ONE = float(np.log(np.expm1(1.)))
 
 
+def network_input(zetas, centered):
+  """What networks reading zeta see: zeta, or 2 zeta - 1 if `centered`.
+
+  Tucker et al. (REBAR), whose protocol Table 1 follows, feed sampled
+  latents onward as 2z - 1, in {-1, 1}.
+
+  Args:
+    zetas: a list of [N, units_i] tensors.
+    centered: whether to map zeta to 2 zeta - 1.
+
+  Returns:
+    [N, sum units_i], the concatenation.
+  """
+  z = tf.concat(zetas, axis=-1)
+  return 2. * z - 1. if centered else z
+
+
 class SmoothedBinary:
-  """Factorial Bernoulli units relaxed by a `smoothing.Smoothing`."""
+  """Factorial Bernoulli units relaxed by a `smoothing.Smoothing`.
+
+  With `centered`, networks that read the units see 2 zeta - 1
+  (`network_input`).
+  """
 
   params_per_unit = 1
   binary = True
 
-  def __init__(self, smoothing):
+  def __init__(self, smoothing, centered=False):
     if smoothing is None:
       raise ValueError('Binary latents need a smoothing (a key of '
                        '`smoothing.SMOOTHINGS`); got none.')
     self.smoothing = smoothing
+    self.centered = centered
+
+  def network_input(self, zetas):
+    """The input of networks that read these groups (`network_input`)."""
+    return network_input(zetas, self.centered)
 
   def relaxed_sample(self, params, beta, seed):
     """(distribution, its sample, zeta) with params = logits [N, units]."""
@@ -87,8 +113,12 @@ class Normal:
   params_per_unit = 2
   binary = False
 
-  def __init__(self, smoothing=None):
-    del smoothing  # Continuous: nothing to relax.
+  def __init__(self, smoothing=None, centered=False):
+    del smoothing, centered  # Continuous: nothing to relax or center.
+
+  def network_input(self, zetas):
+    """The groups as they are, concatenated."""
+    return network_input(zetas, False)
 
   def distribution(self, params):
     loc, raw = tf.split(params, 2, axis=-1)

@@ -69,6 +69,21 @@ def marginal_kl(posterior_distributions, prior_distributions, samples):
                           samples)])
 
 
+def earlier_group_mask(group_sizes, num_left, dtype):
+  """[n1, n2] 1 where left unit a's group precedes right unit b's, else 0.
+
+  These are the pairs whose E_q[z_a z_b] is E[nu_a mu_b] in
+  `rbm_cross_entropy` (the others, in one group, use E[mu_a mu_b]).
+
+  Args:
+    group_sizes: units per posterior group, in order.
+    num_left: n1, the units of the RBM's left half (the first n1 units).
+    dtype: the mask's dtype.
+  """
+  groups = tf.repeat(tf.range(len(group_sizes)), group_sizes)
+  return tf.cast(groups[:num_left, None] < groups[None, num_left:], dtype)
+
+
 def rbm_cross_entropy(rbm, group_sizes, mu, nu):
   """E_q[E(z)] for a hierarchical factorial q and an RBM energy (Sec. 5).
 
@@ -91,8 +106,7 @@ def rbm_cross_entropy(rbm, group_sizes, mu, nu):
     [N] cross-entropies (without log Z).
   """
   n1 = rbm.num_left
-  groups = tf.repeat(tf.range(len(group_sizes)), group_sizes)
-  earlier = tf.cast(groups[:n1, None] < groups[None, n1:], mu.dtype)
+  earlier = earlier_group_mask(group_sizes, n1, mu.dtype)
   mu1, mu2 = mu[:, :n1], mu[:, n1:]
   left = nu[:, :n1]
   w = tf.convert_to_tensor(rbm.weights)
@@ -109,7 +123,9 @@ def rbm_kl(rbm, group_sizes, posterior_logits, nu_logits, log_z):
   log Z - sum_i H(q(z_i | x, zeta_<i)) + E_q[E(z)], the cross-entropy term
   from `rbm_cross_entropy` with mu = sigmoid(posterior_logits) and
   nu = sigmoid(nu_logits), nu_logits = `posterior_logits(zeta)` of each
-  group's smoothing (logits + log r(zeta|1)/r(zeta|0)).
+  group's smoothing (logits + log r(zeta|1)/r(zeta|0)). Where that nu is
+  exactly 0 or 1 (spike_exp), the reparameterized gradient of this estimate
+  is biased; `dvae_tf.rolfe_gradient` supplies the missing term.
 
   Args:
     rbm: the prior, a `dvae_tf.distributions.RBM`.

@@ -52,7 +52,8 @@ def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
   seeds = tfp.random.split_seed(seed, n=len(nets))
   params, samples, zetas, distributions = [], [], [], []
   for net, group_seed in zip(nets, seeds):
-    p = net(tf.concat([features] + zetas, axis=-1), training=training)
+    p = net(tf.concat([features, latent.network_input(zetas)], axis=-1)
+            if zetas else features, training=training)
     distribution, sample, zeta = latent.relaxed_sample(p, beta, group_seed)
     params.append(p)
     distributions.append(distribution)
@@ -83,7 +84,8 @@ def hierarchical_exact(nets, features, latent, seed=None, training=False,
   tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None
   for net, group_seed in zip(nets, seeds):
     if zs:
-      p = net(tf.concat([tiled] + zs, axis=-1), training=training)
+      p = net(tf.concat([tiled, latent.network_input(zs)], axis=-1),
+              training=training)
     else:  # q(z_1 | f): once per row of f, then tiled.
       p = tf.tile(net(features, training=training), [num_samples, 1])
     z, group_log_q = latent.exact_sample(p, group_seed)

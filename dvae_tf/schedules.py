@@ -30,6 +30,26 @@ class PiecewiseLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     return {'learning_rate': self.learning_rate, 'num_steps': self.num_steps}
 
 
+class ConstantLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+  """lr at every step: the Table 1 protocol (Sec. 7.1, no decay)."""
+
+  def __init__(self, learning_rate, num_steps):
+    del num_steps
+    self.learning_rate = float(learning_rate)
+
+  def __call__(self, step):
+    del step
+    return tf.constant(self.learning_rate)
+
+  def get_config(self):
+    return {'learning_rate': self.learning_rate}
+
+
+# Registry: name -> schedule class (learning_rate, num_steps).
+LEARNING_RATE_SCHEDULES = {'piecewise': PiecewiseLearningRate,
+                           'constant': ConstantLearningRate}
+
+
 def linear(step, start, end, num_steps):
   """start + (end - start) min(step / num_steps, 1): beta annealing."""
   fraction = tf.minimum(tf.cast(step, tf.float32) / float(max(num_steps, 1)),

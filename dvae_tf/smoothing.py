@@ -46,11 +46,16 @@ class Smoothing:
     to_zeta: maps that variable to zeta in [0, 1].
     has_posterior_logits: whether the distribution offers `posterior_logits`,
       the logits of q(z = 1 | x, zeta) (needed by the RBM prior's KL).
+    deterministic_posterior: whether q(z = 1 | x, zeta) is exactly 0 or 1
+      (r(zeta|0) and r(zeta|1) have disjoint supports, as for Rolfe's
+      spike-and-exponential): nu then has no reparameterized gradient, and
+      the RBM prior adds the missing term (`dvae_tf.rolfe_gradient`).
   """
   name: str
   distribution: Callable
   to_zeta: Callable = tf.identity
   has_posterior_logits: bool = True
+  deterministic_posterior: bool = False
 
   def __call__(self, logits, beta):
     return self.distribution(logits, beta)
@@ -75,7 +80,8 @@ for _smoothing in (
     Smoothing('exponential', _family(distributions.OverlappingExponential)),
     Smoothing('logistic', _family(distributions.OverlappingLogistic)),
     Smoothing('power', _family(distributions.OverlappingPower)),
-    Smoothing('spike_exp', _family(distributions.SpikeAndExponential)),
+    Smoothing('spike_exp', _family(distributions.SpikeAndExponential),
+              deterministic_posterior=True),
     Smoothing('concrete', _concrete, to_zeta=tf.math.sigmoid,
               has_posterior_logits=False)):
   register_smoothing(_smoothing)

@@ -44,6 +44,7 @@ from dvae_tf import images
 from dvae_tf import optimizer as optimizer_lib
 from dvae_tf import run_dir
 from dvae_tf import schedules
+from dvae_tf import validation
 from dvae_tf.models import config as config_lib
 
 CONFIG_FILE = 'config.json'
@@ -75,8 +76,10 @@ class TrainConfig:
     dataset: a name from `dvae_tf.data.DATASETS`.
     num_steps: total training steps.
     batch_size: global batch size (split across replicas).
-    learning_rate: base rate of Adam (epsilon 1e-3) under the piecewise decay
-      of `schedules.PiecewiseLearningRate`.
+    learning_rate: base rate of Adam (epsilon 1e-3).
+    learning_rate_schedule: a key of `schedules.LEARNING_RATE_SCHEDULES`:
+      'piecewise' (the released code's decay, Table 2) or 'constant'
+      (Table 1's protocol).
     beta_start, beta_end: inverse temperature, annealed linearly.
     kl_anneal_fraction: the KL weight rises from 0 to 1 over this fraction of
       training.
@@ -89,11 +92,18 @@ class TrainConfig:
     log_z_every: steps between refreshes of an RBM prior's log Z estimate
       (exact, or a quick AIS), which the monitored bound uses: between
       refreshes the displayed bound of an RBM model lags its log Z.
+    validate_every: steps between scores of the validation split (0: never;
+      also at the end): the importance-weighted bound with
+      `validation_samples` samples on the first `validation_images` images
+      (0: all); the best-scoring step is kept as the checkpoint 'best'.
+    validation_samples: importance samples per validation image.
+    validation_images: validation images scored (0: all).
   """
   dataset: str = 'sample'
   num_steps: int = 100_000
   batch_size: int = 100
   learning_rate: float = 3e-3
+  learning_rate_schedule: str = 'piecewise'
   beta_start: float = 10.
   beta_end: float = 10.
   kl_anneal_fraction: float = 0.3
@@ -104,6 +114,9 @@ class TrainConfig:
   log_every: int = 100
   image_every: int = 5000
   log_z_every: int = 5000
+  validate_every: int = 0
+  validation_samples: int = 100
+  validation_images: int = 0
 
   def __post_init__(self):
     if self.dataset not in data.DATASETS:
@@ -114,6 +127,16 @@ class TrainConfig:
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be a positive integer; got '
                          f'{getattr(self, name)}.')
+    if self.learning_rate_schedule not in schedules.LEARNING_RATE_SCHEDULES:
+      raise ValueError(
+          f'learning_rate_schedule={self.learning_rate_schedule!r} is not one '
+          f'of {sorted(schedules.LEARNING_RATE_SCHEDULES)}.')
+    for name in ('validate_every', 'validation_images'):
+      if getattr(self, name) < 0:
+        raise ValueError(f'{name} must be >= 0; got {getattr(self, name)}.')
+    if self.validation_samples < 1:
+      raise ValueError(f'validation_samples must be a positive integer; got '
+                       f'{self.validation_samples}.')
     for name in ('image_every', 'log_z_every'):
       if getattr(self, name) < 0:
         raise ValueError(f'{name} must be >= 0 (0: never); got '
@@ -238,8 +261,9 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
     data_dir: where the dataset is (only for directories without
       train_mean.npy).
     strategy: the `tf.distribute.Strategy` to build under.
-    checkpoint: a checkpoint name ('ckpt-N') or path; default the newest,
-      which must read back completely.
+    checkpoint: a checkpoint name ('ckpt-N'), 'best' (the best validation
+      score, `dvae_tf.validation`) or a path; default the newest, which must
+      read back completely.
 
   Raises:
     FileNotFoundError: no config.json or no checkpoint.
@@ -253,6 +277,8 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
     if prefix is None:
       raise FileNotFoundError(f'No checkpoint in {directory}: train the model '
                               'first (bin/train.py).')
+  elif checkpoint == validation.BEST:
+    prefix = validation.best_prefix(model_dir)
   else:
     prefix = (checkpoint if os.path.dirname(checkpoint)
               else os.path.join(directory, checkpoint))
@@ -326,8 +352,8 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
         model_config, mean, binary=data.is_binary(train_config.dataset))
     model.build()
     optimizer = optimizer_lib.Adam(
-        schedules.PiecewiseLearningRate(train_config.learning_rate,
-                                        train_config.num_steps),
+        schedules.LEARNING_RATE_SCHEDULES[train_config.learning_rate_schedule](
+            train_config.learning_rate, train_config.num_steps),
         epsilon=1e-3)
     optimizer.build(model.trainable_variables)
   return model, optimizer
@@ -482,7 +508,8 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
   model, optimizer = build_model_and_optimizer(model_config, cfg, data_dir,
                                                strategy, model_dir)
   directory = run_dir.checkpoint_dir(model_dir)
-  for path in run_dir.remove_leftovers(directory):
+  for path in (run_dir.remove_leftovers(directory) +
+               run_dir.remove_leftovers(validation.best_dir(model_dir))):
     _say(verbose, f'Removed {path}, left by an interrupted save.')
   checkpoint = make_checkpoint(model, optimizer)
   latest = run_dir.restorable_checkpoint(
@@ -490,6 +517,7 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
   if latest:
     checkpoint.restore(latest)
   manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=3)
+  best = validation.BestCheckpoint(checkpoint, model_dir)
   start = int(optimizer.iterations.numpy())
   if record is not None:
     run_dir.write_json_atomic(os.path.join(model_dir, CONFIG_FILE), record)
@@ -506,6 +534,11 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
   train_step = make_train_step(model, optimizer, cfg, strategy)
   collapse = COLLAPSE_FACTOR * reference_bound(
       train_mean(cfg, data_dir, model_dir), data.is_binary(cfg.dataset))
+  if cfg.validate_every:
+    validation_images = data.load_images(cfg.dataset, 'validation',
+                                         data_dir=data_dir)
+    if cfg.validation_images:
+      validation_images = validation_images[:cfg.validation_images]
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
   progbar = keras.utils.Progbar(cfg.num_steps, verbose=1 if verbose else 0,
@@ -557,6 +590,20 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
         values['bound'] -= model.prior.refresh_log_normalizer(
             ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
             seed=(cfg.seed, step)).value - before
+      # Not when stopped by a signal: the checkpoint must come first.
+      if cfg.validate_every and (step == cfg.num_steps or
+                                 step % cfg.validate_every == 0):
+        if not last:  # At the last step log Z was just refreshed.
+          model.prior.refresh_log_normalizer(
+              ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+              seed=(cfg.seed, step))
+        nll, stderr = validation.validation_score(
+            model, validation_images, cfg.validation_samples, cfg.seed, step)
+        with writer.as_default(step=step):
+          tf.summary.scalar('validation_nll', nll)
+        best.offer(step, nll, stderr, len(validation_images),
+                   cfg.validation_samples)
+        values['validation_nll'] = nll
       if last or step % cfg.checkpoint_every == 0:
         _save(manager, step, directory)
       if stop.received:

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +15,11 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import data
+from dvae_tf import latents
 from dvae_tf import models
 from dvae_tf import schedules
 from dvae_tf import training
+from dvae_tf import validation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -315,3 +318,39 @@ def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
                              rtol=1e-6)
   assert model.prior.log_z != 16 * np.log(2.)  # Not the initial value.
   assert np.isfinite(result['bound'])
+
+
+def test_validation_keeps_the_best_checkpoint(tmp_path):
+  """validate_every scores the validation split; 'best' restores the step
+  with the lowest NLL, as best.json records it."""
+  config = training.TrainConfig(dataset='sample', num_steps=6, batch_size=20,
+                                checkpoint_every=2, image_every=0,
+                                log_z_every=0, validate_every=2,
+                                validation_samples=3, validation_images=30)
+  model_dir = str(tmp_path)
+  training.train(MODEL, config, model_dir, verbose=False)
+  record = validation.read_best(model_dir)
+  assert record['step'] in (2, 4, 6) and record['num_images'] == 30
+  best = training.restore_model(model_dir, checkpoint='best')
+  assert best.step == record['step']
+  # Its score is the validation score of that checkpoint, recomputed.
+  images = data.load_images('sample', 'validation')[:30]
+  nll, _ = validation.validation_score(best.model, images, 3, config.seed,
+                                       record['step'])
+  assert nll == pytest.approx(record['nll'], rel=1e-5)
+  shutil.copytree(model_dir, model_dir + '_copy')
+  shutil.rmtree(os.path.join(model_dir + '_copy', 'checkpoints', 'best'))
+  with pytest.raises(FileNotFoundError, match='--validate_every'):
+    training.restore_model(model_dir + '_copy', checkpoint='best')
+
+
+def test_constant_schedule_and_centered_latents():
+  constant = schedules.LEARNING_RATE_SCHEDULES['constant'](5e-4, 100)
+  assert float(constant(0)) == float(constant(99)) == pytest.approx(5e-4)
+  z = tf.constant([[0., 1., 0.5]])
+  np.testing.assert_array_equal(latents.network_input([z], True),
+                                [[-1., 1., 0.]])
+  np.testing.assert_array_equal(latents.network_input([z, z], False),
+                                [[0., 1., .5, 0., 1., .5]])
+  with pytest.raises(ValueError, match='learning_rate_schedule'):
+    training.TrainConfig(learning_rate_schedule='cosine')

@@ -37,7 +37,8 @@ flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
                      'AIS chains when log Z is not exact.')
 flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
-flags.DEFINE_string('checkpoint', None, 'The checkpoint to score (ckpt-N; '
+flags.DEFINE_string('checkpoint', None, 'The checkpoint to score (ckpt-N, or '
+                    'best: the best validation score; '
                     'default: the newest).')
 flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
                     'on the same images with the same k: report the paired '

@@ -31,7 +31,8 @@ flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
                      'AIS chains when log Z is not exact.')
 flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
 flags.DEFINE_integer('seed', 0, 'AIS seed (as in bin/evaluate.py).')
-flags.DEFINE_string('checkpoint', None, 'The checkpoint to export (ckpt-N; '
+flags.DEFINE_string('checkpoint', None, 'The checkpoint to export (ckpt-N, or '
+                    'best: the best validation score; '
                     'default: the newest).')
 cli.define_config_flags(export.ServingLimits)
 

@@ -115,6 +115,8 @@ class ModelConfig:
     hidden_units: override the width of hidden layers.
     num_chains: persistent chains of the RBM prior.
     num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
+    centered_latents: networks read sampled latents as 2 zeta - 1, as in
+      Tucker et al.'s protocol that Table 1 follows.
   """
   kind: str = 'feed_forward'
   struct: str = '1-layer-nonlin'
@@ -126,6 +128,7 @@ class ModelConfig:
   hidden_units: int = 0
   num_chains: int = priors.RELEASED_NUM_CHAINS
   num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
+  centered_latents: bool = False
 
   def __post_init__(self):
     check_kind(self, 'feed_forward')
@@ -162,9 +165,12 @@ class ModelConfig:
                      hidden_units=structure.hidden_units,
                      activation=structure.activation,
                      batch_norm=structure.batch_norm),
-        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps)
-    return FeedForwardDVAE(structure, priors.build_prior(self.prior, spec),
-                           latents_lib.SmoothedBinary(smoothing), train_mean)
+        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps,
+        centered_inputs=self.centered_latents)
+    return FeedForwardDVAE(
+        structure, priors.build_prior(self.prior, spec),
+        latents_lib.SmoothedBinary(smoothing, centered=self.centered_latents),
+        train_mean)
 
   def to_dict(self):
     return dataclasses.asdict(self)

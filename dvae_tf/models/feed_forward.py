@@ -64,7 +64,8 @@ class FeedForwardDVAE(base.DiscreteVAE):
 
   def decode_logits(self, zetas, training=False):
     """Pixel logits of p(x | zeta), [N, H, W, C]."""
-    logits = self.decoder_net(tf.concat(zetas, axis=-1), training=training)
+    logits = self.decoder_net(self.global_latent.network_input(zetas),
+                              training=training)
     return tf.reshape(logits, (-1,) + self.image_shape)
 
   def decoder_log_prob(self, x, zetas, num_samples=1, training=False):

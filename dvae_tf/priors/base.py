@@ -49,6 +49,8 @@ class PriorSpec:
       p(z_i | zeta_<i) (num_hidden, hidden_units, activation, batch_norm).
     num_chains: persistent chains of an undirected prior.
     num_gibbs_sweeps: block Gibbs sweeps per training step of those chains.
+    centered_inputs: networks of the prior read 2 zeta - 1
+      (`latents.network_input`).
   """
   group_sizes: tuple
   smoothing: object = None
@@ -56,6 +58,7 @@ class PriorSpec:
   network: dict = dataclasses.field(default_factory=dict)
   num_chains: int = RELEASED_NUM_CHAINS
   num_gibbs_sweeps: int = RELEASED_NUM_GIBBS_SWEEPS
+  centered_inputs: bool = False
 
 
 class Prior(keras.layers.Layer):

@@ -3,6 +3,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from dvae_tf import latents
 from dvae_tf import networks
 from dvae_tf import objectives
 from dvae_tf import sampling
@@ -24,8 +25,9 @@ class FactorialPrior(base.Prior):
 
   def __init__(self, group_sizes, smoothing=None, objective='joint',
                num_hidden=0, hidden_units=200, activation='tanh',
-               batch_norm=False, **kwargs):
+               batch_norm=False, centered_inputs=False, **kwargs):
     super().__init__(group_sizes, smoothing=smoothing, **kwargs)
+    self.centered_inputs = centered_inputs
     if objective not in OBJECTIVES:
       raise ValueError(f'objective={objective!r} is not one of {OBJECTIVES}.')
     if objective == 'marginal' and smoothing is None:
@@ -44,7 +46,8 @@ class FactorialPrior(base.Prior):
   @classmethod
   def from_spec(cls, spec):
     return cls(spec.group_sizes, smoothing=spec.smoothing,
-               objective=spec.objective, name='prior', **spec.network)
+               objective=spec.objective, centered_inputs=spec.centered_inputs,
+               name='prior', **spec.network)
 
   def group_logits(self, zetas, training=False):
     """Logits of p(z_i | zeta_<i) for every group, given zeta of all groups."""
@@ -52,7 +55,9 @@ class FactorialPrior(base.Prior):
     logits = [tf.broadcast_to(self.first_logits,
                               [batch, self.group_sizes[0]])]
     for i, net in enumerate(self.nets, start=1):
-      logits.append(net(tf.concat(zetas[:i], axis=-1), training=training))
+      logits.append(net(latents.network_input(zetas[:i],
+                                              self.centered_inputs),
+                        training=training))
     return logits
 
   def _kl(self, posterior, beta, seed, training):
@@ -80,11 +85,13 @@ class FactorialPrior(base.Prior):
       if i == 0:
         logits = tf.broadcast_to(self.first_logits, [num_samples, units])
       else:
-        logits = self.nets[i - 1](tf.concat(z, axis=-1), training=False)
+        logits = self.nets[i - 1](
+            latents.network_input(z, self.centered_inputs), training=False)
       z.append(sampling.bernoulli_sample(logits, seeds[i]))
     return z
 
   def get_config(self):
     config = super().get_config()
-    config.update(objective=self.objective, **self._net_config)
+    config.update(objective=self.objective,
+                  centered_inputs=self.centered_inputs, **self._net_config)
     return config

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from dvae_tf import log_z_gradient
 from dvae_tf import objectives
+from dvae_tf import rolfe_gradient
 from dvae_tf.distributions import RBM, PersistentChains, ais_log_normalizer
 from dvae_tf.distributions import rbm as rbm_lib
 from dvae_tf.priors import base
@@ -86,7 +87,12 @@ class RBMPrior(base.Prior):
     return [self.weights_rbm]
 
   def _kl(self, posterior, beta, seed, training):
-    """KL of Sec. 5; in training, log Z has the PCD gradient (Appendix E)."""
+    """KL of Sec. 5; in training, log Z has the PCD gradient (Appendix E).
+
+    Under a smoothing with a deterministic q(z | x, zeta) (spike_exp), a
+    zero-valued surrogate adds the gradient that the reparameterization
+    misses (Rolfe 2016, `dvae_tf.rolfe_gradient`).
+    """
     del beta
     rbm = self.rbm()
     log_z = tf.convert_to_tensor(self.log_z_estimate)
@@ -95,8 +101,12 @@ class RBMPrior(base.Prior):
           log_z, rbm, self.chains, self.num_gibbs_sweeps, seed)
     nu_logits = [d.posterior_logits(s) for d, s in
                  zip(posterior.distributions, posterior.samples)]
-    return objectives.rbm_kl(rbm, self.group_sizes, posterior.params,
-                             nu_logits, log_z)
+    kl = objectives.rbm_kl(rbm, self.group_sizes, posterior.params,
+                           nu_logits, log_z)
+    if self.smoothing.deterministic_posterior:
+      kl += rolfe_gradient.boundary_surrogate(rbm, self.group_sizes,
+                                              posterior.params, nu_logits)
+    return kl
 
   def _log_prob(self, z_groups, training):
     """log p(z) = -E(z) - log Z for binary z, log Z = `log_z_estimate`."""

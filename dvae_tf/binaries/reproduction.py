@@ -1,0 +1,49 @@
+"""Rebuilds the tables of REPRODUCTION.md from the tracked evaluation files.
+
+  python bin/reproduction.py            # rewrite the marked tables
+  python bin/reproduction.py --check    # exit 1 if the report has drifted
+
+Reads `reports/runs/tables.json` (which runs make each row, the paper's
+values, the orderings) and each run's `eval_test.json` and
+`eval_test_nll.npy` under `reports/runs/` (`dvae_tf.reproduction`).
+"""
+
+import sys
+
+from absl import flags
+
+from dvae_tf import cli
+from dvae_tf import reproduction
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('spec', 'reports/runs/tables.json', 'The table spec.')
+flags.DEFINE_string('runs_dir', 'reports/runs', 'The tracked run folders.')
+flags.DEFINE_string('report', 'REPRODUCTION.md', 'The report to update.')
+flags.DEFINE_bool('check', False, 'Only check that the report is current.')
+
+
+def main(argv):
+  del argv
+  sections = reproduction.render(reproduction.load_spec(FLAGS.spec),
+                                 FLAGS.runs_dir)
+  if FLAGS.check:
+    with open(FLAGS.report) as f:
+      text = f.read()
+    if reproduction.updated_text(text, sections, FLAGS.report) != text:
+      print(f'error: {FLAGS.report} differs from the tables of {FLAGS.spec}; '
+            'run python bin/reproduction.py to rebuild them.',
+            file=sys.stderr)
+      sys.exit(1)
+    print(f'{FLAGS.report} is current ({len(sections)} tables).')
+    return
+  changed = reproduction.update_report(FLAGS.report, sections)
+  print(f'{"Rewrote" if changed else "Unchanged:"} {len(sections)} tables of '
+        f'{FLAGS.report}.')
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,145 @@
+"""The tables of REPRODUCTION.md, computed from tracked evaluation files.
+
+A reproduction run leaves, in a tracked folder `reports/runs/<run>/`, the
+files of its evaluation (`eval_test.json`, `eval_test_nll.npy`, from
+`evaluation_report`) and its `config.json`. `reports/runs/tables.json` says
+which runs make each row of each table (one run per seed), the paper's value
+of the row, and the orderings of the paper to check. `render` turns them into
+markdown, and `update_report` rewrites the marked sections of REPRODUCTION.md
+(`<!-- table:NAME -->` ... `<!-- /table:NAME -->`), so the report cannot
+drift from the runs and a clean clone rebuilds it (`bin/reproduction.py`).
+
+A row reports the mean and standard deviation over seeds of each seed's test
+NLL, and the mean per-image standard error of the seeds. An ordering "A
+beats B" reports, for each seed, the paired difference of the per-image NLLs
+of A and B (`evaluation.paired_difference`), and their mean over seeds with
+the standard deviation over seeds; it holds if the mean difference is
+negative by more than twice its error (the larger of the standard error over
+seeds and the mean paired per-image error).
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+
+from dvae_tf import evaluation
+from dvae_tf import evaluation_report
+
+
+def load_run(runs_dir, run, split='test'):
+  """(evaluation dict, per-image NLL) of the tracked run `run`."""
+  run_dir = os.path.join(runs_dir, run)
+  result = evaluation_report.read_evaluation(run_dir, split)
+  if result is None:
+    raise FileNotFoundError(f'{run_dir}: no eval_{split}.json; copy the run\'s '
+                            'evaluation files there.')
+  return result, np.load(evaluation_report.evaluation_paths(run_dir, split)[1])
+
+
+def row_summary(runs_dir, runs):
+  """Mean and sd over seeds of the runs' NLLs, mean per-image stderr."""
+  results = [load_run(runs_dir, run)[0] for run in runs]
+  nlls = np.array([r['nll'] for r in results])
+  return {'nll': float(nlls.mean()),
+          'sd': float(nlls.std(ddof=1)) if len(nlls) > 1 else None,
+          'stderr': float(np.mean([r['stderr'] for r in results])),
+          'seeds': len(runs),
+          'num_images': results[0]['num_images'],
+          'num_importance_samples': results[0]['num_importance_samples']}
+
+
+def ordering_summary(runs_dir, better_runs, worse_runs):
+  """Paired differences (better - worse) per seed and their summary."""
+  per_seed = []
+  for a, b in zip(better_runs, worse_runs):
+    per_seed.append(evaluation.paired_difference(load_run(runs_dir, a)[1],
+                                                 load_run(runs_dir, b)[1]))
+  differences = np.array([p['difference'] for p in per_seed])
+  paired_stderr = float(np.mean([p['stderr'] for p in per_seed]))
+  seed_stderr = (float(differences.std(ddof=1) / np.sqrt(len(differences)))
+                 if len(differences) > 1 else 0.)
+  error = max(paired_stderr, seed_stderr)
+  mean = float(differences.mean())
+  return {'difference': mean, 'per_seed': differences.tolist(),
+          'paired_stderr': paired_stderr, 'seed_stderr': seed_stderr,
+          'holds': mean < -2. * error,
+          'reversed': mean > 2. * error}
+
+
+def _format_nll(summary):
+  sd = f' ± {summary["sd"]:.2f}' if summary['sd'] is not None else ''
+  return f'{summary["nll"]:.2f}{sd}'
+
+
+def render_table(spec, runs_dir):
+  """Markdown of one table of `tables.json`."""
+  lines = ['| row | paper | ours (mean ± sd over seeds) | seeds | '
+           'per-image s.e. | test images, k |',
+           '| --- | --- | --- | --- | --- | --- |']
+  for row in spec['rows']:
+    summary = row_summary(runs_dir, row['runs'])
+    paper = row.get('paper')
+    lines.append(
+        f'| {row["label"]} | {paper if paper is not None else "–"} | '
+        f'{_format_nll(summary)} | {summary["seeds"]} | '
+        f'{summary["stderr"]:.2f} | {summary["num_images"]}, '
+        f'{summary["num_importance_samples"]} |')
+  return '\n'.join(lines)
+
+
+def render_orderings(spec, runs_dir):
+  """Markdown of the orderings of `tables.json`."""
+  lines = ['| ordering (paper) | ours: A - B (nats), per seed | mean ± error '
+           '| holds? |', '| --- | --- | --- | --- |']
+  rows = {row['label']: row for table in spec['tables']
+          for row in table['rows']}
+  for ordering in spec['orderings']:
+    better, worse = rows[ordering['better']], rows[ordering['worse']]
+    summary = ordering_summary(runs_dir, better['runs'], worse['runs'])
+    verdict = ('yes' if summary['holds'] else
+               'reversed' if summary['reversed'] else 'not resolved')
+    error = max(summary['paired_stderr'], summary['seed_stderr'])
+    per_seed = ', '.join(f'{d:+.2f}' for d in summary['per_seed'])
+    lines.append(f'| {ordering["better"]} < {ordering["worse"]} | {per_seed} '
+                 f'| {summary["difference"]:+.2f} ± {error:.2f} | {verdict} |')
+  return '\n'.join(lines)
+
+
+def render(spec, runs_dir):
+  """{section name: markdown} for every table and the orderings."""
+  sections = {table['name']: render_table(table, runs_dir)
+              for table in spec['tables']}
+  if spec.get('orderings'):
+    sections['orderings'] = render_orderings(spec, runs_dir)
+  return sections
+
+
+def updated_text(text, sections, report_path='the report'):
+  """`text` with each `<!-- table:NAME -->...<!-- /table:NAME -->` replaced."""
+  for name, markdown in sections.items():
+    pattern = re.compile(rf'(<!-- table:{re.escape(name)} -->\n)(?:.*?\n)?'
+                         rf'(<!-- /table:{re.escape(name)} -->)', re.S)
+    if not pattern.search(text):
+      raise ValueError(f'{report_path} has no section <!-- table:{name} -->; '
+                       'add the two marker lines where the table goes.')
+    text = pattern.sub(lambda m: m.group(1) + markdown + '\n' + m.group(2),
+                       text)
+  return text
+
+
+def update_report(report_path, sections):
+  """Rewrites the marked sections of `report_path`; returns whether it changed."""
+  with open(report_path) as f:
+    text = f.read()
+  new = updated_text(text, sections, report_path)
+  if new != text:
+    with open(report_path, 'w') as f:
+      f.write(new)
+  return new != text
+
+
+def load_spec(path):
+  with open(path) as f:
+    return json.load(f)

@@ -1,0 +1,70 @@
+"""The report's tables come from the tracked evaluation files."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from dvae_tf import reproduction
+
+
+def _write_run(runs_dir, name, nll):
+  run = os.path.join(runs_dir, name)
+  os.makedirs(run)
+  with open(os.path.join(run, 'eval_test.json'), 'w') as f:
+    json.dump({'nll': float(nll.mean()),
+               'stderr': float(nll.std(ddof=1) / np.sqrt(len(nll))),
+               'num_images': len(nll), 'num_importance_samples': 10}, f)
+  np.save(os.path.join(run, 'eval_test_nll.npy'), nll)
+
+
+@pytest.fixture
+def runs(tmp_path, rng):
+  difficulty = rng.normal(100., 10., size=400)
+  for seed in (1, 2, 3):
+    _write_run(tmp_path, f'a/s{seed}', difficulty + rng.normal(0, 1, 400))
+    _write_run(tmp_path, f'b/s{seed}',
+               difficulty + 1. + rng.normal(0, 1, 400))
+  spec = {'tables': [{'name': 't', 'rows': [
+      {'label': 'A', 'runs': ['a/s1', 'a/s2', 'a/s3'], 'paper': 90.0},
+      {'label': 'B', 'runs': ['b/s1', 'b/s2', 'b/s3'], 'paper': 91.0}]}],
+          'orderings': [{'better': 'A', 'worse': 'B'},
+                        {'better': 'B', 'worse': 'A'}]}
+  return str(tmp_path), spec
+
+
+def test_rows_are_means_and_sds_over_seeds(runs):
+  runs_dir, spec = runs
+  nlls = [json.load(open(os.path.join(runs_dir, f'a/s{s}', 'eval_test.json')))
+          ['nll'] for s in (1, 2, 3)]
+  summary = reproduction.row_summary(runs_dir, ['a/s1', 'a/s2', 'a/s3'])
+  np.testing.assert_allclose(summary['nll'], np.mean(nlls))
+  np.testing.assert_allclose(summary['sd'], np.std(nlls, ddof=1))
+  assert summary['seeds'] == 3
+
+
+def test_orderings_use_paired_differences(runs):
+  runs_dir, spec = runs
+  a_better = reproduction.ordering_summary(runs_dir, ['a/s1', 'a/s2'],
+                                           ['b/s1', 'b/s2'])
+  assert a_better['holds'] and not a_better['reversed']
+  np.testing.assert_allclose(a_better['difference'], -1., atol=0.3)
+  assert a_better['paired_stderr'] < 0.2  # Far below either row's own.
+  b_better = reproduction.ordering_summary(runs_dir, ['b/s1'], ['a/s1'])
+  assert b_better['reversed'] and not b_better['holds']
+
+
+def test_report_sections_are_rewritten_and_checked(runs, tmp_path):
+  runs_dir, spec = runs
+  report = tmp_path / 'REPORT.md'
+  report.write_text('intro\n<!-- table:t -->\nstale\n<!-- /table:t -->\n'
+                    '<!-- table:orderings -->\n<!-- /table:orderings -->\nend\n')
+  sections = reproduction.render(spec, runs_dir)
+  assert reproduction.update_report(str(report), sections)
+  text = report.read_text()
+  assert 'stale' not in text and '| A | 90.0 |' in text
+  assert '| A < B |' in text and '| yes |' in text and '| reversed |' in text
+  assert not reproduction.update_report(str(report), sections)
+  with pytest.raises(ValueError, match='no section <!-- table:t -->'):
+    reproduction.updated_text('no markers', sections)
