@@ -31,6 +31,9 @@ flags.DEFINE_integer('group_size', 5, 'With --fixed_global: samples per '
                      'global sample.')
 flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
                      'each row of the grid.')
+flags.DEFINE_string('checkpoint', None, 'The checkpoint to sample (ckpt-N, '
+                    'or best: the best validation score; default: the '
+                    'newest).')
 
 
 def available_memory_bytes():
@@ -54,7 +57,8 @@ def main(argv):
     raise app.UsageError('--num_samples must be positive.')
   if FLAGS.group_size < 1 or FLAGS.groups_per_row < 1:
     raise app.UsageError('--group_size and --groups_per_row must be positive.')
-  model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir).model
+  model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir,
+                                 checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
   if FLAGS.num_samples > fits:
     raise app.UsageError(
