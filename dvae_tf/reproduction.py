@@ -82,7 +82,7 @@ def render_table(spec, runs_dir):
     summary = row_summary(runs_dir, row['runs'])
     paper = row.get('paper')
     lines.append(
-        f'| {row["label"]} | {paper if paper is not None else "–"} | '
+        f'| {row["label"]} | {"–" if paper is None else f"{paper:.2f}"} | '
         f'{_format_nll(summary)} | {summary["seeds"]} | '
         f'{summary["stderr"]:.2f} | {summary["num_images"]}, '
         f'{summary["num_importance_samples"]} |')

@@ -63,8 +63,20 @@ def test_report_sections_are_rewritten_and_checked(runs, tmp_path):
   sections = reproduction.render(spec, runs_dir)
   assert reproduction.update_report(str(report), sections)
   text = report.read_text()
-  assert 'stale' not in text and '| A | 90.0 |' in text
+  assert 'stale' not in text and '| A | 90.00 |' in text
   assert '| A < B |' in text and '| yes |' in text and '| reversed |' in text
   assert not reproduction.update_report(str(report), sections)
   with pytest.raises(ValueError, match='no section <!-- table:t -->'):
     reproduction.updated_text('no markers', sections)
+
+
+def test_the_report_matches_the_tracked_runs():
+  """REPRODUCTION.md's generated tables equal what the tracked files give."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  spec = reproduction.load_spec(os.path.join(root, 'reports', 'runs',
+                                             'tables.json'))
+  sections = reproduction.render(spec, os.path.join(root, 'reports', 'runs'))
+  with open(os.path.join(root, 'REPRODUCTION.md')) as f:
+    text = f.read()
+  assert reproduction.updated_text(text, sections) == text, (
+      'REPRODUCTION.md has drifted: run python bin/reproduction.py')
