@@ -100,6 +100,10 @@ def write_json_atomic(path, record):
   fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '-',
                              dir=directory)
   try:
+    # mkstemp's 0o600 would hide the record from other users; use the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     with os.fdopen(fd, 'w') as f:
       json.dump(record, f, indent=2)
       f.flush()

@@ -24,6 +24,7 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import models
+from dvae_tf import run_dir
 from dvae_tf import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -304,3 +305,13 @@ def test_sigterm_exits_with_the_requeue_status(tmp_path):
   assert stopped['stopped_by'] == 'SIGTERM'
   assert checkpoint_steps(model_dir)[-1] == stopped['step']
   assert 'rerun the same command to resume' in err
+
+
+def test_records_are_written_with_the_usual_permissions(tmp_path):
+  path = str(tmp_path / 'record.json')
+  run_dir.write_json_atomic(path, {'a': 1})
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+  assert json.load(open(path)) == {'a': 1}
+  assert os.listdir(tmp_path) == ['record.json']
