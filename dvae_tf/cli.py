@@ -14,6 +14,8 @@ progress output.
 with the field's default and the help text of its docstring's `Attributes:`
 section, so a default lives only in the config class; `config_from_flags`
 builds the config from a preset's values and the flags given explicitly.
+`define_strategy_flags` and `strategy_from_flags` give train, evaluate and
+the benchmark the same --strategy flags (`dvae_tf.distribute`).
 """
 
 import dataclasses
@@ -23,10 +25,13 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+import tensorflow as tf
 
+from dvae_tf import distribute
 from dvae_tf import training
 
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
+               distribute.StrategyError,
                training.TrainingDivergedError, training.CheckpointSaveError,
                app.UsageError)
 # The exit status of a training stopped by SIGINT or SIGTERM after saving a
@@ -114,3 +119,31 @@ def config_from_flags(cls, preset_values):
     if field.name in flags.FLAGS and flags.FLAGS[field.name].present:
       values[field.name] = flags.FLAGS[field.name].value
   return cls(**values)
+
+
+def define_strategy_flags():
+  """--strategy, --cpu_devices, --deterministic_ops and the old --multi_gpu."""
+  flags.DEFINE_enum('strategy', 'default', list(distribute.STRATEGIES),
+                    'default: one device; mirrored: all local GPUs '
+                    '(MirroredStrategy); multi_worker: '
+                    'MultiWorkerMirroredStrategy, cluster from TF_CONFIG.')
+  flags.DEFINE_integer('cpu_devices', 0, 'With --strategy=mirrored on a '
+                       'machine without GPUs: mirror over N logical CPU '
+                       'devices (tests, overhead benchmarks).')
+  flags.DEFINE_bool('deterministic_ops', False, 'Enable TensorFlow op '
+                    'determinism (bit-identical reruns on GPUs, slower).')
+  flags.DEFINE_bool('multi_gpu', False, 'Same as --strategy=mirrored.')
+
+
+def strategy_from_flags():
+  """The strategy the flags of `define_strategy_flags` ask for (call first)."""
+  name = flags.FLAGS.strategy
+  if flags.FLAGS.multi_gpu:
+    if flags.FLAGS['strategy'].present and name != 'mirrored':
+      raise distribute.StrategyError(
+          f'--multi_gpu means --strategy=mirrored, not --strategy={name}; '
+          'give only --strategy.')
+    name = 'mirrored'
+  if flags.FLAGS.deterministic_ops:
+    tf.config.experimental.enable_op_determinism()
+  return distribute.make_strategy(name, cpu_devices=flags.FLAGS.cpu_devices)

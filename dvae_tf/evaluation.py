@@ -78,32 +78,72 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
 
 
 def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
-                  verbose=False):
+                  verbose=False, strategy=None):
   """-L_k (nats) of each of `images`, float64 [N].
 
+  Batch b holds images b B ... (b + 1) B - 1 (B = `batch_size`; the last
+  batch is padded with copies of its last image, so all have one shape) and
+  is scored with the seed (seed, b). An image's NLL therefore depends only on
+  its index, the seed and B, not on the device that scores it: under a
+  `strategy` with R replicas, batches b R ... b R + R - 1 go to replicas
+  0 ... R - 1 at once and their values are gathered in order (on every
+  worker), equal to a single device's to float32 rounding.
+
   Args:
-    model: a trained model (see `importance_weighted_bound`).
+    model: a trained model (see `importance_weighted_bound`), built under
+      `strategy` if one is given.
     images: numpy array [N, H, W, C].
     num_samples: importance samples per image.
     batch_size: images per batch.
     seed: int seed.
     verbose: show a progress bar of the images scored.
+    strategy: a `tf.distribute.Strategy` to split the batches over (default:
+      the current one).
   """
   if batch_size > model.max_evaluation_rows:
     raise ValueError(
         f'batch_size={batch_size} exceeds the {model.max_evaluation_rows} '
         'rows this model evaluates at once; use --batch_size of at most '
         f'{model.max_evaluation_rows}.')
-  progbar = keras.utils.Progbar(len(images), verbose=1 if verbose else 0,
-                                   unit_name='image')
-  bound_fn = tf.function(
-      lambda x, s: importance_weighted_bound(model, x, num_samples, seed=s))
+  strategy = strategy or tf.distribute.get_strategy()
+  num_replicas = strategy.num_replicas_in_sync
+  num_images = len(images)
+  num_batches = -(-num_images // batch_size)
+  padding = num_batches * batch_size - num_images
+  images = np.concatenate([images, np.repeat(images[-1:], padding, axis=0)])
+  progbar = keras.utils.Progbar(num_images, verbose=1 if verbose else 0,
+                                unit_name='image')
+
+  def batch(b):
+    b = min(b, num_batches - 1)  # Past the end: a repeat, dropped below.
+    return (tf.convert_to_tensor(images[b * batch_size:(b + 1) * batch_size],
+                                 tf.float32),
+            tf.constant([seed, b], tf.int32))
+
+  def replica_bound(x, s):
+    return importance_weighted_bound(model, x, num_samples, seed=s)
+
+  @tf.function
+  def round_bounds(x, s):
+    # [R * B]: replica r's batch at rows r B ... (r + 1) B - 1.
+    return strategy.gather(strategy.run(replica_bound, args=(x, s)), axis=0)
+
+  single = tf.function(replica_bound)
+
+  def replica_values(first, part):
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: batch(first + context.replica_id_in_sync_group)[part])
+
   bounds = []
-  for i, start in enumerate(range(0, len(images), batch_size)):
-    x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)
-    bounds.append(bound_fn(x, tf.constant([seed, i], tf.int32)).numpy())
-    progbar.add(len(x))
-  return -np.concatenate(bounds).astype(np.float64)
+  for first in range(0, num_batches, num_replicas):
+    if num_replicas == 1:
+      values = single(*batch(first))
+    else:
+      values = round_bounds(replica_values(first, 0), replica_values(first, 1))
+    rows = min(num_replicas, num_batches - first) * batch_size
+    bounds.append(values.numpy()[:rows])
+    progbar.add(min(rows, num_images - first * batch_size))
+  return -np.concatenate(bounds)[:num_images].astype(np.float64)
 
 
 def _mean_and_stderr(values):

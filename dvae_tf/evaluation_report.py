@@ -17,8 +17,10 @@ import json
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from dvae_tf import data
+from dvae_tf import distribute
 from dvae_tf import evaluation
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
@@ -76,7 +78,8 @@ def baseline_nll(run_dir, split, expected):
 def evaluate_run(model_dir, split='test', num_importance_samples=4000,
                  batch_size=100, max_images=0, ais_chains=PAPER_AIS_CHAINS,
                  ais_betas=PAPER_AIS_BETAS, seed=0, data_dir=None,
-                 compare_with=None, checkpoint=None, verbose=False):
+                 compare_with=None, checkpoint=None, verbose=False,
+                 strategy=None):
   """Scores `model_dir` on `split`; writes and returns its evaluation.
 
   Args:
@@ -93,6 +96,9 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
     checkpoint: the checkpoint to score ('ckpt-N', or 'best': the best
       validation score; default the newest).
     verbose: show progress.
+    strategy: a `tf.distribute.Strategy` whose replicas (and workers) share
+      the images (`evaluation.per_image_nll`: the same per-image NLLs as one
+      device); only the chief writes the files.
 
   Returns:
     The dict written to eval_<split>.json.
@@ -108,7 +114,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
       raise ValueError(f'{name} must be at least 2; got {value}.')
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
+  run = training.restore_model(model_dir, data_dir, strategy=strategy,
+                               checkpoint=checkpoint)
   log_z = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas, seed=ais_seed(seed))
   images = data.load_images(run.train_config.dataset, split,
@@ -121,7 +128,7 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
         num_importance_samples=num_importance_samples))
   nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
                                  batch_size=batch_size, seed=seed,
-                                 verbose=verbose)
+                                 verbose=verbose, strategy=strategy)
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(
@@ -135,8 +142,9 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
         bits_per_dim=evaluation.bits_per_dim(result['nll'], images.shape[1:]),
         bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
                                                     images.shape[1:]))
-  json_path, nll_path = evaluation_paths(model_dir, split)
-  with open(json_path, 'w') as f:
-    f.write(json.dumps(result) + '\n')
-  np.save(nll_path, nll)
+  if distribute.is_chief(strategy or tf.distribute.get_strategy()):
+    json_path, nll_path = evaluation_paths(model_dir, split)
+    with open(json_path, 'w') as f:
+      f.write(json.dumps(result) + '\n')
+    np.save(nll_path, nll)
   return result

@@ -94,8 +94,9 @@ class RunLock:
     self._file.close()
 
 
-def write_json_atomic(path, record):
-  """Writes `record` as JSON to `path` through a temporary file and a rename."""
+def write_atomic(path, write, binary=False):
+  """Writes a file through a temporary file and a rename: readers see the old
+  file or the whole new one. `write(f)` writes the content to the open file."""
   directory = os.path.dirname(path) or '.'
   fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '-',
                              dir=directory)
@@ -104,8 +105,8 @@ def write_json_atomic(path, record):
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
-    with os.fdopen(fd, 'w') as f:
-      json.dump(record, f, indent=2)
+    with os.fdopen(fd, 'wb' if binary else 'w') as f:
+      write(f)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -113,6 +114,11 @@ def write_json_atomic(path, record):
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def write_json_atomic(path, record):
+  """Writes `record` as JSON to `path` atomically (`write_atomic`)."""
+  write_atomic(path, lambda f: json.dump(record, f, indent=2))
 
 
 def checkpoints_on_disk(directory):

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import data
+from dvae_tf import distribute
 from dvae_tf import images
 from dvae_tf import optimizer as optimizer_lib
 from dvae_tf import run_dir
@@ -310,12 +311,13 @@ def make_checkpoint(model, optimizer):
                              optimizer=optimizer)
 
 
-def train_mean(train_config, data_dir=None, model_dir=None):
+def train_mean(train_config, data_dir=None, model_dir=None, save=True):
   """The training set's mean image, which initialises the decoder's bias.
 
-  Stored in `model_dir` (TRAIN_MEAN_FILE) when a run starts, so a trained
-  model restores (for sampling, evaluation on other data, export) without
-  the training data; computed from `data_dir` for older model directories.
+  Stored in `model_dir` (TRAIN_MEAN_FILE, atomically) when a run starts, so
+  a trained model restores (for sampling, evaluation on other data, export)
+  without the training data; computed from `data_dir` for older model
+  directories, and by workers other than the chief (`save=False`).
   """
   path = model_dir and os.path.join(model_dir, TRAIN_MEAN_FILE)
   shape = data.image_shape(train_config.dataset)
@@ -337,14 +339,14 @@ def train_mean(train_config, data_dir=None, model_dir=None):
   if not np.all(np.isfinite(mean)):
     raise ValueError(f'The mean training image of {train_config.dataset} is '
                      'not finite; check the dataset files in --data_dir.')
-  if path:
-    np.save(path, mean)
+  if path and save:
+    run_dir.write_atomic(path, lambda f: np.save(f, mean), binary=True)
   return mean
 
 
 def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
-                              model_dir=None):
-  mean = train_mean(train_config, data_dir, model_dir)
+                              model_dir=None, save_mean=True):
+  mean = train_mean(train_config, data_dir, model_dir, save=save_mean)
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():
@@ -388,13 +390,18 @@ def make_train_step(model, optimizer, cfg, strategy):
 
   Each replica maximizes its share of the bound (KL-annealed, beta-annealed)
   minus weight decay; its seed is keyed by (seed, step, replica), so a run is
-  reproducible and a resumed run continues exactly.
+  reproducible and a resumed run continues exactly. The scalars are summed
+  over replicas (and workers) in one all-reduce; among them `stop`, the
+  number of replicas whose process asked to stop (`stop_requested`), so
+  that every worker of a cluster stops after the same step.
   """
   warmup = int(cfg.kl_anneal_fraction * cfg.num_steps)
   num_replicas = strategy.num_replicas_in_sync
   base_seed = tf.constant([cfg.seed, 1], tf.int32)
 
-  def replica_step(x):
+  names = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop')
+
+  def replica_step(x, stop_requested):
     step = optimizer.iterations
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     seed = tf.random.experimental.stateless_fold_in(
@@ -410,16 +417,19 @@ def make_train_step(model, optimizer, cfg, strategy):
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     # The unannealed bound (KL weight 1), for monitoring.
     bound = terms['log_likelihood'] - terms['kl']
-    return {'loss': loss,
-            'bound': tf.reduce_sum(bound) / cfg.batch_size,
-            'kl': tf.reduce_sum(terms['kl']) / cfg.batch_size,
-            'beta': beta / num_replicas, 'kl_weight': kl_weight / num_replicas}
+    out = {'loss': loss,
+           'bound': tf.reduce_sum(bound) / cfg.batch_size,
+           'kl': tf.reduce_sum(terms['kl']) / cfg.batch_size,
+           'beta': beta / num_replicas, 'kl_weight': kl_weight / num_replicas,
+           'stop': stop_requested}
+    return tf.stack([tf.cast(out[k], tf.float32) for k in names])
 
   @tf.function
-  def train_step(iterator):
-    out = strategy.run(replica_step, args=(next(iterator),))
-    return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-            for k, v in out.items()}
+  def train_step(iterator, stop_requested=0.):
+    packed = strategy.run(replica_step, args=(
+        next(iterator), tf.cast(stop_requested, tf.float32)))
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, packed, axis=None)
+    return dict(zip(names, tf.unstack(total)))
 
   return train_step
 
@@ -468,8 +478,11 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     train_config: a `TrainConfig`.
     model_dir: where checkpoints, config and summaries go.
     data_dir: where dataset files are (see `dvae_tf.data`).
-    strategy: a `tf.distribute.Strategy` (default: the default strategy; pass
-      `tf.distribute.MirroredStrategy()` for several GPUs).
+    strategy: a `tf.distribute.Strategy` (default: the default strategy;
+      `distribute.make_strategy` builds the others). Under a multi-worker
+      strategy every worker calls `train` with the same arguments; the chief
+      holds the lock and writes the run directory, the others save into
+      folders of their own that they delete (`dvae_tf.distribute`).
     verbose: show a progress bar and what resumed.
     change_optimizer: on resume, accept other values of `OPTIMIZER_FIELDS`
       (recorded in config.json's `resumed`).
@@ -486,10 +499,14 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     run_dir.RunDirectoryError: the directory is locked or not writable.
   """
   strategy = strategy or tf.distribute.get_strategy()
+  distribute.check_divisible('batch_size', train_config.batch_size, strategy)
   if not os.path.exists(os.path.join(model_dir, TRAIN_MEAN_FILE)):
     # The data are read and checked before anything is written.
     train_mean(train_config, data_dir)
   run_dir.check_writable(model_dir)
+  if not distribute.is_chief(strategy):
+    return _train_locked(model_config, train_config, model_dir, data_dir,
+                         strategy, False, change_optimizer)
   with run_dir.RunLock(model_dir):
     return _train_locked(model_config, train_config, model_dir, data_dir,
                          strategy, verbose, change_optimizer)
@@ -502,24 +519,30 @@ def _say(verbose, text):
 
 def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
                   verbose, change_optimizer):
-  """`train` inside the run's lock."""
+  """`train` inside the run's lock (on the chief; other workers: without)."""
   cfg = train_config
+  chief = distribute.is_chief(strategy)
   record = check_run_config(model_dir, model_config, cfg, change_optimizer)
-  model, optimizer = build_model_and_optimizer(model_config, cfg, data_dir,
-                                               strategy, model_dir)
-  directory = run_dir.checkpoint_dir(model_dir)
-  for path in (run_dir.remove_leftovers(directory) +
-               run_dir.remove_leftovers(validation.best_dir(model_dir))):
-    _say(verbose, f'Removed {path}, left by an interrupted save.')
+  model, optimizer = build_model_and_optimizer(
+      model_config, cfg, data_dir, strategy, model_dir, save_mean=chief)
+  save_dir = distribute.worker_dir(model_dir, strategy)
+  directory = run_dir.checkpoint_dir(save_dir)
+  if chief:
+    for path in (run_dir.remove_leftovers(directory) +
+                 run_dir.remove_leftovers(validation.best_dir(model_dir))):
+      _say(verbose, f'Removed {path}, left by an interrupted save.')
+  distribute.remove_worker_dir(model_dir, strategy)
   checkpoint = make_checkpoint(model, optimizer)
   latest = run_dir.restorable_checkpoint(
-      model_dir, warn=lambda line: print(line, file=sys.stderr, flush=True))
+      model_dir, warn=lambda line: print(line, file=sys.stderr, flush=True),
+      quarantine=chief)
   if latest:
     checkpoint.restore(latest)
   manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=3)
-  best = validation.BestCheckpoint(checkpoint, model_dir)
+  best = validation.BestCheckpoint(checkpoint, save_dir,
+                                   record=validation.read_best(model_dir))
   start = int(optimizer.iterations.numpy())
-  if record is not None:
+  if record is not None and chief:
     run_dir.write_json_atomic(os.path.join(model_dir, CONFIG_FILE), record)
   if latest:
     _say(verbose, f'Resuming from step {start} ({latest}).')
@@ -530,8 +553,21 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
   dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
                               data_dir=data_dir, seed=cfg.seed,
                               start_step=start)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  iterator = distribute.distribute_global_batches(strategy, dataset,
+                                                 cfg.batch_size)
   train_step = make_train_step(model, optimizer, cfg, strategy)
+  gather_replica_state = tf.function(
+      lambda: strategy.run(model.prior.gather_replica_state))
+
+  def save(save_fn):
+    # Every replica's state into the saved copy; every worker saves, and
+    # only the chief's copy is kept.
+    if strategy.num_replicas_in_sync > 1:
+      gather_replica_state()
+    result = save_fn()
+    distribute.remove_worker_dir(model_dir, strategy)
+    return result
+
   collapse = COLLAPSE_FACTOR * reference_bound(
       train_mean(cfg, data_dir, model_dir), data.is_binary(cfg.dataset))
   if cfg.validate_every:
@@ -540,7 +576,8 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
     if cfg.validation_images:
       validation_images = validation_images[:cfg.validation_images]
 
-  writer = tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+  writer = (tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+            if chief else tf.summary.create_noop_writer())
   progbar = keras.utils.Progbar(cfg.num_steps, verbose=1 if verbose else 0,
                                 stateful_metrics=['bound', 'kl', 'beta'])
   progbar.update(start)
@@ -548,7 +585,9 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
   tic, tic_step = time.perf_counter(), start
   with _StopSignal() as stop:
     while step < cfg.num_steps:
-      values = read_metrics(train_step(iterator))
+      values = read_metrics(train_step(
+          iterator, tf.constant(float(stop.received is not None))))
+      stop_requested = values.pop('stop') > 0
       if not np.isfinite(values['loss']) or values['bound'] < collapse:
         what = (f'The loss became {values["loss"]}' if not np.isfinite(
             values['loss']) else
@@ -572,7 +611,7 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
                             float(optimizer.learning_rate))
         values['steps_per_second'] = rate
         progbar.update(step, [(k, values[k]) for k in ('bound', 'kl', 'beta')])
-      if cfg.image_every and step % cfg.image_every == 0:
+      if chief and cfg.image_every and step % cfg.image_every == 0:
         with writer.as_default(step=step):
           means, _ = model.sample(64, seed=(cfg.seed, step))
           tf.summary.image('samples', images.grid(means.numpy())[None])
@@ -581,7 +620,7 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
         model.prior.refresh_log_normalizer(ais_chains=MONITOR_AIS_CHAINS,
                                            ais_betas=MONITOR_AIS_BETAS,
                                            seed=(cfg.seed, step))
-      last = stop.received or step == cfg.num_steps
+      last = stop_requested or step == cfg.num_steps
       if last:
         # The last bound used the log Z of the last refresh; bound =
         # log p(x | z) - KL and KL contains +log Z, so it moves by
@@ -598,16 +637,18 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
               ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
               seed=(cfg.seed, step))
         nll, stderr = validation.validation_score(
-            model, validation_images, cfg.validation_samples, cfg.seed, step)
+            model, validation_images, cfg.validation_samples, cfg.seed, step,
+            strategy)
         with writer.as_default(step=step):
           tf.summary.scalar('validation_nll', nll)
-        best.offer(step, nll, stderr, len(validation_images),
-                   cfg.validation_samples)
+        if best.better(nll):
+          save(lambda: best.keep(step, nll, stderr, len(validation_images),
+                                 cfg.validation_samples))
         values['validation_nll'] = nll
       if last or step % cfg.checkpoint_every == 0:
-        _save(manager, step, directory)
-      if stop.received:
-        stopped_by = stop.received
+        save(lambda: _save(manager, step, directory))
+      if stop_requested:
+        stopped_by = stop.received or 'a signal to another worker'
         break
   progbar.update(step, finalize=True)  # Ends the progress line.
   writer.flush()

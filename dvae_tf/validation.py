@@ -52,10 +52,12 @@ def best_prefix(model_dir):
   return os.path.join(best_dir(model_dir), record['checkpoint'])
 
 
-def validation_score(model, images, num_samples, seed, step):
-  """-L_k on `images` (mean and its standard error), seeded by the step."""
+def validation_score(model, images, num_samples, seed, step, strategy=None):
+  """-L_k on `images` (mean and its standard error), seeded by the step;
+  split over the replicas of `strategy` (`evaluation.per_image_nll`)."""
   nll = evaluation.per_image_nll(model, images, num_samples, batch_size=100,
-                                 seed=(seed * 1_000_003 + step) % (2**31 - 1))
+                                 seed=(seed * 1_000_003 + step) % (2**31 - 1),
+                                 strategy=strategy)
   summary = evaluation.summarize(nll, num_samples)
   return summary['nll'], summary['stderr']
 
@@ -63,24 +65,28 @@ def validation_score(model, images, num_samples, seed, step):
 class BestCheckpoint:
   """Keeps the checkpoint of the best validation score (lowest NLL)."""
 
-  def __init__(self, checkpoint, model_dir):
+  def __init__(self, checkpoint, model_dir, record=None):
+    """Keeps the best checkpoint in `best_dir(model_dir)`.
+
+    Args:
+      checkpoint: the `tf.train.Checkpoint` to save.
+      model_dir: the run directory (a non-chief worker: its own folder).
+      record: the best record so far (default: the one in `model_dir`).
+    """
     self._dir = best_dir(model_dir)
     self._manager = tf.train.CheckpointManager(checkpoint, self._dir,
                                                max_to_keep=1)
-    self.record = read_best(model_dir)
+    self.record = read_best(model_dir) if record is None else record
 
-  def offer(self, step, nll, stderr, num_images, num_samples):
-    """Saves the current state as the best if `nll` beats the kept one.
+  def better(self, nll):
+    """Whether `nll` beats the kept score."""
+    return self.record is None or nll < self.record['nll']
 
-    Returns:
-      Whether it was kept.
-    """
-    if self.record is not None and not nll < self.record['nll']:
-      return False
+  def keep(self, step, nll, stderr, num_images, num_samples):
+    """Saves the current state as the best, with its score."""
     prefix = self._manager.save(checkpoint_number=step)
     self.record = {'checkpoint': os.path.basename(prefix), 'step': int(step),
                    'nll': float(nll), 'stderr': float(stderr),
                    'num_images': int(num_images),
                    'num_importance_samples': int(num_samples)}
     run_dir.write_json_atomic(os.path.join(self._dir, BEST_FILE), self.record)
-    return True

@@ -2,7 +2,8 @@
 
 A suite is a function `suite(quick: bool, data_dir: str, **options) -> dict`
 registered in `SUITES` (options: `reference_python`, `reference_script`, which
-only the training suite uses);
+only the training suite uses, and `strategy`, which only the scaling suite
+uses: the other suites time one device);
 `bin/benchmark.py` runs the chosen suites, prints their tables and writes one
 JSON report per suite.
 """
@@ -11,12 +12,14 @@ from dvae_tf.benchmarks.distributions import distributions_suite
 from dvae_tf.benchmarks.dvaepp import dvaepp_suite
 from dvae_tf.benchmarks.export import export_suite
 from dvae_tf.benchmarks.report import format_table, write_report
+from dvae_tf.benchmarks.scaling import scaling_suite
 from dvae_tf.benchmarks.training import training_suite
 
 SUITES = {
     'distributions': distributions_suite,
     'dvaepp': dvaepp_suite,
     'export': export_suite,
+    'scaling': scaling_suite,
     'training': training_suite,
 }
 

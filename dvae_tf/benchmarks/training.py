@@ -98,7 +98,7 @@ def _reference_ms(python, script, chains, threads, steps):
 
 
 def training_suite(quick=False, data_dir=None, reference_python=None,
-                   reference_script=None, rounds=3):
+                   reference_script=None, rounds=3, **unused_options):
   """Step times of every cell, with the reference's where one is given."""
   cells = ((100, 1),) if quick else CELLS
   rows = []

@@ -1,6 +1,8 @@
 """Runs benchmark suites and writes their reports.
 
   dvae-benchmark --suites=distributions --report_dir=reports
+  dvae-benchmark --suites=scaling          # replicas: logical devices, workers
+  dvae-benchmark --suites=scaling --strategy=mirrored   # on a GPU machine
   dvae-benchmark --suites=training --data_dir=../shared/data \
       --reference_python=$TORCHENV/bin/python \
       --reference_script=../shared/peer/reference_torch.py
@@ -31,6 +33,10 @@ flags.DEFINE_string('reference_python', None, 'training suite: an interpreter '
 flags.DEFINE_string('reference_script', None, 'training suite: a reference '
                     'implementation timed in the same run, interleaved (e.g. '
                     '../shared/peer/reference_torch.py).')
+flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
+                  'scaling suite: default (replicas on CPU cores: logical '
+                  'devices and local workers) or mirrored (all local GPUs); '
+                  'the other suites time one device.')
 
 
 def main(argv):
@@ -44,7 +50,7 @@ def main(argv):
     report = benchmarks.SUITES[suite](
         quick=FLAGS.quick, data_dir=FLAGS.data_dir,
         reference_python=FLAGS.reference_python,
-        reference_script=FLAGS.reference_script)
+        reference_script=FLAGS.reference_script, strategy=FLAGS.strategy)
     for name, rows in report['tables'].items():
       print(f'\n== {suite}: {name} ==')
       print(benchmarks.format_table(rows))

@@ -22,6 +22,7 @@ from absl import flags
 
 from dvae_tf import cli
 from dvae_tf import data
+from dvae_tf import distribute
 from dvae_tf import evaluation_report
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
@@ -40,6 +41,7 @@ flags.DEFINE_integer('seed', 0, 'Random seed.')
 flags.DEFINE_string('checkpoint', None, 'The checkpoint to score (ckpt-N, or '
                     'best: the best validation score; '
                     'default: the newest).')
+cli.define_strategy_flags()
 flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
                     'on the same images with the same k: report the paired '
                     'NLL difference against it.')
@@ -47,16 +49,19 @@ flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
 
 def main(argv):
   del argv
+  strategy = cli.strategy_from_flags()
   result = evaluation_report.evaluate_run(
       FLAGS.model_dir, split=FLAGS.split,
       num_importance_samples=FLAGS.num_importance_samples,
       batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
       ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas, seed=FLAGS.seed,
       data_dir=FLAGS.data_dir, compare_with=FLAGS.compare_with,
-      checkpoint=FLAGS.checkpoint, verbose=True)
-  path, _ = evaluation_report.evaluation_paths(FLAGS.model_dir, FLAGS.split)
-  print(f'Wrote {path}:')
-  print(json.dumps(result))
+      checkpoint=FLAGS.checkpoint, verbose=distribute.is_chief(strategy),
+      strategy=strategy)
+  if distribute.is_chief(strategy):
+    path, _ = evaluation_report.evaluation_paths(FLAGS.model_dir, FLAGS.split)
+    print(f'Wrote {path}:')
+    print(json.dumps(result))
 
 
 def run():

@@ -23,7 +23,6 @@ import sys
 
 from absl import app
 from absl import flags
-import tensorflow as tf
 
 from dvae_tf import cli
 from dvae_tf import data
@@ -36,7 +35,7 @@ flags.DEFINE_string('model_dir', None, 'Where checkpoints, config and '
                     'TensorBoard summaries go.', required=True)
 flags.DEFINE_string('preset', None, f'One of {sorted(presets.PRESETS)}.')
 flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
-flags.DEFINE_bool('multi_gpu', False, 'Train with MirroredStrategy on all GPUs.')
+cli.define_strategy_flags()
 flags.DEFINE_enum('model', None, list(config_lib.MODEL_KINDS),
                   'Model kind (default: the preset\'s, else feed_forward).')
 flags.DEFINE_bool('change_optimizer_settings', False, 'On resume, accept a '
@@ -60,6 +59,7 @@ def _check_model_flags(kind):
 
 def main(argv):
   del argv
+  strategy = cli.strategy_from_flags()
   try:
     preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
         'model': {}, 'train': {}}
@@ -72,8 +72,6 @@ def main(argv):
     model_config.check_dataset(data.is_binary(train_config.dataset))
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  strategy = (tf.distribute.MirroredStrategy() if FLAGS.multi_gpu
-              else tf.distribute.get_strategy())
   print(json.dumps({'model': model_config.to_dict(),
                     'train': dataclasses.asdict(train_config)}))
   result = training.train(

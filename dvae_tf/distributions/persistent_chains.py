@@ -8,14 +8,21 @@ the slowly changing model instead of restarting from scratch.
 
 `PersistentChains` is a Keras layer whose only weight is the non-trainable
 chain state, so a model that owns it saves and restores the chains with its
-checkpoints. Under a `tf.distribute` strategy the state is an on-read
-variable: each replica advances its own chains, and checkpoints hold the
-first replica's.
+checkpoints.
+
+Under a `tf.distribute` strategy with R replicas the `num_chains` chains are
+global, like the batch: replica r advances its own rows
+(`distribute.replica_rows`) of its copy of the state (an on-read variable),
+and `gather_replicas` (called before each save) makes every copy whole, so a
+checkpoint holds every replica's chains. Restored onto another replica count,
+the same chains are split anew; a resume is exact only on the same count,
+whose replicas continue their own rows with their own random streams.
 """
 
 import keras
 import tensorflow as tf
 
+from dvae_tf import distribute
 from dvae_tf.distributions import rbm as rbm_lib
 
 
@@ -70,10 +77,42 @@ class PersistentChains(keras.layers.Layer):
       raise ValueError(
           f'PersistentChains.advance: the chains hold {self.num_units} units '
           f'but the RBM has {rbm.num_left} + {rbm.num_right}.')
+    first, rows, num_replicas = self._replica_rows()
+    state = self.state.value
+    if num_replicas > 1:
+      state = state[first:first + rows]
     z = tf.stop_gradient(rbm.block_gibbs(
-        tf.cast(self.state.value, rbm.dtype), num_gibbs_sweeps, seed))
-    self.state.assign(tf.cast(z, self.state.dtype))
+        tf.cast(state, rbm.dtype), num_gibbs_sweeps, seed))
+    new_state = tf.cast(z, self.state.dtype)
+    if num_replicas > 1:
+      new_state = tf.concat([self.state.value[:first], new_state,
+                             self.state.value[first + rows:]], axis=0)
+    self.state.assign(new_state)
     return z
+
+  def _replica_rows(self):
+    """(first row, rows, replicas) of this replica's chains."""
+    context = tf.distribute.get_replica_context()
+    num_replicas = context.num_replicas_in_sync if context else 1
+    if self.num_chains % num_replicas:
+      raise ValueError(
+          f'num_chains={self.num_chains} does not split evenly over the '
+          f'{num_replicas} replicas; use a multiple of {num_replicas}.')
+    if num_replicas == 1:
+      return 0, self.num_chains, 1
+    first, rows = distribute.replica_rows(
+        self.num_chains, context.replica_id_in_sync_group, num_replicas)
+    return first, rows, num_replicas
+
+  def gather_replicas(self):
+    """Copies every replica's rows into every replica's state (in replica
+    context; an all-gather across replicas and workers)."""
+    first, rows, num_replicas = self._replica_rows()
+    if num_replicas == 1:
+      return
+    context = tf.distribute.get_replica_context()
+    own = self.state.value[first:first + rows]
+    self.state.assign(context.all_gather(own, axis=0))
 
   def get_config(self):
     config = super().get_config()

@@ -144,6 +144,11 @@ class Prior(keras.layers.Layer):
     """Block Gibbs sweeps per `sample` call, or None (ancestral sampling)."""
     return None
 
+  def gather_replica_state(self):
+    """Makes every replica's copy of per-replica state whole before a save
+    (replica context; `dvae_tf.distribute`). The RBM prior's persistent
+    chains are such state; by default there is none."""
+
   def decayed_weights(self):
     """The prior's own weights under weight decay (besides network kernels)."""
     return []

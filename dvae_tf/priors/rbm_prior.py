@@ -82,6 +82,10 @@ class RBMPrior(base.Prior):
   def sample_gibbs_sweeps(self):
     return self.num_gibbs_sweeps
 
+  def gather_replica_state(self):
+    """Every replica's persistent chains into every copy (before a save)."""
+    self.chains.gather_replicas()
+
   def decayed_weights(self):
     """W, decayed as in the released code (Appendix F notes)."""
     return [self.weights_rbm]

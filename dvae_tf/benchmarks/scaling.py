@@ -1,0 +1,211 @@
+"""Scaling efficiency of the training step over replicas (`dvae_tf.distribute`).
+
+Efficiency with N replicas = (images/s of N replicas at N times the batch) /
+(N x images/s of one replica): 1 is perfect scaling, what remains is the
+cost of the all-reduces, of the replicas' shared input pipeline and of their
+synchronisation. On a CPU-only machine it is an overhead check, one core per
+replica: one replica pinned to one core against
+
+- 'logical': one process, `MirroredStrategy` over N logical CPU devices,
+  pinned to N cores with N threads;
+- 'workers': N local processes, `MultiWorkerMirroredStrategy` with a
+  `TF_CONFIG` cluster on localhost ports, each pinned to a core of its own.
+
+With `strategy='mirrored'` (a machine with N GPUs) it measures real
+devices: 'gpus', `MirroredStrategy` over N GPUs, against one GPU.
+
+Models: the Table 2 feed-forward model (1 nonlinear layer, RBM prior with 100
+persistent chains and 40 sweeps, batch 100 per replica) and DVAE++ at the
+reduced width of `dvaepp_cpu` (batch 32 per replica), on the bundled sample
+(step time does not depend on the pixels). Each measurement is a fresh
+process (threads and devices are fixed when TensorFlow starts), and the
+configurations alternate within each round; an efficiency is the median of
+the rounds' ratios.
+
+  python -m dvae_tf.benchmarks.scaling --model=feed_forward --replicas=2 \
+      --mode=logical            # one measurement, a JSON line
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from dvae_tf.benchmarks import training as training_benchmark
+
+MODELS = {
+    'feed_forward': dict(
+        model=dict(training_benchmark.MODEL, num_chains=100),
+        train=dict(training_benchmark.TRAIN, dataset='sample'), steps=60),
+    'dvaepp': dict(preset='dvaepp_cpu', train=dict(dataset='sample'),
+                   steps=12),
+}
+MODES = {'default': ('logical', 'workers'), 'mirrored': ('gpus',)}
+
+
+def _configs(name):
+  """(model config, train config) of MODELS[name], batch per replica."""
+  # pylint: disable=g-import-not-at-top
+  from dvae_tf import presets
+  from dvae_tf import training
+  from dvae_tf.models import config as config_lib
+  spec = MODELS[name]
+  if 'preset' in spec:
+    preset = presets.get_preset(spec['preset'])
+    model = config_lib.config_from_dict(preset['model'])
+    train = dict(preset['train'], **spec['train'])
+  else:
+    model = config_lib.ModelConfig(**spec['model'])
+    train = dict(spec['train'])
+  return model, train
+
+
+def images_per_second(name, replicas, strategy, steps, warmup=5):
+  """Images per second of the step `training.train` runs, under `strategy`
+  with `replicas` replicas (the global batch is `replicas` times the
+  model's)."""
+  # pylint: disable=g-import-not-at-top
+  from dvae_tf import data
+  from dvae_tf import distribute
+  from dvae_tf import training
+  model_config, train = _configs(name)
+  train['batch_size'] *= replicas
+  train_config = training.TrainConfig(**train)
+  model, optimizer = training.build_model_and_optimizer(
+      model_config, train_config, None, strategy)
+  step = training.make_train_step(model, optimizer, train_config, strategy)
+  iterator = distribute.distribute_global_batches(
+      strategy, data.make_dataset(train_config.dataset, 'train',
+                                  train_config.batch_size, seed=0),
+      train_config.batch_size)
+  for _ in range(warmup):
+    training.read_metrics(step(iterator))
+  start = time.perf_counter()
+  for _ in range(steps):
+    training.read_metrics(step(iterator))
+  return train_config.batch_size * steps / (time.perf_counter() - start)
+
+
+def _taskset(cores):
+  if os.path.exists('/usr/bin/taskset'):
+    return ['taskset', '-c', ','.join(str(c) for c in cores)]
+  return []
+
+
+def _child(name, mode, replicas, steps, index=0):
+  return [sys.executable, '-m', 'dvae_tf.benchmarks.scaling',
+          f'--model={name}', f'--mode={mode}', f'--replicas={replicas}',
+          f'--steps={steps}', f'--index={index}']
+
+
+def _json_line(output, command):
+  lines = [l for l in output.splitlines() if l.startswith('{')]
+  if not lines:
+    raise RuntimeError(f'{" ".join(command)} printed no result: '
+                       f'{output[-2000:]}')
+  return json.loads(lines[-1])
+
+
+def _measure(name, mode, replicas, steps, gpus=False):
+  """Images/s of one configuration, in fresh processes."""
+  if mode != 'workers':
+    cores = [0] if mode == 'one' else list(range(replicas))
+    command = _child(name, mode, replicas, steps)
+    if mode in ('one', 'logical') and not gpus:
+      command = _taskset(cores) + command
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode:
+      raise RuntimeError(f'{" ".join(command)} failed: {out.stderr[-2000:]}')
+    return _json_line(out.stdout, command)['images_per_second']
+  sockets = [socket.socket() for _ in range(replicas)]
+  for s in sockets:
+    s.bind(('localhost', 0))
+  cluster = {'worker': [f'localhost:{s.getsockname()[1]}' for s in sockets]}
+  for s in sockets:
+    s.close()
+  procs = []
+  for index in range(replicas):
+    env = dict(os.environ, TF_CONFIG=json.dumps(
+        {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
+    command = _taskset([index]) + _child(name, mode, replicas, steps, index)
+    procs.append((command, subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)))
+  results = []
+  for command, proc in procs:
+    out, err = proc.communicate()
+    if proc.returncode:
+      raise RuntimeError(f'{" ".join(command)} failed: {err[-2000:]}')
+    results.append(_json_line(out, command)['images_per_second'])
+  return results[0]  # Every worker times the same global steps.
+
+
+def scaling_suite(quick=False, data_dir=None, rounds=3, replicas=2,
+                  strategy='default', **_):
+  """Efficiency of each model and mode, medians of interleaved rounds."""
+  del data_dir  # Synthetic data: the step time does not depend on it.
+  if strategy not in MODES:
+    raise ValueError(f'The scaling suite measures --strategy in '
+                     f'{sorted(MODES)} on one machine; got {strategy!r}.')
+  modes = ('one',) + MODES[strategy]
+  gpus = strategy == 'mirrored'
+  rows = []
+  for name, spec in MODELS.items():
+    steps = 3 if quick else spec['steps']
+    rates = {mode: [] for mode in modes}
+    for _ in range(1 if quick else rounds):
+      for mode in modes:
+        rates[mode].append(_measure(name, mode, 1 if mode == 'one' else
+                                    replicas, steps, gpus))
+    one = np.array(rates['one'])
+    for mode in modes[1:]:
+      efficiency = np.array(rates[mode]) / (replicas * one)
+      rows.append({'model': name, 'mode': mode, 'replicas': replicas,
+                   'images_per_second': float(np.median(rates[mode])),
+                   'one_replica_images_per_second': float(np.median(one)),
+                   'efficiency': float(np.median(efficiency)),
+                   'efficiency_rounds': efficiency.tolist()})
+  return {'tables': {'scaling': rows},
+          'summary': {'min_efficiency': min(r['efficiency'] for r in rows)}}
+
+
+def _main():
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum('model', 'feed_forward', list(MODELS), 'Model.')
+  flags.DEFINE_enum('mode', 'one', ['one', 'logical', 'workers', 'gpus'],
+                    'Replica layout.')
+  flags.DEFINE_integer('replicas', 1, 'Replicas.')
+  flags.DEFINE_integer('steps', 20, 'Timed steps.')
+  flags.DEFINE_integer('index', 0, 'Worker index (mode workers).')
+
+  def main(argv):
+    del argv
+    fl = flags.FLAGS
+    # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from dvae_tf import distribute
+    if not tf.config.list_physical_devices('GPU'):
+      threads = fl.replicas if fl.mode == 'logical' else 1
+      tf.config.threading.set_intra_op_parallelism_threads(threads)
+      tf.config.threading.set_inter_op_parallelism_threads(threads)
+    strategy = {'one': lambda: distribute.make_strategy('default'),
+                'gpus': lambda: tf.distribute.MirroredStrategy(
+                    [f'/gpu:{i}' for i in range(fl.replicas)]),
+                'logical': lambda: distribute.make_strategy(
+                    'mirrored', cpu_devices=fl.replicas),
+                'workers': lambda: distribute.make_strategy('multi_worker')}[
+                    fl.mode]()
+    rate = images_per_second(fl.model, fl.replicas, strategy, fl.steps)
+    print(json.dumps({'images_per_second': rate, 'model': fl.model,
+                      'mode': fl.mode, 'replicas': fl.replicas}))
+
+  app.run(main)
+
+
+if __name__ == '__main__':
+  _main()

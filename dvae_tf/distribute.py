@@ -1,0 +1,199 @@
+"""Where a run executes: a `tf.distribute` strategy by name, and its rules.
+
+`make_strategy(name)` builds one of `STRATEGIES`:
+
+- 'default': one device (TensorFlow's default strategy);
+- 'mirrored': `MirroredStrategy` on all local GPUs (an error when there are
+  none), or on `cpu_devices` logical CPU devices, which stand in for GPUs in
+  tests and overhead benchmarks;
+- 'multi_worker': `MultiWorkerMirroredStrategy`, the cluster and this
+  process's task read from the `TF_CONFIG` environment variable (checked
+  first, so a malformed one is a one-line error, not a hang); each worker
+  mirrors over its local GPUs, or its CPU when it has none.
+
+The rules every run follows under any of them:
+
+- Replica r of R holds rows `replica_rows(n, r, R)` of a global quantity of n
+  rows: the batch (`--batch_size` is global) and the RBM prior's persistent
+  chains (`--num_chains` is global). `distribute_global_batches` feeds each
+  replica its rows of the same global batch a single device would see, so
+  the data do not depend on how the replicas are spread over workers.
+- Only the chief writes the run directory (`is_chief`); another worker
+  writes its copy of each checkpoint to `worker_dir(model_dir)`, which it
+  deletes after the save, as tf.distribute's saving requires every worker to
+  take part in it.
+"""
+
+import json
+import os
+import shutil
+
+import tensorflow as tf
+
+STRATEGIES = ('default', 'mirrored', 'multi_worker')
+
+
+class StrategyError(ValueError):
+  """The strategy asked for cannot run here (no GPUs, a bad TF_CONFIG)."""
+
+
+def configure_cpu_devices(count):
+  """Splits the CPU into `count` logical devices (before TensorFlow starts)."""
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+  except RuntimeError as e:
+    raise StrategyError(f'cpu_devices={count}: logical devices must be set '
+                        f'before TensorFlow starts ({e}).') from None
+
+
+def cluster_spec():
+  """TF_CONFIG's (cluster dict, task dict), checked.
+
+  Raises:
+    StrategyError: TF_CONFIG is missing, not JSON, or names a task that is
+      not in its cluster.
+  """
+  text = os.environ.get('TF_CONFIG')
+  if not text:
+    raise StrategyError(
+        '--strategy=multi_worker needs the cluster in the TF_CONFIG '
+        'environment variable, e.g. TF_CONFIG=\'{"cluster": {"worker": '
+        '["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
+        '"index": 0}}\' (see BUILD.md).')
+  try:
+    config = json.loads(text)
+    cluster, task = config['cluster'], config['task']
+    addresses = cluster[task['type']]
+    index = int(task['index'])
+  except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+    raise StrategyError(
+        f'TF_CONFIG is not a cluster description ({type(e).__name__}: {e}); '
+        'expected {"cluster": {"worker": [...]}, "task": {"type": "worker", '
+        '"index": i}} (see BUILD.md).') from None
+  if not 0 <= index < len(addresses):
+    raise StrategyError(
+        f'TF_CONFIG: task {task["type"]} {index} is not in its cluster, which '
+        f'has {len(addresses)} {task["type"]} address(es).')
+  return cluster, task
+
+
+def make_strategy(name='default', cpu_devices=0):
+  """The `tf.distribute.Strategy` called `name` (see the module docstring).
+
+  Call it before any other TensorFlow work of the process: logical devices
+  and the multi-worker runtime are set up when TensorFlow starts.
+
+  Args:
+    name: one of `STRATEGIES`.
+    cpu_devices: for 'mirrored' on a machine without GPUs, mirror over this
+      many logical CPU devices (0: GPUs are required).
+
+  Raises:
+    StrategyError: an unknown name, GPUs asked for that are not there, or a
+      bad TF_CONFIG.
+  """
+  if name not in STRATEGIES:
+    raise StrategyError(f'strategy={name!r} is not one of {list(STRATEGIES)}.')
+  if cpu_devices < 0:
+    raise StrategyError(f'cpu_devices must be >= 0; got {cpu_devices}.')
+  if cpu_devices and name != 'mirrored':
+    raise StrategyError('cpu_devices applies to --strategy=mirrored only.')
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'multi_worker':
+    cluster_spec()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if cpu_devices:
+    configure_cpu_devices(cpu_devices)
+    return tf.distribute.MirroredStrategy(
+        [f'/cpu:{i}' for i in range(cpu_devices)])
+  gpus = tf.config.list_physical_devices('GPU')
+  if not gpus:
+    raise StrategyError(
+        '--strategy=mirrored trains on all local GPUs, and TensorFlow sees '
+        'none here (check the CUDA installation and CUDA_VISIBLE_DEVICES); '
+        'use --strategy=default for one device, or --cpu_devices=N to mirror '
+        'over N logical CPU devices.')
+  return tf.distribute.MirroredStrategy()
+
+
+def task(strategy):
+  """(task type, task index) of this process; ('chief', 0) on one host."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return 'chief', 0
+  return resolver.task_type, int(resolver.task_id or 0)
+
+
+def is_chief(strategy):
+  """Whether this process writes the run directory.
+
+  The chief is task 'chief' if the cluster has one, else worker 0.
+  """
+  task_type, task_id = task(strategy)
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  has_chief = bool(resolver and resolver.task_type and
+                   'chief' in resolver.cluster_spec().as_dict())
+  return task_type == 'chief' or (not has_chief and task_type == 'worker' and
+                                  task_id == 0)
+
+
+def worker_dir(model_dir, strategy):
+  """Where this process saves: `model_dir` for the chief, else a folder of
+  its own inside it, which `remove_worker_dir` deletes after each save."""
+  if is_chief(strategy):
+    return model_dir
+  task_type, task_id = task(strategy)
+  return os.path.join(model_dir, f'.{task_type}-{task_id}')
+
+
+def remove_worker_dir(model_dir, strategy):
+  """Deletes a non-chief worker's save folder (nothing on the chief)."""
+  if not is_chief(strategy):
+    shutil.rmtree(worker_dir(model_dir, strategy), ignore_errors=True)
+
+
+def check_divisible(what, count, strategy):
+  """ValueError unless `count` rows split evenly over the replicas."""
+  replicas = strategy.num_replicas_in_sync
+  if count % replicas:
+    raise ValueError(f'{what}={count} does not split evenly over the '
+                     f'{replicas} replicas; use a multiple of {replicas}.')
+
+
+def replica_rows(count, replica, num_replicas):
+  """(first row, number of rows) of replica `replica` in `count` rows."""
+  rows = count // num_replicas
+  return replica * rows, rows
+
+
+def distribute_global_batches(strategy, dataset, global_batch):
+  """A distributed iterator giving each replica its rows of each batch.
+
+  Args:
+    strategy: the run's strategy.
+    dataset: the dataset of global batches [global_batch, ...] a single
+      device trains on (every worker builds the same one).
+    global_batch: its static batch size, a multiple of the replica count.
+
+  Returns:
+    An iterator of per-replica values: replica r gets rows
+    `replica_rows(global_batch, r, R)` of each global batch.
+  """
+  num_replicas = strategy.num_replicas_in_sync
+  if num_replicas == 1:
+    return iter(strategy.experimental_distribute_dataset(dataset))
+  check_divisible('batch_size', global_batch, strategy)
+
+  def per_pipeline(context):
+    local = num_replicas // context.num_input_pipelines
+    first, rows = replica_rows(global_batch, context.input_pipeline_id * local,
+                               num_replicas)
+    # Elements go to this pipeline's replicas in turn, one batch each.
+    return dataset.flat_map(lambda x: tf.data.Dataset.from_tensor_slices(
+        tf.reshape(x[first:first + local * rows],
+                   [local, rows] + x.shape[1:].as_list())))
+
+  return iter(strategy.distribute_datasets_from_function(per_pipeline))

@@ -1,0 +1,231 @@
+"""Training and evaluation on several replicas and several worker processes.
+
+Two logical CPU devices in one process (MirroredStrategy) stand in for two
+GPUs, and two local processes with TF_CONFIG for a two-host cluster; both
+must give what the single-host rules promise: the same global batches, the
+same per-replica seeds, every replica's persistent chains in the checkpoint,
+and evaluation that does not depend on where an image is scored.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from dvae_tf import distribute
+from dvae_tf import training
+from tests.test_training import REPO
+
+MODEL_ARGS = dict(struct='2-layer-lin', prior='rbm', units_per_group=8,
+                  num_chains=16, num_gibbs_sweeps=2)
+TRAIN_ARGS = dict(dataset='sample', num_steps=60, batch_size=20,
+                  checkpoint_every=10, log_every=10, image_every=0,
+                  log_z_every=30, validate_every=30, validation_images=40,
+                  validation_samples=5)
+# Weights of two workers against two devices of one process after
+# TRAIN_ARGS' steps. Not bit-identical on CPUs: the thread partition of a
+# matrix product, hence its float32 rounding, depends on how many replicas
+# share a process (about 1e-7 after 40 steps); a resume that lost state or
+# shifted a seed or a batch moves the weights by 1e-3 or more.
+WEIGHT_ATOL = 2e-5
+# Per-image NLLs of a distributed evaluation against one device: float32
+# rounding of the same computation on another device.
+NLL_RTOL = 1e-5
+
+PRELUDE = f"""
+import json, os, sys
+sys.path.insert(0, {REPO!r})
+from dvae_tf import distribute
+STRATEGY = (distribute.make_strategy('mirrored', cpu_devices=2)
+            if sys.argv[2] == 'mirrored' else distribute.make_strategy(sys.argv[2]))
+import numpy as np
+from dvae_tf import evaluation_report, training
+from dvae_tf.models import config as config_lib
+MODEL = config_lib.ModelConfig(**{MODEL_ARGS!r})
+TRAIN = training.TrainConfig(**{TRAIN_ARGS!r})
+"""
+TRAIN_SCRIPT = PRELUDE + """
+result = training.train(MODEL, TRAIN, sys.argv[1], strategy=STRATEGY,
+                        verbose=False)
+evaluation_report.evaluate_run(sys.argv[1], num_importance_samples=7,
+                               batch_size=30, max_images=100, ais_chains=50,
+                               ais_betas=50, strategy=STRATEGY)
+print(json.dumps(result))
+"""
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('localhost', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def _start_workers(model_dir, ports):
+  cluster = {'worker': [f'localhost:{p}' for p in ports]}
+  procs = []
+  for index in range(len(ports)):
+    env = dict(os.environ, TF_CONFIG=json.dumps(
+        {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, '-c', TRAIN_SCRIPT, model_dir, 'multi_worker'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+  return procs
+
+
+def _newest_step(model_dir):
+  found = training.run_dir.checkpoints_on_disk(
+      training.run_dir.checkpoint_dir(model_dir))
+  return found[0][0] if found else 0
+
+
+def _weights(model_dir):
+  run = training.restore_model(model_dir)
+  # In model order: restoring twice in one process renames the layers.
+  return run.step, [(v.path, v.numpy()) for v in run.model.weights]
+
+
+@pytest.fixture(scope='module')
+def mirrored_run(tmp_path_factory):
+  """The reference: one process, two logical devices, no interruption."""
+  model_dir = str(tmp_path_factory.mktemp('mirrored'))
+  out = subprocess.run([sys.executable, '-c', TRAIN_SCRIPT, model_dir,
+                        'mirrored'], capture_output=True, text=True,
+                       timeout=900)
+  assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+  return model_dir
+
+
+def test_strategy_errors_are_one_clear_line(monkeypatch):
+  with pytest.raises(distribute.StrategyError, match='not one of'):
+    distribute.make_strategy('tpu')
+  with pytest.raises(distribute.StrategyError, match='mirrored only'):
+    distribute.make_strategy('default', cpu_devices=2)
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  with pytest.raises(distribute.StrategyError, match='TF_CONFIG'):
+    distribute.make_strategy('multi_worker')
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": ')
+  with pytest.raises(distribute.StrategyError, match='not a cluster'):
+    distribute.make_strategy('multi_worker')
+  monkeypatch.setenv('TF_CONFIG', json.dumps(
+      {'cluster': {'worker': ['localhost:1']},
+       'task': {'type': 'worker', 'index': 1}}))
+  with pytest.raises(distribute.StrategyError, match='not in its cluster'):
+    distribute.make_strategy('multi_worker')
+
+
+def test_asking_for_gpus_that_are_not_there_is_an_error(tmp_path):
+  """No silent fallback to one CPU replica: --strategy=mirrored needs GPUs."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  if tf.config.list_physical_devices('GPU'):
+    pytest.skip('this machine has GPUs')
+  for flag in ('--strategy=mirrored', '--multi_gpu'):
+    out = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'bin', 'train.py'), flag,
+         '--preset=demo', f'--model_dir={tmp_path}'],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-2000:]
+    errors = [l for l in out.stderr.splitlines() if l.startswith('error:')]
+    assert len(errors) == 1 and 'GPUs' in errors[0], out.stderr[-2000:]
+    assert 'Traceback' not in out.stderr
+  assert not os.listdir(tmp_path)
+
+
+def test_replicas_get_their_rows_of_the_global_batch():
+  assert distribute.replica_rows(20, 1, 2) == (10, 10)
+  assert distribute.replica_rows(16, 3, 4) == (12, 4)
+
+
+def test_checkpoints_hold_every_replicas_chains(mirrored_run):
+  """Both halves of the saved chains moved away from their initial state,
+  each by its own replica's Gibbs sweeps."""
+  from dvae_tf.distributions import persistent_chains  # pylint: disable=import-outside-toplevel
+  _, weights = _weights(mirrored_run)
+  state = [v for k, v in weights if k.endswith('state')]
+  assert len(state) == 1
+  initial = persistent_chains.PersistentChains(16, state[0].shape[1]).state
+  initial = np.asarray(initial.numpy())
+  for half in (slice(0, 8), slice(8, 16)):
+    assert not np.array_equal(state[0][half], initial[half])
+  # A single-device restore (another replica count) reads the run back.
+  assert _weights(mirrored_run)[0] == TRAIN_ARGS['num_steps']
+
+
+def test_two_workers_killed_and_restarted_equal_two_local_replicas(
+    mirrored_run, tmp_path):
+  """Kill one worker mid-run, restart the cluster: it resumes from the last
+  checkpoint and ends with the weights of the uninterrupted two-device run;
+  its distributed evaluation equals the single-process one image by image."""
+  model_dir = str(tmp_path)
+  procs = _start_workers(model_dir, _free_ports(2))
+  deadline = time.time() + 600
+  while _newest_step(model_dir) < 20 and time.time() < deadline:
+    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
+    time.sleep(0.05)
+  procs[1].send_signal(signal.SIGKILL)
+  try:  # The chief's collectives fail once its peer is gone, or it is
+    procs[0].wait(timeout=30)  # killed too: the cluster restarts as a whole.
+  except subprocess.TimeoutExpired:
+    procs[0].kill()
+  for p in procs:
+    p.wait()
+  assert _newest_step(model_dir) < TRAIN_ARGS['num_steps'], (
+      'the kill came after the end')
+
+  procs = _start_workers(model_dir, _free_ports(2))
+  outputs = [p.communicate(timeout=900)[0] for p in procs]
+  for p, output in zip(procs, outputs):
+    assert p.returncode == 0, output[-3000:]
+  assert 'Resuming from step' not in outputs[1]  # Not verbose off the chief.
+  assert '.worker-1' not in os.listdir(model_dir)  # Deleted after saves.
+  step, weights = _weights(model_dir)
+  reference_step, reference = _weights(mirrored_run)
+  assert step == reference_step == TRAIN_ARGS['num_steps']
+  for (name, value), (_, expected) in zip(weights, reference):
+    np.testing.assert_allclose(value, expected, rtol=0, atol=WEIGHT_ATOL,
+                               err_msg=name)
+  with open(os.path.join(model_dir, 'checkpoints', 'best', 'best.json')) as f:
+    best = json.load(f)
+  with open(os.path.join(mirrored_run, 'checkpoints', 'best',
+                         'best.json')) as f:
+    assert best['step'] == json.load(f)['step']
+  np.testing.assert_allclose(
+      np.load(os.path.join(model_dir, 'eval_test_nll.npy')),
+      np.load(os.path.join(mirrored_run, 'eval_test_nll.npy')), rtol=NLL_RTOL)
+
+
+EVAL_SCRIPT = PRELUDE + """
+import tensorflow as tf
+from dvae_tf import evaluation
+run = training.restore_model(sys.argv[1], strategy=STRATEGY)
+images = np.random.default_rng(0).uniform(size=(77, 28, 28, 1)) < 0.3
+images = images.astype(np.float32)
+one = evaluation.per_image_nll(run.model, images, 9, batch_size=10, seed=3,
+                               strategy=tf.distribute.get_strategy())
+two = evaluation.per_image_nll(run.model, images, 9, batch_size=10, seed=3,
+                               strategy=STRATEGY)
+np.testing.assert_allclose(two, one, rtol=RTOL)
+np.testing.assert_array_equal(
+    evaluation.per_image_nll(run.model, images[:30], 9, batch_size=10,
+                             seed=3, strategy=STRATEGY), two[:30])
+print(json.dumps(float(np.max(np.abs(two / one - 1)))))
+"""
+
+
+def test_distributed_evaluation_equals_one_device_image_by_image(
+    mirrored_run):
+  """77 images in batches of 10 over two replicas (the last round has one
+  batch, partly padding) against one device, image by image."""
+  out = subprocess.run(
+      [sys.executable, '-c', EVAL_SCRIPT.replace('RTOL', repr(NLL_RTOL)), mirrored_run,
+       'mirrored'], capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
