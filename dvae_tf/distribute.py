@@ -155,18 +155,17 @@ def remove_worker_dir(model_dir, strategy):
     shutil.rmtree(worker_dir(model_dir, strategy), ignore_errors=True)
 
 
-def check_divisible(what, count, strategy):
-  """ValueError unless `count` rows split evenly over the replicas."""
-  replicas = strategy.num_replicas_in_sync
-  if count % replicas:
+def check_divisible(what, count, num_replicas):
+  """ValueError unless `count` rows split evenly over `num_replicas`."""
+  if count % num_replicas:
     raise ValueError(f'{what}={count} does not split evenly over the '
-                     f'{replicas} replicas; use a multiple of {replicas}.')
+                     f'{num_replicas} replicas; use a multiple of '
+                     f'{num_replicas}.')
 
 
 def replica_rows(count, replica, num_replicas):
   """(first row, number of rows) of replica `replica` in `count` rows."""
-  rows = count // num_replicas
-  return replica * rows, rows
+  return replica * (count // num_replicas), count // num_replicas
 
 
 def distribute_global_batches(strategy, dataset, global_batch):
@@ -185,7 +184,7 @@ def distribute_global_batches(strategy, dataset, global_batch):
   num_replicas = strategy.num_replicas_in_sync
   if num_replicas == 1:
     return iter(strategy.experimental_distribute_dataset(dataset))
-  check_divisible('batch_size', global_batch, strategy)
+  check_divisible('batch_size', global_batch, num_replicas)
 
   def per_pipeline(context):
     local = num_replicas // context.num_input_pipelines

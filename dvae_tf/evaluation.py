@@ -124,22 +124,20 @@ def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
     return importance_weighted_bound(model, x, num_samples, seed=s)
 
   @tf.function
-  def round_bounds(x, s):
+  def round_bounds(batches):
     # [R * B]: replica r's batch at rows r B ... (r + 1) B - 1.
-    return strategy.gather(strategy.run(replica_bound, args=(x, s)), axis=0)
+    return strategy.gather(strategy.run(replica_bound, args=batches), axis=0)
 
   single = tf.function(replica_bound)
-
-  def replica_values(first, part):
-    return strategy.experimental_distribute_values_from_function(
-        lambda context: batch(first + context.replica_id_in_sync_group)[part])
 
   bounds = []
   for first in range(0, num_batches, num_replicas):
     if num_replicas == 1:
       values = single(*batch(first))
     else:
-      values = round_bounds(replica_values(first, 0), replica_values(first, 1))
+      values = round_bounds(
+          strategy.experimental_distribute_values_from_function(
+              lambda context: batch(first + context.replica_id_in_sync_group)))
     rows = min(num_replicas, num_batches - first) * batch_size
     bounds.append(values.numpy()[:rows])
     progbar.add(min(rows, num_images - first * batch_size))

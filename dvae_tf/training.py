@@ -499,7 +499,8 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     run_dir.RunDirectoryError: the directory is locked or not writable.
   """
   strategy = strategy or tf.distribute.get_strategy()
-  distribute.check_divisible('batch_size', train_config.batch_size, strategy)
+  distribute.check_divisible('batch_size', train_config.batch_size,
+                             strategy.num_replicas_in_sync)
   if not os.path.exists(os.path.join(model_dir, TRAIN_MEAN_FILE)):
     # The data are read and checked before anything is written.
     train_mean(train_config, data_dir)

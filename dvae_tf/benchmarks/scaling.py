@@ -51,7 +51,6 @@ def _configs(name):
   """(model config, train config) of MODELS[name], batch per replica."""
   # pylint: disable=g-import-not-at-top
   from dvae_tf import presets
-  from dvae_tf import training
   from dvae_tf.models import config as config_lib
   spec = MODELS[name]
   if 'preset' in spec:

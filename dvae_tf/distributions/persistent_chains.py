@@ -94,10 +94,7 @@ class PersistentChains(keras.layers.Layer):
     """(first row, rows, replicas) of this replica's chains."""
     context = tf.distribute.get_replica_context()
     num_replicas = context.num_replicas_in_sync if context else 1
-    if self.num_chains % num_replicas:
-      raise ValueError(
-          f'num_chains={self.num_chains} does not split evenly over the '
-          f'{num_replicas} replicas; use a multiple of {num_replicas}.')
+    distribute.check_divisible('num_chains', self.num_chains, num_replicas)
     if num_replicas == 1:
       return 0, self.num_chains, 1
     first, rows = distribute.replica_rows(
