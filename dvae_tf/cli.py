@@ -15,7 +15,10 @@ with the field's default and the help text of its docstring's `Attributes:`
 section, so a default lives only in the config class; `config_from_flags`
 builds the config from a preset's values and the flags given explicitly.
 `define_strategy_flags` and `strategy_from_flags` give train, evaluate and
-the benchmark the same --strategy flags (`dvae_tf.distribute`).
+the benchmark the same --strategy flags (`dvae_tf.distribute`);
+`define_run_flags` and `define_ais_flags` give the binaries that restore a
+trained run (evaluate, sample, export) the same --model_dir, --data_dir,
+--checkpoint, --ais_chains and --ais_betas.
 """
 
 import dataclasses
@@ -29,6 +32,7 @@ import tensorflow as tf
 
 from dvae_tf import distribute
 from dvae_tf import training
+from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
                distribute.StrategyError,
@@ -119,6 +123,26 @@ def config_from_flags(cls, preset_values):
     if field.name in flags.FLAGS and flags.FLAGS[field.name].present:
       values[field.name] = flags.FLAGS[field.name].value
   return cls(**values)
+
+
+def define_run_flags(verb):
+  """--model_dir (required), --data_dir and --checkpoint of a binary that
+  restores a trained run to `verb` (score, sample, export) it."""
+  flags.DEFINE_string('model_dir', None, 'A directory written by '
+                      'bin/train.py.', required=True)
+  flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
+  flags.DEFINE_string('checkpoint', None, f'The checkpoint to {verb} '
+                      '(ckpt-N, or best: the best validation score; '
+                      'default: the newest).')
+
+
+def define_ais_flags():
+  """--ais_chains and --ais_betas: the AIS estimate of log Z (Sec. 7; the
+  paper's 1024 chains and 1000 inverse temperatures by default)."""
+  flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
+                       'AIS chains when log Z is not exact.')
+  flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS,
+                       'AIS inverse temperatures.')
 
 
 def define_strategy_flags():

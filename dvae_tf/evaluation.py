@@ -81,8 +81,9 @@ def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
                   verbose=False, strategy=None):
   """-L_k (nats) of each of `images`, float64 [N].
 
-  Batch b holds images b B ... (b + 1) B - 1 (B = `batch_size`; the last
-  batch is padded with copies of its last image, so all have one shape) and
+  Batch b holds images b B ... (b + 1) B - 1 (B = `batch_size`, or N when
+  fewer images are given; the last batch is padded with copies of its last
+  image, so all have one shape) and
   is scored with the seed (seed, b). An image's NLL therefore depends only on
   its index, the seed and B, not on the device that scores it: under a
   `strategy` with R replicas, batches b R ... b R + R - 1 go to replicas
@@ -108,6 +109,9 @@ def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
   strategy = strategy or tf.distribute.get_strategy()
   num_replicas = strategy.num_replicas_in_sync
   num_images = len(images)
+  if not num_images:
+    raise ValueError('No images to score: give at least one image.')
+  batch_size = min(batch_size, num_images)
   num_batches = -(-num_images // batch_size)
   padding = num_batches * batch_size - num_images
   images = np.concatenate([images, np.repeat(images[-1:], padding, axis=0)])

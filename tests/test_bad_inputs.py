@@ -107,6 +107,13 @@ CASES = [
     ('zero export limit', 'export.py', lambda t: [
         f'--model_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
+] + [
+    # A user error past flag parsing, in every binary that restores a run.
+    (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [
+        f'--model_dir={t}/no_such_run', f'--export_dir={t}/export'][
+            :2 if binary == 'export.py' else 1],
+     "error: No config.json in '")
+    for binary in ('evaluate.py', 'sample.py', 'export.py')
 ]
 
 

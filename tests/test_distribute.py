@@ -7,6 +7,7 @@ same per-replica seeds, every replica's persistent chains in the checkpoint,
 and evaluation that does not depend on where an image is scored.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,16 +21,15 @@ import pytest
 
 from dvae_tf import distribute
 from dvae_tf import training
+from tests import test_training
 from tests.test_training import REPO
 
-MODEL_ARGS = dict(struct='2-layer-lin', prior='rbm', units_per_group=8,
-                  num_chains=16, num_gibbs_sweeps=2)
-TRAIN_ARGS = dict(dataset='sample', num_steps=60, batch_size=20,
-                  checkpoint_every=10, log_every=10, image_every=0,
-                  log_z_every=30, validate_every=30, validation_images=40,
-                  validation_samples=5)
+# test_training's tiny RBM-prior run (MODEL), with validation.
+TRAIN = dataclasses.replace(test_training.TRAIN, log_every=10, log_z_every=30,
+                            validate_every=30, validation_images=40,
+                            validation_samples=5)
 # Weights of two workers against two devices of one process after
-# TRAIN_ARGS' steps. Not bit-identical on CPUs: the thread partition of a
+# TRAIN's steps. Not bit-identical on CPUs: the thread partition of a
 # matrix product, hence its float32 rounding, depends on how many replicas
 # share a process (about 1e-7 after 40 steps); a resume that lost state or
 # shifted a seed or a batch moves the weights by 1e-3 or more.
@@ -46,9 +46,8 @@ STRATEGY = (distribute.make_strategy('mirrored', cpu_devices=2)
             if sys.argv[2] == 'mirrored' else distribute.make_strategy(sys.argv[2]))
 import numpy as np
 from dvae_tf import evaluation_report, training
-from dvae_tf.models import config as config_lib
-MODEL = config_lib.ModelConfig(**{MODEL_ARGS!r})
-TRAIN = training.TrainConfig(**{TRAIN_ARGS!r})
+from tests.test_distribute import TRAIN
+from tests.test_training import MODEL
 """
 TRAIN_SCRIPT = PRELUDE + """
 result = training.train(MODEL, TRAIN, sys.argv[1], strategy=STRATEGY,
@@ -157,7 +156,7 @@ def test_checkpoints_hold_every_replicas_chains(mirrored_run):
   for half in (slice(0, 8), slice(8, 16)):
     assert not np.array_equal(state[0][half], initial[half])
   # A single-device restore (another replica count) reads the run back.
-  assert _weights(mirrored_run)[0] == TRAIN_ARGS['num_steps']
+  assert _weights(mirrored_run)[0] == TRAIN.num_steps
 
 
 def test_two_workers_killed_and_restarted_equal_two_local_replicas(
@@ -178,7 +177,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
     procs[0].kill()
   for p in procs:
     p.wait()
-  assert _newest_step(model_dir) < TRAIN_ARGS['num_steps'], (
+  assert _newest_step(model_dir) < TRAIN.num_steps, (
       'the kill came after the end')
 
   procs = _start_workers(model_dir, _free_ports(2))
@@ -189,7 +188,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
   assert '.worker-1' not in os.listdir(model_dir)  # Deleted after saves.
   step, weights = _weights(model_dir)
   reference_step, reference = _weights(mirrored_run)
-  assert step == reference_step == TRAIN_ARGS['num_steps']
+  assert step == reference_step == TRAIN.num_steps
   for (name, value), (_, expected) in zip(weights, reference):
     np.testing.assert_allclose(value, expected, rtol=0, atol=WEIGHT_ATOL,
                                err_msg=name)

@@ -23,23 +23,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvae_tf import models
 from dvae_tf import run_dir
 from dvae_tf import training
+from tests import test_training
+from tests.test_training import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
-                           num_chains=16, num_gibbs_sweeps=2)
-TRAIN = training.TrainConfig(dataset='sample', num_steps=40, batch_size=20,
-                             checkpoint_every=10, log_every=5, image_every=0,
-                             log_z_every=0)
+# test_training's tiny RBM-prior run, shorter and without AIS refreshes.
+TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=40, log_z_every=0)
 # A child training process: argv[1] the model dir, argv[2] a fault to inject.
 CHILD = f"""
 import os, signal, sys
 sys.path.insert(0, {REPO!r})
 import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_management
-from tests.test_faults import MODEL, TRAIN
+from tests.test_faults import TRAIN
+from tests.test_training import MODEL
 from dvae_tf import cli, training
 fault = sys.argv[2]
 saves = []

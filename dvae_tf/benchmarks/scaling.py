@@ -14,6 +14,10 @@ replica: one replica pinned to one core against
 With `strategy='mirrored'` (a machine with N GPUs) it measures real
 devices: 'gpus', `MirroredStrategy` over N GPUs, against one GPU.
 
+It also measures the cost of `--deterministic_ops`
+(`tf.config.experimental.enable_op_determinism`, off by default): images/s
+of one replica with it over images/s without, in the same rounds.
+
 Models: the Table 2 feed-forward model (1 nonlinear layer, RBM prior with 100
 persistent chains and 40 sweeps, batch 100 per replica) and DVAE++ at the
 reduced width of `dvaepp_cpu` (batch 32 per replica), on the bundled sample
@@ -64,9 +68,10 @@ def _configs(name):
 
 
 def images_per_second(name, replicas, strategy, steps, warmup=5):
-  """Images per second of the step `training.train` runs, under `strategy`
-  with `replicas` replicas (the global batch is `replicas` times the
-  model's)."""
+  """(images per second, cores busy) of the step `training.train` runs,
+  under `strategy` with `replicas` replicas (the global batch is `replicas`
+  times the model's); cores busy = this process's CPU seconds per second
+  over the timed steps."""
   # pylint: disable=g-import-not-at-top
   from dvae_tf import data
   from dvae_tf import distribute
@@ -83,10 +88,12 @@ def images_per_second(name, replicas, strategy, steps, warmup=5):
       train_config.batch_size)
   for _ in range(warmup):
     training.read_metrics(step(iterator))
-  start = time.perf_counter()
+  start, cpu = time.perf_counter(), time.process_time()
   for _ in range(steps):
     training.read_metrics(step(iterator))
-  return train_config.batch_size * steps / (time.perf_counter() - start)
+  wall = time.perf_counter() - start
+  return (train_config.batch_size * steps / wall,
+          (time.process_time() - cpu) / wall)
 
 
 def _taskset(cores):
@@ -95,10 +102,11 @@ def _taskset(cores):
   return []
 
 
-def _child(name, mode, replicas, steps, index=0):
+def _child(name, mode, replicas, steps, index=0, deterministic=False):
   return [sys.executable, '-m', 'dvae_tf.benchmarks.scaling',
           f'--model={name}', f'--mode={mode}', f'--replicas={replicas}',
-          f'--steps={steps}', f'--index={index}']
+          f'--steps={steps}', f'--index={index}',
+          f'--deterministic={deterministic}']
 
 
 def _json_line(output, command):
@@ -109,17 +117,18 @@ def _json_line(output, command):
   return json.loads(lines[-1])
 
 
-def _measure(name, mode, replicas, steps, gpus=False):
-  """Images/s of one configuration, in fresh processes."""
+def _measure(name, mode, replicas, steps, gpus=False, deterministic=False):
+  """(images/s, cores busy) of one configuration, in fresh processes."""
   if mode != 'workers':
     cores = [0] if mode == 'one' else list(range(replicas))
-    command = _child(name, mode, replicas, steps)
+    command = _child(name, mode, replicas, steps, 0, deterministic)
     if mode in ('one', 'logical') and not gpus:
       command = _taskset(cores) + command
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode:
       raise RuntimeError(f'{" ".join(command)} failed: {out.stderr[-2000:]}')
-    return _json_line(out.stdout, command)['images_per_second']
+    result = _json_line(out.stdout, command)
+    return result['images_per_second'], result['cores_busy']
   sockets = [socket.socket() for _ in range(replicas)]
   for s in sockets:
     s.bind(('localhost', 0))
@@ -139,8 +148,10 @@ def _measure(name, mode, replicas, steps, gpus=False):
     out, err = proc.communicate()
     if proc.returncode:
       raise RuntimeError(f'{" ".join(command)} failed: {err[-2000:]}')
-    results.append(_json_line(out, command)['images_per_second'])
-  return results[0]  # Every worker times the same global steps.
+    results.append(_json_line(out, command))
+  # Every worker times the same global steps; the cores are all workers'.
+  return (results[0]['images_per_second'],
+          sum(r['cores_busy'] for r in results))
 
 
 def scaling_suite(quick=False, data_dir=None, rounds=3, replicas=2,
@@ -152,14 +163,20 @@ def scaling_suite(quick=False, data_dir=None, rounds=3, replicas=2,
                      f'{sorted(MODES)} on one machine; got {strategy!r}.')
   modes = ('one',) + MODES[strategy]
   gpus = strategy == 'mirrored'
-  rows = []
+  rows, determinism = [], []
   for name, spec in MODELS.items():
     steps = 3 if quick else spec['steps']
-    rates = {mode: [] for mode in modes}
+    rates = {mode: [] for mode in modes + ('deterministic',)}
+    busy = {mode: [] for mode in modes}
     for _ in range(1 if quick else rounds):
       for mode in modes:
-        rates[mode].append(_measure(name, mode, 1 if mode == 'one' else
-                                    replicas, steps, gpus))
+        rate, cores = _measure(name, mode, 1 if mode == 'one' else replicas,
+                               steps, gpus)
+        rates[mode].append(rate)
+        busy[mode].append(cores)
+      rates['deterministic'].append(_measure(
+          name, 'gpus' if gpus else 'one', 1, steps, gpus,
+          deterministic=True)[0])
     one = np.array(rates['one'])
     for mode in modes[1:]:
       efficiency = np.array(rates[mode]) / (replicas * one)
@@ -167,9 +184,20 @@ def scaling_suite(quick=False, data_dir=None, rounds=3, replicas=2,
                    'images_per_second': float(np.median(rates[mode])),
                    'one_replica_images_per_second': float(np.median(one)),
                    'efficiency': float(np.median(efficiency)),
-                   'efficiency_rounds': efficiency.tolist()})
-  return {'tables': {'scaling': rows},
-          'summary': {'min_efficiency': min(r['efficiency'] for r in rows)}}
+                   'efficiency_rounds': efficiency.tolist(),
+                   'cores_busy': float(np.median(busy[mode])),
+                   'one_replica_cores_busy': float(np.median(busy['one']))})
+    relative = np.array(rates['deterministic']) / one
+    determinism.append({
+        'model': name, 'device': 'gpu' if gpus else 'cpu',
+        'images_per_second': float(np.median(rates['deterministic'])),
+        'nondeterministic_images_per_second': float(np.median(one)),
+        'relative_speed': float(np.median(relative)),
+        'relative_speed_rounds': relative.tolist()})
+  return {'tables': {'scaling': rows, 'op_determinism': determinism},
+          'summary': {'min_efficiency': min(r['efficiency'] for r in rows),
+                      'min_determinism_relative_speed': min(
+                          r['relative_speed'] for r in determinism)}}
 
 
 def _main():
@@ -181,6 +209,7 @@ def _main():
   flags.DEFINE_integer('replicas', 1, 'Replicas.')
   flags.DEFINE_integer('steps', 20, 'Timed steps.')
   flags.DEFINE_integer('index', 0, 'Worker index (mode workers).')
+  flags.DEFINE_bool('deterministic', False, 'Enable op determinism.')
 
   def main(argv):
     del argv
@@ -188,6 +217,8 @@ def _main():
     # pylint: disable=g-import-not-at-top
     import tensorflow as tf
     from dvae_tf import distribute
+    if fl.deterministic:
+      tf.config.experimental.enable_op_determinism()
     if not tf.config.list_physical_devices('GPU'):
       threads = fl.replicas if fl.mode == 'logical' else 1
       tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -199,8 +230,10 @@ def _main():
                     'mirrored', cpu_devices=fl.replicas),
                 'workers': lambda: distribute.make_strategy('multi_worker')}[
                     fl.mode]()
-    rate = images_per_second(fl.model, fl.replicas, strategy, fl.steps)
-    print(json.dumps({'images_per_second': rate, 'model': fl.model,
+    rate, cores = images_per_second(fl.model, fl.replicas, strategy,
+                                    fl.steps)
+    print(json.dumps({'images_per_second': rate, 'cores_busy': cores,
+                      'model': fl.model,
                       'mode': fl.mode, 'replicas': fl.replicas}))
 
   app.run(main)

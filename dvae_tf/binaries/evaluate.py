@@ -24,23 +24,15 @@ from dvae_tf import cli
 from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import evaluation_report
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
-                    required=True)
-flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
+cli.define_run_flags('score')
 flags.DEFINE_enum('split', 'test', list(data.SPLITS), 'Split to evaluate.')
 flags.DEFINE_integer('num_importance_samples', 4000, 'Samples per image.')
 flags.DEFINE_integer('batch_size', 100, 'Images per batch.')
 flags.DEFINE_integer('max_images', 0, 'Evaluate only the first N (0: all).')
-flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
-                     'AIS chains when log Z is not exact.')
-flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
+cli.define_ais_flags()
 flags.DEFINE_integer('seed', 0, 'Random seed.')
-flags.DEFINE_string('checkpoint', None, 'The checkpoint to score (ckpt-N, or '
-                    'best: the best validation score; '
-                    'default: the newest).')
 cli.define_strategy_flags()
 flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
                     'on the same images with the same k: report the paired '

@@ -16,24 +16,16 @@ from absl import flags
 
 from dvae_tf import cli
 from dvae_tf import export
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
-                    required=True)
+cli.define_run_flags('export')
 flags.DEFINE_string('export_dir', None, 'Base path of the served model; the '
                     'SavedModel goes into a numbered version folder.',
                     required=True)
 flags.DEFINE_integer('version', None, 'Version number (default: the next '
                      'free one).')
-flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
-flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
-                     'AIS chains when log Z is not exact.')
-flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS, 'AIS inverse temperatures.')
+cli.define_ais_flags()
 flags.DEFINE_integer('seed', 0, 'AIS seed (as in bin/evaluate.py).')
-flags.DEFINE_string('checkpoint', None, 'The checkpoint to export (ckpt-N, or '
-                    'best: the best validation score; '
-                    'default: the newest).')
 cli.define_config_flags(export.ServingLimits)
 
 

@@ -19,9 +19,7 @@ from dvae_tf import images
 from dvae_tf import training
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'A directory written by bin/train.py.',
-                    required=True)
-flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
+cli.define_run_flags('sample')
 flags.DEFINE_integer('num_samples', 64, 'Number of samples.')
 flags.DEFINE_string('output', 'samples.png', 'PNG file to write.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
@@ -31,9 +29,6 @@ flags.DEFINE_integer('group_size', 5, 'With --fixed_global: samples per '
                      'global sample.')
 flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
                      'each row of the grid.')
-flags.DEFINE_string('checkpoint', None, 'The checkpoint to sample (ckpt-N, '
-                    'or best: the best validation score; default: the '
-                    'newest).')
 
 
 def available_memory_bytes():
