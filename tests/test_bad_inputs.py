@@ -48,7 +48,8 @@ def _add_unknown_key(model_dir):
   _write(path, json.dumps(record))
 
 
-# (name, binary, arguments given the temporary folder, expected text).
+# (name, binary, arguments given the temporary folder, expected text or a
+# function of the temporary folder giving it).
 CASES = [
     ('unparsable value', 'train.py', lambda t: ['--num_steps=abc',
                                                 f'--model_dir={t}/a'],
@@ -112,7 +113,7 @@ CASES = [
     (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [
         f'--model_dir={t}/no_such_run', f'--export_dir={t}/export'][
             :2 if binary == 'export.py' else 1],
-     "error: No config.json in '")
+     lambda t: f"error: No config.json in '{t}/no_such_run'")
     for binary in ('evaluate.py', 'sample.py', 'export.py')
 ]
 
@@ -145,13 +146,16 @@ def results(tmp_path_factory):
 
   with concurrent.futures.ThreadPoolExecutor(3) as pool:
     outs = list(pool.map(run, CASES))
-  return {case[0]: out for case, out in zip(CASES, outs)}
+  return tmp, {case[0]: out for case, out in zip(CASES, outs)}
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gives_one_line(results, case):
   name, binary, _, expected = case
-  out = results[name]
+  tmp, outs = results
+  out = outs[name]
+  if callable(expected):  # Text naming the temporary folder.
+    expected = expected(tmp)
   assert out.returncode != 0, (name, out.stdout[-1000:])
   assert 'Traceback' not in out.stderr, (name, out.stderr[-3000:])
   lines = [l for l in out.stderr.splitlines() if l.strip()]
