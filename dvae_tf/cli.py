@@ -75,12 +75,20 @@ def run(main):
 
 
 def field_docs(cls):
-  """{field: one-line help} from the `Attributes:` section of cls's docstring.
+  """{field: one-line help} from the `Attributes:` sections of cls's docstrings.
 
   Entries are `name: text` (or `a, b: text` for several fields) indented
-  under `Attributes:`, continuing on more deeply indented lines.
+  under `Attributes:`, continuing on more deeply indented lines. Fields of a
+  base class are documented in the base class's docstring.
   """
-  doc = cls.__doc__ or ''
+  docs = {}
+  for klass in reversed(cls.__mro__):
+    docs.update(_attribute_docs(klass.__doc__ or ''))
+  return docs
+
+
+def _attribute_docs(doc):
+  """{field: one-line help} from one docstring's `Attributes:` section."""
   section = doc.split('Attributes:', 1)[1] if 'Attributes:' in doc else ''
   docs, names = {}, []
   for line in section.splitlines():

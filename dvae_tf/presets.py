@@ -62,6 +62,23 @@ _TABLE = {
     'table2_rolfe_2_nonlin': (
         dict(struct='2-layer-nonlin', prior='rbm', smoothing='spike_exp',
              batch_norm=True), 4.),
+    # Table 2's directed columns (Fig. 2(c)-(f)): the same networks and
+    # protocol with the directed prior p(z_1) p(z_2 | zeta_1) in place of
+    # the RBM, under the joint or the marginal ELBO.
+    'table2_directed_joint_1_nonlin': (
+        dict(struct='1-layer-nonlin', prior='factorial',
+             smoothing='exponential', objective='joint', batch_norm=True), 14.),
+    'table2_directed_marginal_1_nonlin': (
+        dict(struct='1-layer-nonlin', prior='factorial',
+             smoothing='exponential', objective='marginal', batch_norm=True),
+        14.),
+    'table2_directed_joint_2_nonlin': (
+        dict(struct='2-layer-nonlin', prior='factorial',
+             smoothing='exponential', objective='joint', batch_norm=True), 10.),
+    'table2_directed_marginal_2_nonlin': (
+        dict(struct='2-layer-nonlin', prior='factorial',
+             smoothing='exponential', objective='marginal', batch_norm=True),
+        10.),
 }
 
 

@@ -101,7 +101,25 @@ STRUCTURES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class RBMChains:
+  """Persistent chains for the gradient of the RBM prior's log Z (Sec. 5).
+
+  Both model configs take these fields; they are unused by priors without
+  chains.
+
+  Attributes:
+    num_chains: persistent chains of the RBM prior.
+    num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
+  """
+  num_chains: int = priors.RELEASED_NUM_CHAINS
+  num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
+
+  def __post_init__(self):
+    check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(RBMChains):
   """Everything needed to rebuild a feed-forward model.
 
   Attributes:
@@ -113,8 +131,6 @@ class ModelConfig:
     batch_norm: batch normalization in hidden layers.
     units_per_group: override the structure's units per group (tests, demos).
     hidden_units: override the width of hidden layers.
-    num_chains: persistent chains of the RBM prior.
-    num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
     centered_latents: networks read sampled latents as 2 zeta - 1, as in
       Tucker et al.'s protocol that Table 1 follows.
   """
@@ -126,18 +142,16 @@ class ModelConfig:
   batch_norm: bool = False
   units_per_group: int = 0
   hidden_units: int = 0
-  num_chains: int = priors.RELEASED_NUM_CHAINS
-  num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
   centered_latents: bool = False
 
   def __post_init__(self):
+    super().__post_init__()
     check_kind(self, 'feed_forward')
     check_choice('struct', self.struct, STRUCTURES)
     object.__setattr__(self, 'prior', priors.canonical_name(self.prior))
     check_choice('smoothing', self.smoothing, smoothing_lib.SMOOTHINGS)
     check_choice('objective', self.objective, OBJECTIVES)
     check_prior_and_smoothing(self.prior, self.smoothing)
-    check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
 
   @property
   def structure(self):
@@ -261,7 +275,7 @@ TABLE3_ROWS = {
 GLOBAL_GROUPS = (1, 2, 4)
 
 @dataclasses.dataclass(frozen=True)
-class DVAEppConfig:
+class DVAEppConfig(RBMChains):
   """Everything needed to rebuild a DVAE++ model.
 
   Attributes:
@@ -279,8 +293,6 @@ class DVAEppConfig:
       (`dvae_tf.kl_balancing`, our Appendix H).
     channels: if > 0, every stage gets this width (tests, benchmarks).
     num_local_groups: if > 0, overrides the architecture's.
-    num_chains: persistent chains of the RBM prior.
-    num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
   """
   kind: str = 'dvaepp'
   arch: str = 'mnist'
@@ -292,17 +304,15 @@ class DVAEppConfig:
   kl_balancing: bool = True
   channels: int = 0
   num_local_groups: int = 0
-  num_chains: int = priors.RELEASED_NUM_CHAINS
-  num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
 
   def __post_init__(self):
+    super().__post_init__()
     check_kind(self, 'dvaepp')
     check_choice('arch', self.arch, ARCHITECTURES)
     check_choice('latents', self.latents, TABLE3_ROWS)
     check_choice('global_groups', self.global_groups, GLOBAL_GROUPS)
     check_choice('downsampling', self.downsampling, DOWNSAMPLINGS)
     check_choice('likelihood', self.likelihood, pixel_likelihoods.LIKELIHOODS)
-    check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
     types = self.latent_types
     check_prior_and_smoothing(types.prior, types.smoothing)
     for name in ('channels', 'num_local_groups'):
