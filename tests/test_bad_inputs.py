@@ -1,7 +1,8 @@
-"""Bad flags and bad files given to the binaries: one line, non-zero exit.
+"""Bad flags and bad files given to the binaries: one line, exit status 1 or 2.
 
 Each case runs a binary in a subprocess (all cases at once, a few in
-parallel) and expects a non-zero exit, no traceback, and a last stderr line
+parallel) and expects the documented exit status (2 for flags that do not
+parse, 1 for any other error), no traceback, and a last stderr line
 `error: ...` containing the given text. Bad dataset files are in
 tests/test_data_files.py; serving requests in tests/test_export.py.
 """
@@ -47,6 +48,9 @@ def _add_unknown_key(model_dir):
   record['model']['colour'] = 'red'
   _write(path, json.dumps(record))
 
+
+# Cases whose flags do not parse: exit status 2; every other case exits 1.
+UNPARSED = ('unparsable value', 'unknown flag', 'missing required flag')
 
 # (name, binary, arguments given the temporary folder, expected text or a
 # function of the temporary folder giving it).
@@ -156,7 +160,8 @@ def test_bad_input_gives_one_line(results, case):
   out = outs[name]
   if callable(expected):  # Text naming the temporary folder.
     expected = expected(tmp)
-  assert out.returncode != 0, (name, out.stdout[-1000:])
+  assert out.returncode == (2 if name in UNPARSED else 1), (
+      name, out.returncode, out.stdout[-1000:])
   assert 'Traceback' not in out.stderr, (name, out.stderr[-3000:])
   lines = [l for l in out.stderr.splitlines() if l.strip()]
   assert lines and lines[-1].startswith('error: '), (name, out.stderr[-3000:])
