@@ -36,7 +36,7 @@ def group_of(variable):
 
 
 def gradient_draws(model, x, beta, seeds, training=True):
-  """[S, D] array: the loss gradient for each stateless seed of `seeds`.
+  """([S, D] gradients, [S] losses), one row for each stateless seed.
 
   D counts every trainable variable of `model`, flattened in the order of
   `model.trainable_variables`. The loss is -(1/B) sum_b bound_b at KL
@@ -52,9 +52,11 @@ def gradient_draws(model, x, beta, seeds, training=True):
       loss = -tf.reduce_mean(
           model.elbo(x, beta, seed, training=training)['bound'])
     grads = tape.gradient(loss, variables)
-    return tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)
+    return tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0), loss
 
-  return np.stack([one(tf.constant(s, tf.int32)).numpy() for s in seeds])
+  draws = [one(tf.constant(s, tf.int32)) for s in seeds]
+  return (np.stack([g.numpy() for g, _ in draws]),
+          np.array([loss.numpy() for _, loss in draws]))
 
 
 def group_slices(model):

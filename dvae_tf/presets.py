@@ -62,24 +62,17 @@ _TABLE = {
     'table2_rolfe_2_nonlin': (
         dict(struct='2-layer-nonlin', prior='rbm', smoothing='spike_exp',
              batch_norm=True), 4.),
-    # Table 2's directed columns (Fig. 2(c)-(f)): the same networks and
-    # protocol with the directed prior p(z_1) p(z_2 | zeta_1) in place of
-    # the RBM, under the joint or the marginal ELBO.
-    'table2_directed_joint_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='joint', batch_norm=True), 14.),
-    'table2_directed_marginal_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='marginal', batch_norm=True),
-        14.),
-    'table2_directed_joint_2_nonlin': (
-        dict(struct='2-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='joint', batch_norm=True), 10.),
-    'table2_directed_marginal_2_nonlin': (
-        dict(struct='2-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='marginal', batch_norm=True),
-        10.),
 }
+
+# Table 2's directed columns (Fig. 2(c)-(f)): the same networks and protocol
+# with the directed prior p(z_1) p(z_2 | zeta_1) in place of the RBM, under
+# the joint or the marginal ELBO, at the exponential smoothing's beta.
+for _layers, _beta in (('1', 14.), ('2', 10.)):
+  for _objective in ('joint', 'marginal'):
+    _TABLE[f'table2_directed_{_objective}_{_layers}_nonlin'] = (
+        dict(struct=f'{_layers}-layer-nonlin', prior='factorial',
+             smoothing='exponential', objective=_objective, batch_norm=True),
+        _beta)
 
 
 def _table1_presets():
