@@ -3,9 +3,10 @@
 A preset is data: keyword arguments of a model config (`models.ModelConfig`,
 or `models.DVAEppConfig` when the model part has `kind: 'dvaepp'`) and of
 `training.TrainConfig`. Flags given explicitly to `bin/train.py` override it.
-Betas are those of the released code for MNIST (Appendix F notes): 14 for the
-1-layer nonlinear exponential smoothing, 10 for 2 layers, 30 for power, and
-5 / 4 for Rolfe's spike-and-exponential. Training length and schedules follow
+Betas are those of the released code (Appendix F notes, `RELEASED_BETAS`):
+the MNIST value by default, the dataset's when the run names another
+(`get_preset(name, dataset)`: OMNIGLOT's 1-layer rows take 12 for the
+exponential smoothing and 4 for Rolfe's). Training length and schedules follow
 the same notes (1e6 steps, batch 100, Adam lr 3e-3 with piecewise decay, KL
 warm-up over 30%); the `repro_*` presets are the same rows at 100k steps on
 dynamically binarized MNIST, for machines without the static binarization.
@@ -33,46 +34,59 @@ _TABLE1 = {
     'concrete_1_nonlin': dict(smoothing='concrete', objective='marginal'),
 }
 
-# The released code's protocol (Appendix F notes): Table 2's rows, and the
-# Table 1 rows as earlier versions ran them (kept as `repro_*` presets).
-_TABLE = {
-    'table1_joint_exp_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='joint'), 14.),
-    'table1_marginal_exp_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective='marginal'), 14.),
-    'table1_marginal_power_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial', smoothing='power',
-             objective='marginal'), 30.),
-    # Concrete at temperature 2/3 (Maddison et al. 2016): beta = 1.5.
-    'table1_concrete_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='factorial', smoothing='concrete',
-             objective='marginal'), 1.5),
-    # Table 2: RBM prior (ours and Rolfe's), batch norm in hidden layers.
-    'table2_rbm_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='rbm', smoothing='exponential',
-             batch_norm=True), 14.),
-    'table2_rbm_2_nonlin': (
-        dict(struct='2-layer-nonlin', prior='rbm', smoothing='exponential',
-             batch_norm=True), 10.),
-    'table2_rolfe_1_nonlin': (
-        dict(struct='1-layer-nonlin', prior='rbm', smoothing='spike_exp',
-             batch_norm=True), 5.),
-    'table2_rolfe_2_nonlin': (
-        dict(struct='2-layer-nonlin', prior='rbm', smoothing='spike_exp',
-             batch_norm=True), 4.),
+# The released code's fixed betas (Appendix F notes), by smoothing and
+# structure, for (MNIST, OMNIGLOT). A preset of the released protocol takes
+# the MNIST value; `get_preset(name, dataset)` the dataset's.
+RELEASED_BETAS = {
+    'exponential': {'1-layer-lin': (12., 14.), '1-layer-nonlin': (14., 12.),
+                    '2-layer-nonlin': (10., 10.)},
+    'power': {'1-layer-lin': (40., 40.), '1-layer-nonlin': (30., 40.),
+              '2-layer-nonlin': (30., 30.)},
+    'spike_exp': {'1-layer-lin': (5., 4.), '1-layer-nonlin': (5., 4.),
+                  '2-layer-nonlin': (4., 4.)},
 }
+_BETA_DATASETS = ('mnist', 'omniglot')  # the columns of RELEASED_BETAS
 
-# Table 2's directed columns (Fig. 2(c)-(f)): the same networks and protocol
-# with the directed prior p(z_1) p(z_2 | zeta_1) in place of the RBM, under
-# the joint or the marginal ELBO, at the exponential smoothing's beta.
-for _layers, _beta in (('1', 14.), ('2', 10.)):
+
+def _released_betas(model):
+  """{dataset prefix: beta} of the released code for `model`'s row."""
+  return dict(zip(_BETA_DATASETS,
+                  RELEASED_BETAS[model['smoothing']][model['struct']]))
+
+
+# The released code's protocol (Appendix F notes): Table 2's rows, and the
+# Table 1 rows as earlier versions ran them (kept as `repro_*` presets). A
+# row is a model; its beta comes from RELEASED_BETAS, except Concrete's.
+_TABLE = {
+    'table1_joint_exp_1_nonlin': dict(
+        struct='1-layer-nonlin', prior='factorial', smoothing='exponential',
+        objective='joint'),
+    'table1_marginal_exp_1_nonlin': dict(
+        struct='1-layer-nonlin', prior='factorial', smoothing='exponential',
+        objective='marginal'),
+    'table1_marginal_power_1_nonlin': dict(
+        struct='1-layer-nonlin', prior='factorial', smoothing='power',
+        objective='marginal'),
+    'table1_concrete_1_nonlin': dict(
+        struct='1-layer-nonlin', prior='factorial', smoothing='concrete',
+        objective='marginal'),
+}
+# Concrete at temperature 2/3 (Maddison et al. 2016): beta = 1.5.
+_CONCRETE_BETAS = {'mnist': 1.5, 'omniglot': 1.5}
+# Table 2: the RBM prior (ours and Rolfe's) and the directed columns (Fig.
+# 2(c)-(f): the same networks and protocol with the directed prior p(z_1)
+# p(z_2 | zeta_1) in place of the RBM, under the joint or the marginal
+# ELBO), all with batch norm in the hidden layers.
+for _layers in ('1', '2'):
+  _struct = dict(struct=f'{_layers}-layer-nonlin', batch_norm=True)
+  _TABLE[f'table2_rbm_{_layers}_nonlin'] = dict(
+      _struct, prior='rbm', smoothing='exponential')
+  _TABLE[f'table2_rolfe_{_layers}_nonlin'] = dict(
+      _struct, prior='rbm', smoothing='spike_exp')
   for _objective in ('joint', 'marginal'):
-    _TABLE[f'table2_directed_{_objective}_{_layers}_nonlin'] = (
-        dict(struct=f'{_layers}-layer-nonlin', prior='factorial',
-             smoothing='exponential', objective=_objective, batch_norm=True),
-        _beta)
+    _TABLE[f'table2_directed_{_objective}_{_layers}_nonlin'] = dict(
+        _struct, prior='factorial', smoothing='exponential',
+        objective=_objective)
 
 
 def _table1_presets():
@@ -96,17 +110,19 @@ def _table1_presets():
 
 def _presets():
   presets = _table1_presets()
-  for name, (model, beta) in _TABLE.items():
+  for name, model in _TABLE.items():
+    betas = (_CONCRETE_BETAS if model['smoothing'] == 'concrete' else
+             _released_betas(model))
     train = dict(dataset='mnist_static', num_steps=1_000_000, batch_size=100,
-                 beta_start=beta, beta_end=beta)
+                 beta_start=betas['mnist'], beta_end=betas['mnist'])
     if not name.startswith('table1_'):  # Table 1's own protocol, above.
-      presets[name] = {'model': model, 'train': train}
+      presets[name] = {'model': model, 'train': train, 'betas': betas}
     # Reproduction on these machines: dynamic MNIST, 100k steps, fewer chains.
     repro_model = dict(model)
     if model['prior'] == 'rbm':
       repro_model.update(num_chains=100, num_gibbs_sweeps=10)
     presets['repro_' + name.split('_', 1)[1]] = {
-        'model': repro_model,
+        'model': repro_model, 'betas': betas,
         'train': dict(train, dataset='mnist_dynamic', num_steps=100_000,
                       checkpoint_every=2000, image_every=10_000,
                       log_z_every=1000)}
@@ -169,12 +185,27 @@ def _table3_presets():
 PRESETS = {**_presets(), **_table3_presets()}
 
 
-def get_preset(name):
-  """The preset called `name` ({'model': {...}, 'train': {...}})."""
+def get_preset(name, dataset=None):
+  """The preset called `name` ({'model': {...}, 'train': {...}}).
+
+  Args:
+    name: a key of PRESETS.
+    dataset: the dataset the run trains on, if not the preset's own. A preset
+      of the released protocol then takes that dataset's beta (its
+      `betas`, keyed by dataset prefix: 'mnist' for mnist_static and
+      mnist_dynamic, 'omniglot').
+  """
   if name not in PRESETS:
     raise ValueError(f'Unknown preset {name!r}; choose one of '
                      f'{sorted(PRESETS)}.')
-  return PRESETS[name]
+  preset = PRESETS[name]
+  train = dict(preset['train'])
+  if dataset is not None:
+    train['dataset'] = dataset
+  for prefix, beta in preset.get('betas', {}).items():
+    if train['dataset'].startswith(prefix):
+      train.update(beta_start=beta, beta_end=beta)
+  return {'model': dict(preset['model']), 'train': train}
 
 
 def model_kind(name=None, requested=None):

@@ -61,7 +61,8 @@ def main(argv):
   del argv
   strategy = cli.strategy_from_flags()
   try:
-    preset = presets.get_preset(FLAGS.preset) if FLAGS.preset else {
+    dataset = FLAGS.dataset if FLAGS['dataset'].present else None
+    preset = presets.get_preset(FLAGS.preset, dataset) if FLAGS.preset else {
         'model': {}, 'train': {}}
     kind = presets.model_kind(FLAGS.preset, FLAGS.model)
     _check_model_flags(kind)
