@@ -57,20 +57,9 @@ def _released_betas(model):
 # The released code's protocol (Appendix F notes): Table 2's rows, and the
 # Table 1 rows as earlier versions ran them (kept as `repro_*` presets). A
 # row is a model; its beta comes from RELEASED_BETAS, except Concrete's.
-_TABLE = {
-    'table1_joint_exp_1_nonlin': dict(
-        struct='1-layer-nonlin', prior='factorial', smoothing='exponential',
-        objective='joint'),
-    'table1_marginal_exp_1_nonlin': dict(
-        struct='1-layer-nonlin', prior='factorial', smoothing='exponential',
-        objective='marginal'),
-    'table1_marginal_power_1_nonlin': dict(
-        struct='1-layer-nonlin', prior='factorial', smoothing='power',
-        objective='marginal'),
-    'table1_concrete_1_nonlin': dict(
-        struct='1-layer-nonlin', prior='factorial', smoothing='concrete',
-        objective='marginal'),
-}
+_TABLE = {f'table1_{name}': dict(model, struct='1-layer-nonlin',
+                                 prior='factorial')
+          for name, model in _TABLE1.items()}
 # Concrete at temperature 2/3 (Maddison et al. 2016): beta = 1.5.
 _CONCRETE_BETAS = {'mnist': 1.5, 'omniglot': 1.5}
 # Table 2: the RBM prior (ours and Rolfe's) and the directed columns (Fig.
