@@ -61,7 +61,7 @@ _TABLE = {f'table1_{name}': dict(model, struct='1-layer-nonlin',
                                  prior='factorial')
           for name, model in _TABLE1.items()}
 # Concrete at temperature 2/3 (Maddison et al. 2016): beta = 1.5.
-_CONCRETE_BETAS = {'mnist': 1.5, 'omniglot': 1.5}
+_CONCRETE_BETAS = dict.fromkeys(_BETA_DATASETS, 1.5)
 # Table 2: the RBM prior (ours and Rolfe's) and the directed columns (Fig.
 # 2(c)-(f): the same networks and protocol with the directed prior p(z_1)
 # p(z_2 | zeta_1) in place of the RBM, under the joint or the marginal
