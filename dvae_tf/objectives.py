@@ -5,6 +5,7 @@ q(z_i | x, zeta_<i), Fig. 2(d)) of tensors shaped [N, units_i] and returns a
 per-example tensor [N].
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -69,71 +70,73 @@ def marginal_kl(posterior_distributions, prior_distributions, samples):
                           samples)])
 
 
-def earlier_group_mask(group_sizes, num_left, dtype):
-  """[n1, n2] 1 where left unit a's group precedes right unit b's, else 0.
-
-  These are the pairs whose E_q[z_a z_b] is E[nu_a mu_b] in
-  `rbm_cross_entropy` (the others, in one group, use E[mu_a mu_b]).
+def edge_group_masks(graph, group_sizes):
+  """Which posterior group comes first on each edge, as 0/1 [E] arrays.
 
   Args:
-    group_sizes: units per posterior group, in order.
-    num_left: n1, the units of the RBM's left half (the first n1 units).
-    dtype: the mask's dtype.
+    graph: a `dvae_tf.graphs.Graph`; edge e = (i, j), i < j in unit order.
+    group_sizes: units per posterior group, in order, covering the units.
+
+  Returns:
+    (earlier, later, same): NumPy float arrays [E], 1 where g(i) < g(j),
+    g(i) > g(j), g(i) = g(j).
   """
-  groups = tf.repeat(tf.range(len(group_sizes)), group_sizes)
-  return tf.cast(groups[:num_left, None] < groups[None, num_left:], dtype)
+  groups = np.repeat(np.arange(len(group_sizes)), group_sizes)
+  g_i, g_j = groups[graph.edges[:, 0]], groups[graph.edges[:, 1]]
+  return tuple(mask.astype(np.float32)
+               for mask in (g_i < g_j, g_i > g_j, g_i == g_j))
 
 
-def rbm_cross_entropy(rbm, group_sizes, mu, nu):
-  """E_q[E(z)] for a hierarchical factorial q and an RBM energy (Sec. 5).
+def boltzmann_cross_entropy(machine, group_sizes, mu, nu):
+  """E_q[E(z)] for a hierarchical factorial q and a Boltzmann machine (Sec. 5).
 
-  With z = [z1, z2] the concatenation of all groups (z1 its first n1 units),
-      E_q[E(z)] = -a1 . mu1 - a2 . mu2 - sum_{a in z1, b in z2} W_ab E_q[z_a z_b].
-  Unit a of group g(a) affects later groups only through its zeta_a, and
-  E[z_a | zeta_a] = nu_a, so for g(a) < g(b), E_q[z_a z_b] = E[nu_a mu_b];
-  within one group the units are independent given x and zeta_<g, so
-  E_q[z_a z_b] = E[mu_a mu_b]. The linear terms use E_q[nu] = mu (the final
-  expression of Sec. 5). For two groups this is -a1.mu1 - a2.mu2 - nu1^T W mu2;
-  for one group (mean-field), nu1 is replaced by mu1 (Appendix E notes).
+  With z the concatenation of all groups in the machine's unit order,
+      E_q[E(z)] = -b . mu - sum_{(i,j) in E} w_ij E_q[z_i z_j].
+  Unit i of group g(i) affects later groups only through its zeta_i, and
+  E[z_i | zeta_i] = nu_i, so for g(i) < g(j), E_q[z_i z_j] = E[nu_i mu_j]
+  (and E[mu_i nu_j] for g(i) > g(j)); within one group the units are
+  independent given x and zeta_<g, so E_q[z_i z_j] = E[mu_i mu_j]. The
+  linear terms use E_q[nu] = mu (the final expression of Sec. 5). For the
+  RBM with two groups this is -a1.mu1 - a2.mu2 - nu1^T W mu2; for one group
+  (mean-field), nu is replaced by mu (Appendix E notes). Edges within a
+  group appear when a group holds several colour classes.
 
   Args:
-    rbm: a `dvae_tf.distributions.RBM` with n1 + n2 = sum(group_sizes).
+    machine: a `dvae_tf.distributions.BoltzmannMachine` (or `RBM`) with
+      sum(group_sizes) units.
     group_sizes: units per posterior group, in order.
-    mu: [N, n1 + n2], q(z = 1 | x, zeta_<g) of every unit.
-    nu: [N, n1 + n2], q(z = 1 | x, zeta_<=g) of every unit.
+    mu: [N, n], q(z = 1 | x, zeta_<g) of every unit.
+    nu: [N, n], q(z = 1 | x, zeta_<=g) of every unit.
 
   Returns:
     [N] cross-entropies (without log Z).
   """
-  n1 = rbm.num_left
-  earlier = earlier_group_mask(group_sizes, n1, mu.dtype)
-  mu1, mu2 = mu[:, :n1], mu[:, n1:]
-  left = nu[:, :n1]
-  w = tf.convert_to_tensor(rbm.weights)
-  coupling = (tf.reduce_sum(tf.matmul(left, w * earlier) * mu2, axis=-1) +
-              tf.reduce_sum(tf.matmul(mu1, w * (1. - earlier)) * mu2, axis=-1))
-  return -(tf.linalg.matvec(mu1, tf.convert_to_tensor(rbm.linear_left)) +
-           tf.linalg.matvec(mu2, tf.convert_to_tensor(rbm.linear_right)) +
-           coupling)
+  total = tf.linalg.matvec(mu, machine.bias_tensor())
+  for mask, x, y in zip(edge_group_masks(machine.graph, group_sizes),
+                        (nu, mu, mu), (mu, nu, mu)):
+    if mask.any():
+      total += machine.pair_sum(x, y, None if mask.all() else mask)
+  return -total
 
 
-def rbm_kl(rbm, group_sizes, posterior_logits, nu_logits, log_z):
-  """KL(q(z, zeta | x) || p(z, zeta)) for an RBM prior, Eq. 6 simplified (Sec. 5).
+def boltzmann_kl(machine, group_sizes, posterior_logits, nu_logits, log_z):
+  """KL(q(z, zeta | x) || p(z, zeta)) for a Boltzmann prior, Eq. 6 simplified
+  (Sec. 5).
 
   log Z - sum_i H(q(z_i | x, zeta_<i)) + E_q[E(z)], the cross-entropy term
-  from `rbm_cross_entropy` with mu = sigmoid(posterior_logits) and
+  from `boltzmann_cross_entropy` with mu = sigmoid(posterior_logits) and
   nu = sigmoid(nu_logits), nu_logits = `posterior_logits(zeta)` of each
   group's smoothing (logits + log r(zeta|1)/r(zeta|0)). Where that nu is
   exactly 0 or 1 (spike_exp), the reparameterized gradient of this estimate
   is biased; `dvae_tf.rolfe_gradient` supplies the missing term.
 
   Args:
-    rbm: the prior, a `dvae_tf.distributions.RBM`.
+    machine: the prior, a `dvae_tf.distributions.BoltzmannMachine`.
     group_sizes: units per posterior group.
     posterior_logits: list of [N, units_i] posterior logits.
     nu_logits: list of [N, units_i] logits of q(z_i = 1 | x, zeta_<=i).
     log_z: log Z, or during training a surrogate with the gradient of log Z
-      (`RBM.log_normalizer_surrogate`).
+      (`log_z_gradient.log_z_with_pcd_gradient`).
 
   Returns:
     [N] KL values.
@@ -142,4 +145,5 @@ def rbm_kl(rbm, group_sizes, posterior_logits, nu_logits, log_z):
   mu = tf.math.sigmoid(logits)
   nu = tf.math.sigmoid(tf.concat(nu_logits, axis=-1))
   entropy = tf.reduce_sum(bernoulli_entropy(logits), axis=-1)
-  return log_z - entropy + rbm_cross_entropy(rbm, group_sizes, mu, nu)
+  return log_z - entropy + boltzmann_cross_entropy(machine, group_sizes, mu,
+                                                   nu)

@@ -1,7 +1,8 @@
-"""Rolfe's (2016) gradient of the RBM cross-entropy under spike-and-exp.
+"""Rolfe's (2016) gradient of the Boltzmann cross-entropy under spike-and-exp.
 
-The KL of Sec. 5 (`objectives.rbm_kl`) contains, for a left unit a of an
-earlier group than a right unit b, the term W_ab nu_a mu_b, with
+The KL of Sec. 5 (`objectives.boltzmann_kl`) contains, for an edge (a, b)
+with unit a in an earlier group than unit b (for the RBM: a left unit of an
+earlier group than a right unit), the term W_ab nu_a mu_b, with
 nu_a = q(z_a = 1 | x, zeta_a). Under a smoothing whose q(z | x, zeta) is 0 or
 1 (`Smoothing.deterministic_posterior`, Rolfe's spike-and-exponential),
 nu_a = 1{zeta_a > 0} = 1{rho_a > 1 - q_a} for the inverse-CDF sample
@@ -9,7 +10,7 @@ zeta_a = F^{-1}(rho_a; q_a), a step in q_a with zero derivative almost
 everywhere. Its expectation still depends on q_a, so the reparameterized
 gradient of the estimate misses a term; this module supplies it.
 
-Write the estimate of `objectives.rbm_cross_entropy` as
+Write the estimate of `objectives.boltzmann_cross_entropy` as
     C(zeta) = C_0(zeta) + sum_a nu_a h_a(zeta),
     h_a = dC/dnu_a = -sum_b W_ab [g(a) < g(b)] mu_b(zeta_<g(b)),
 where C_0 and h_a are smooth in zeta (networks of zeta), and zeta_a is
@@ -43,6 +44,11 @@ unchanged and makes its gradient with respect to the encoder unbiased; the
 gradients with respect to the RBM's parameters are unaffected (they enter S
 only under stop_gradient).
 In one group (mean-field) no h_a is nonzero and S vanishes.
+
+Nothing above uses the bipartite graph: on any graph nu_a enters C linearly,
+with h_a = -sum_{b ~ a, g(a) < g(b)} W_ab mu_b smooth in zeta, so the same
+surrogate serves every Boltzmann prior (`priors.BoltzmannPrior`), with
+h_a computed from the machine's `pair_sum`.
 """
 
 import tensorflow as tf
@@ -50,12 +56,12 @@ import tensorflow as tf
 from dvae_tf import objectives
 
 
-def boundary_surrogate(rbm, group_sizes, posterior_logits, nu_logits):
+def boundary_surrogate(machine, group_sizes, posterior_logits, nu_logits):
   """A zero whose gradient is the boundary term of the module docstring, [N].
 
   Args:
-    rbm: the prior, a `dvae_tf.distributions.RBM` with
-      n1 + n2 = sum(group_sizes).
+    machine: the prior, a `dvae_tf.distributions.BoltzmannMachine` (or
+      `RBM`) with sum(group_sizes) units.
     group_sizes: units per posterior group, in order.
     posterior_logits: list of [N, units_i] logits l of q(z_i = 1 | x,
       zeta_<i), differentiable in the encoder's parameters.
@@ -63,16 +69,22 @@ def boundary_surrogate(rbm, group_sizes, posterior_logits, nu_logits):
       +inf or -inf (`SpikeAndExponential.posterior_logits`).
 
   Returns:
-    [N] zeros with gradient sum_a (1 - nu_a) q_a h_a dl_a over left units a.
+    [N] zeros with gradient sum_a (1 - nu_a) q_a h_a dl_a.
   """
-  n1 = rbm.num_left
   logits = tf.concat(posterior_logits, axis=-1)
-  left_logits = logits[:, :n1]
-  nu = tf.math.sigmoid(tf.concat(nu_logits, axis=-1)[:, :n1])
-  mu2 = tf.math.sigmoid(logits[:, n1:])
-  w = tf.convert_to_tensor(rbm.weights)
-  earlier = objectives.earlier_group_mask(group_sizes, n1, logits.dtype)
-  h = -tf.matmul(mu2, w * earlier, transpose_b=True)  # dC/dnu, [N, n1]
-  weight = tf.stop_gradient((1. - nu) * tf.math.sigmoid(left_logits) * h)
-  return tf.reduce_sum(
-      weight * (left_logits - tf.stop_gradient(left_logits)), axis=-1)
+  nu = tf.math.sigmoid(tf.concat(nu_logits, axis=-1))
+  mu = tf.stop_gradient(tf.math.sigmoid(logits))
+  earlier, later, _ = objectives.edge_group_masks(machine.graph, group_sizes)
+  # h = dC/dnu: C is linear in nu, so h is the gradient of its nu terms.
+  probe = tf.zeros_like(nu)
+  with tf.GradientTape() as tape:
+    tape.watch(probe)
+    terms = tf.zeros_like(nu[:, 0])
+    if earlier.any():
+      terms += machine.pair_sum(probe, mu, earlier)
+    if later.any():
+      terms += machine.pair_sum(mu, probe, later)
+  h = tape.gradient(terms, probe, unconnected_gradients='zero')
+  h = -tf.stop_gradient(h)
+  weight = tf.stop_gradient((1. - nu) * tf.math.sigmoid(logits) * h)
+  return tf.reduce_sum(weight * (logits - tf.stop_gradient(logits)), axis=-1)

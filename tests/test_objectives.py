@@ -125,7 +125,7 @@ def test_rbm_kl_single_group_equals_enumeration(rng):
   expected = np.sum(q * (np.log(q) - log_p))
   rbm = RBM(a1, a2, w)
   # nu is irrelevant within one group (mu is used): pass garbage to prove it.
-  kl = objectives.rbm_kl(rbm, [5], [logits[None]], [logits[None] + 3.], log_z)
+  kl = objectives.boltzmann_kl(rbm, [5], [logits[None]], [logits[None] + 3.], log_z)
   np.testing.assert_allclose(kl, [expected], rtol=1e-10)
 
 
@@ -158,7 +158,7 @@ def test_rbm_kl_two_groups_matches_quadrature(rng):
 
   dist, zeta1 = sample_zeta(q1, NUM_MC, seed=(7, 8))
   zeta1 = zeta1[:, None]
-  kl = objectives.rbm_kl(
+  kl = objectives.boltzmann_kl(
       RBM(a1, a2, w), [1, 2],
       [tf.fill([NUM_MC, 1], np.float64(q1)), c + d * zeta1],
       [dist.posterior_logits(zeta1[:, 0])[:, None], tf.zeros([NUM_MC, 2],

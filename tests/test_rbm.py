@@ -278,7 +278,7 @@ def test_persistent_chains_advance_and_checkpoint(tmp_path, rng):
   np.testing.assert_array_equal(restored.state.numpy(), saved)
   assert restored.get_config()['num_units'] == 7
 
-  with pytest.raises(ValueError, match='3 \\+ 4'):
+  with pytest.raises(ValueError, match='hold 8 units but the machine has 7'):
     PersistentChains(num_chains=10, num_units=8).advance(rbm, 1, (0, 0))
   with pytest.raises(ValueError, match='num_chains'):
     PersistentChains(num_chains=0, num_units=8)

@@ -127,11 +127,11 @@ def rbm_prior(name, group_sizes):
 
 
 def kl_and_gradients(name, group_sizes, num_rows, seed=(1, 2)):
-  """(prior.kl, plain rbm_kl, and their per-row gradients w.r.t. theta).
+  """(prior.kl, plain boltzmann_kl, and their per-row gradients w.r.t. theta).
 
   theta is tiled to one row per sample, so the gradient of the summed KL
   with respect to the tiled tensor is each sample's own gradient [N, P].
-  `objectives.rbm_kl` alone is the reparameterized gradient without Rolfe's
+  `objectives.boltzmann_kl` alone is the reparameterized gradient without Rolfe's
   term, what `RBMPrior` computed before it.
   """
   prior = rbm_prior(name, group_sizes)
@@ -149,7 +149,7 @@ def kl_and_gradients(name, group_sizes, num_rows, seed=(1, 2)):
     sample = posterior_lib.PosteriorSample(logits, zetas, zetas,
                                            distributions)
     kl = prior.kl(sample, BETA)
-    plain = objectives.rbm_kl(
+    plain = objectives.boltzmann_kl(
         prior.rbm(), group_sizes, logits,
         [d.posterior_logits(s) for d, s in zip(distributions, zetas)],
         tf.convert_to_tensor(prior.log_z_estimate))

@@ -3,6 +3,10 @@
   dvae-sample --model_dir=runs/demo --num_samples=64 --output=samples.png
   dvae-sample --model_dir=runs/dvaepp --fixed_global --num_samples=100
 
+With --sampler=simulated_annealing (or another of `ocean.SAMPLERS`) the
+global latents come from that dimod sampler on the prior's BQM (a Boltzmann
+prior; needs the `ocean` extra) instead of the model's block Gibbs chains.
+
 With --fixed_global (DVAE++ models) every --group_size consecutive samples
 share one sample of the global prior and differ in their local latents, laid
 out --groups_per_row groups to a row: the layout of Fig. 4.
@@ -16,6 +20,7 @@ import numpy as np
 
 from dvae_tf import cli
 from dvae_tf import images
+from dvae_tf import ocean
 from dvae_tf import training
 
 FLAGS = flags.FLAGS
@@ -27,6 +32,10 @@ flags.DEFINE_bool('fixed_global', False, 'Groups of samples that share one '
                   'global latent sample (DVAE++ models; Fig. 4).')
 flags.DEFINE_integer('group_size', 5, 'With --fixed_global: samples per '
                      'global sample.')
+flags.DEFINE_enum('sampler', 'gibbs', ['gibbs'] + sorted(ocean.SAMPLERS),
+                  'Where the global latents come from: the model\'s block '
+                  'Gibbs chains, or a dimod sampler on the prior\'s BQM '
+                  '(Boltzmann priors).')
 flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
                      'each row of the grid.')
 
@@ -46,6 +55,22 @@ def max_samples_that_fit(image_shape, free_bytes):
   return int(free_bytes // 2 // (9 * int(np.prod(image_shape))))
 
 
+def ocean_samples(model, sampler_name, num_samples, seed):
+  """Image means [n, H, W, C] decoded from a dimod sampler's reads of the
+  model's Boltzmann prior (`ocean.sample_machine`)."""
+  if not hasattr(model.prior, 'machine'):
+    raise ValueError(f'--sampler={sampler_name} samples a Boltzmann prior; '
+                     f'this model\'s prior is a {type(model.prior).__name__}.')
+  sampler, kwargs = ocean.SAMPLERS[sampler_name]()
+  z = ocean.sample_machine(model.prior.machine(), sampler, num_samples,
+                           seed=seed, **kwargs)
+  return np.concatenate([
+      model.decode_global(z[start:start + model.max_evaluation_rows],
+                          seed=(seed, b)).numpy()
+      for b, start in enumerate(range(0, num_samples,
+                                      model.max_evaluation_rows))])
+
+
 def main(argv):
   del argv
   if FLAGS.num_samples < 1:
@@ -62,6 +87,15 @@ def main(argv):
         'samples fit in one grid.')
   columns = None
   samples_per_global = 1
+  if FLAGS.sampler != 'gibbs':
+    if FLAGS.fixed_global:
+      raise app.UsageError('--fixed_global draws its global latents by '
+                           'Gibbs sampling; leave --sampler at gibbs.')
+    means = ocean_samples(model, FLAGS.sampler, FLAGS.num_samples, FLAGS.seed)
+    images.write_png(FLAGS.output, images.grid(means))
+    print(f'Wrote {FLAGS.num_samples} samples ({FLAGS.sampler}) to '
+          f'{FLAGS.output}.')
+    return
   if FLAGS.fixed_global:
     if not model.num_local_groups:
       raise app.UsageError(

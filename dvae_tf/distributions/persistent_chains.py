@@ -1,6 +1,6 @@
-"""Persistent Markov chains for the negative phase of an RBM prior.
+"""Persistent Markov chains for the negative phase of a Boltzmann prior.
 
-Training an RBM prior needs samples from the model p(z) to estimate
+Training a Boltzmann-machine prior (the RBM of Sec. 5 or one on any graph) needs samples from the model p(z) to estimate
 grad log Z = E_p[-grad E(z)] (Appendix E notes; `dvae_tf.log_z_gradient`). Persistent contrastive
 divergence (Tieleman 2008) keeps a set of chains alive across training steps
 and advances each by a few block Gibbs sweeps per step, so the chains track
@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from dvae_tf import distribute
-from dvae_tf.distributions import rbm as rbm_lib
+from dvae_tf.distributions import boltzmann_machine
 
 
 class PersistentChains(keras.layers.Layer):
@@ -34,7 +34,7 @@ class PersistentChains(keras.layers.Layer):
 
     Args:
       num_chains: number of chains.
-      num_units: n1 + n2 of the RBM the chains sample.
+      num_units: units of the Boltzmann machine the chains sample.
       seed: int, seeds the initial states.
       **kwargs: passed to `keras.layers.Layer` (e.g. `name`).
 
@@ -56,11 +56,12 @@ class PersistentChains(keras.layers.Layer):
         initial, trainable=False, name='state',
         synchronization='on_read', aggregation='only_first_replica')
 
-  def advance(self, rbm, num_gibbs_sweeps, seed):
-    """Runs `num_gibbs_sweeps` block Gibbs sweeps of `rbm` and stores the result.
+  def advance(self, machine, num_gibbs_sweeps, seed):
+    """Runs `num_gibbs_sweeps` block Gibbs sweeps of `machine`, stores them.
 
     Args:
-      rbm: a `dvae_tf.distributions.RBM` with n1 + n2 == `num_units`.
+      machine: a `dvae_tf.distributions.BoltzmannMachine` (or `RBM`) with
+        `num_units` units.
       num_gibbs_sweeps: sweeps per call.
       seed: stateless seed for this call; vary it between steps.
 
@@ -68,21 +69,22 @@ class PersistentChains(keras.layers.Layer):
       The new states [num_chains, num_units], with gradients stopped.
 
     Raises:
-      ValueError: if the RBM's size does not match the chains.
+      TypeError: if `machine` is not a Boltzmann machine.
+      ValueError: if the machine's size does not match the chains.
     """
-    if not isinstance(rbm, rbm_lib.RBM):
-      raise TypeError(f'PersistentChains.advance: expected an RBM, got '
-                      f'{type(rbm).__name__}.')
-    if rbm.num_left + rbm.num_right != self.num_units:
+    if not isinstance(machine, boltzmann_machine.BoltzmannMachine):
+      raise TypeError(f'PersistentChains.advance: expected a '
+                      f'BoltzmannMachine, got {type(machine).__name__}.')
+    if machine.num_units != self.num_units:
       raise ValueError(
           f'PersistentChains.advance: the chains hold {self.num_units} units '
-          f'but the RBM has {rbm.num_left} + {rbm.num_right}.')
+          f'but the machine has {machine.num_units}.')
     first, rows, num_replicas = self._replica_rows()
     state = self.state.value
     if num_replicas > 1:
       state = state[first:first + rows]
-    z = tf.stop_gradient(rbm.block_gibbs(
-        tf.cast(state, rbm.dtype), num_gibbs_sweeps, seed))
+    z = tf.stop_gradient(machine.block_gibbs(
+        tf.cast(state, machine.dtype), num_gibbs_sweeps, seed))
     new_state = tf.cast(z, self.state.dtype)
     if num_replicas > 1:
       new_state = tf.concat([self.state.value[:first], new_state,

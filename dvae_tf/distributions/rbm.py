@@ -1,5 +1,12 @@
 """The restricted Boltzmann machine prior of Sec. 5 as a TFP distribution.
 
+The RBM is the Boltzmann machine (`boltzmann_machine.BoltzmannMachine`) on
+the complete bipartite graph K_{n1, n2}: two colour classes, every left unit
+coupled to every right one, the couplings a dense matrix W. It keeps its own
+parameters (a1, a2, W) and computes with matrix products; everything that
+works on a Boltzmann machine (AIS, persistent chains, the KL of Sec. 5, the
+Ocean interop) works on it.
+
 An RBM over binary z = [z1, z2] (z1 the n1 "left" units, z2 the n2 "right"
 units) has energy and probability
 
@@ -11,9 +18,11 @@ Because the graph is bipartite, one side sums out analytically:
     sum_{z2} exp(-E(z1, z2)) = exp(a1 . z1) prod_j (1 + exp(a2_j + (z1^T W)_j)),
 
 so log Z is a log-sum-exp over the 2^min(n1, n2) states of the smaller side
-only. `log_normalizer()` enumerates those states in fixed-size chunks inside a
-`tf.while_loop`, so memory stays bounded up to 24 units on the smaller side;
-larger RBMs need annealed importance sampling (`dvae_tf.distributions.ais`).
+only (the larger side is the summed-out colour class of the Boltzmann
+machine). `log_normalizer()` enumerates those states in fixed-size chunks
+inside a `tf.while_loop`, so memory stays bounded up to 24 units on the
+smaller side; larger RBMs need annealed importance sampling
+(`dvae_tf.distributions.ais`).
 
 Samples come from block Gibbs sampling, alternating the two conditionals
 
@@ -22,7 +31,6 @@ Samples come from block Gibbs sampling, alternating the two conditionals
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tensorflow_probability.python.internal import dtype_util
 from tensorflow_probability.python.internal import parameter_properties
@@ -31,35 +39,13 @@ from tensorflow_probability.python.internal import reparameterization
 from tensorflow_probability.python.internal import samplers
 from tensorflow_probability.python.internal import tensor_util
 
+from dvae_tf import graphs
+from dvae_tf.distributions import boltzmann_machine
+from dvae_tf.distributions.boltzmann_machine import GIBBS_DRAW_PER_CHAIN
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
 
-tfd = tfp.distributions
-
-# Largest smaller side for which `log_normalizer()` enumerates states exactly.
-MAX_EXACT_UNITS = 24
-# Uniforms per chain that `RBM.block_gibbs` draws at once: the sweeps run in
-# blocks of max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)) (40 for 200 units).
-GIBBS_DRAW_PER_CHAIN = 2**13
-
-
-def binary_states(start, count, num_units, dtype):
-  """The states start, ..., start + count - 1 as rows of their binary digits.
-
-  Args:
-    start: int32 scalar, the first state's index.
-    count: Python int, how many consecutive states.
-    num_units: Python int, bits per state (at most 30).
-    dtype: float dtype of the result.
-
-  Returns:
-    A `[count, num_units]` tensor; bit k of state s is in column k.
-  """
-  index = start + tf.range(count, dtype=tf.int32)
-  bits = tf.bitwise.bitwise_and(
-      tf.bitwise.right_shift(index[:, tf.newaxis],
-                             tf.range(num_units, dtype=tf.int32)), 1)
-  return tf.cast(bits, dtype)
+__all__ = ['RBM', 'GIBBS_DRAW_PER_CHAIN', 'times_weights']
 
 
 def times_weights(w, z, transpose):
@@ -75,16 +61,6 @@ def times_weights(w, z, transpose):
   rows = tf.reshape(z, [-1, ps.shape(z)[-1]])
   product = tf.matmul(rows, w, transpose_b=not transpose)
   return tf.reshape(product, ps.concat([ps.shape(z)[:-1], [width]], 0))
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _uniforms(seed, shape, dtype):
-  """U(0, 1) of `shape` by Philox, compiled by XLA (a quarter faster on CPUs
-  than TensorFlow's kernel; a draw of fewer leading rows is a prefix of a
-  larger one). Its own XLA function: fused into the sweep loop, the draw
-  runs slower."""
-  return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype,
-                                     alg='philox')
 
 
 @tf.function(jit_compile=True, autograph=False)
@@ -113,7 +89,7 @@ def _gibbs_sweeps(u, count, z, linear_left, linear_right, weights,
   return tf.concat([z1, z2], axis=-1)
 
 
-class RBM(tfd.distribution.AutoCompositeTensorDistribution):
+class RBM(boltzmann_machine.BoltzmannMachine):
   """A restricted Boltzmann machine over z = [z1, z2], event shape [n1 + n2].
 
   Parameters are the left and right biases a1 [n1], a2 [n2] and the coupling
@@ -125,6 +101,10 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
   `num_gibbs_sweeps` block Gibbs sweeps from a start drawn from the factorial
   distribution sigmoid(a1); it is exact only in the limit of many sweeps, and
   is not reparameterized (samples are binary).
+
+      rbm = RBM(tf.zeros([8]), tf.zeros([8]), tf.zeros([8, 8]))
+      rbm.log_normalizer()                      # exact: 16 log 2
+      z = rbm.sample(10, seed=(0, 1))           # [10, 16]
   """
 
   def __init__(self, linear_left, linear_right, weights, num_gibbs_sweeps=40,
@@ -153,7 +133,6 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
           linear_right, dtype=dtype, name='linear_right')
       self._weights = tensor_util.convert_nonref_to_tensor(
           weights, dtype=dtype, name='weights')
-      self._num_gibbs_sweeps = num_gibbs_sweeps
       n1 = tf.compat.dimension_value(self._linear_left.shape[-1])
       n2 = tf.compat.dimension_value(self._linear_right.shape[-1])
       w_shape = self._weights.shape
@@ -170,7 +149,10 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
             f'units and `linear_right` has {n2}: expected [..., {n1}, {n2}].')
       self._num_left = n1
       self._num_right = n2
-      super().__init__(
+      self._init_machine(graphs.complete_bipartite(n1, n2), num_gibbs_sweeps)
+      # The machine's parameters are a1, a2 and W, not (b, w): skip
+      # `BoltzmannMachine.__init__` and its checks.
+      super(boltzmann_machine.BoltzmannMachine, self).__init__(
           dtype=dtype,
           reparameterization_type=reparameterization.NOT_REPARAMETERIZED,
           validate_args=validate_args,
@@ -211,15 +193,25 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     return self._num_right
 
   @property
-  def num_gibbs_sweeps(self):
-    """Block Gibbs sweeps used by `sample` when none is given."""
-    return self._num_gibbs_sweeps
+  def biases(self):
+    """b = [a1, a2], as a tensor."""
+    return self.bias_tensor()
 
-  def _event_shape(self):
-    return tf.TensorShape([self._num_left + self._num_right])
+  @property
+  def couplings(self):
+    """w = W row by row, as a tensor."""
+    return self.coupling_tensor()
 
-  def _event_shape_tensor(self):
-    return tf.constant([self._num_left + self._num_right], dtype=tf.int32)
+  def bias_tensor(self):
+    """b = [a1, a2]."""
+    return tf.concat([tf.convert_to_tensor(self._linear_left),
+                      tf.convert_to_tensor(self._linear_right)], axis=-1)
+
+  def coupling_tensor(self):
+    """w = W row by row: edge (i, n1 + j) is number i * n2 + j."""
+    w = tf.convert_to_tensor(self._weights)
+    return tf.reshape(w, ps.concat([ps.shape(w)[:-2],
+                                    [self._num_left * self._num_right]], 0))
 
   def split(self, z):
     """Splits z [..., n1 + n2] into (z1 [..., n1], z2 [..., n2])."""
@@ -239,9 +231,23 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
                tf.reduce_sum(z2 * self._linear_right, axis=-1) +
                tf.reduce_sum(z1 * self._times_weights(z2, False), axis=-1))
 
-  def unnormalized_log_prob(self, z, name='unnormalized_log_prob'):
-    """log p(z) + log Z = -E(z)."""
-    return -self.energy(z, name=name)
+  def pair_sum(self, x, y, edge_mask=None):
+    """sum_{a, b} m_ab W_ab x1_a y2_b: `BoltzmannMachine.pair_sum` as one
+    matrix product, the mask m [n1 * n2] read as [n1, n2]."""
+    w = tf.convert_to_tensor(self._weights)
+    if edge_mask is not None:
+      w = w * tf.constant(np.reshape(edge_mask, [self._num_left,
+                                                 self._num_right]), w.dtype)
+    return tf.reduce_sum(
+        times_weights(w, y[..., self._num_left:], False) *
+        x[..., :self._num_left], axis=-1)
+
+  def local_fields(self, z, name='local_fields'):
+    """h = [a1 + W z2, a2 + W^T z1]."""
+    with self._name_and_control_scope(name):
+      z1, z2 = self.split(z)
+      return tf.concat([self.left_conditional_logits(z2),
+                        self.right_conditional_logits(z1)], axis=-1)
 
   def left_conditional_logits(self, z2, name='left_conditional_logits'):
     """Logits of q(z1 = 1 | z2): a1 + W z2."""
@@ -267,70 +273,37 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     return (tf.reduce_sum(z2 * self._linear_right, axis=-1) + tf.reduce_sum(
         tf.math.softplus(self.left_conditional_logits(z2)), axis=-1))
 
-  # The partition function.
+  # The summed-out side: the exact log Z and AIS.
 
-  def log_normalizer(self, chunk_size=2**14, name='log_normalizer'):
-    """Exact log Z by enumerating the smaller side in chunks.
+  def marginal_log_prob(self, z_rest, beta=1.):
+    """log sum_{z_l} exp(-beta E(z)) for the smaller side's units z_rest.
 
-    log Z = logsumexp_{z_s} [a_s . z_s + sum_l softplus(a_l + (W-side) z_s)],
-
-    with s the smaller and l the larger side. The 2^n_s states are visited
-    `chunk_size` at a time in a `tf.while_loop` with a running log-sum-exp,
-    so memory is O(chunk_size * n_l) whatever n_s is.
-
-    Args:
-      chunk_size: states per chunk (a power of two is best).
-      name: name scope.
-
-    Returns:
-      log Z, a tensor of the batch shape.
-
-    Raises:
-      ValueError: if min(n1, n2) > 24; use `ais_log_normalizer` then.
+    The larger side l (the right one when n1 = n2) is summed out:
+    beta a_s . z_s + sum softplus(beta (a_l + (W-side) z_s)), as in
+    `left_marginal_unnormalized_log_prob` at beta = 1.
     """
-    n_small = min(self._num_left, self._num_right)
-    if n_small > MAX_EXACT_UNITS:
-      raise ValueError(
-          f'RBM.log_normalizer: exact log Z enumerates 2^{n_small} states of '
-          f'the smaller side ({self._num_left} + {self._num_right} units); '
-          f'this is only supported up to {MAX_EXACT_UNITS} units. Use '
-          '`dvae_tf.distributions.ais_log_normalizer(rbm, ...)` for an '
-          'annealed importance sampling estimate instead.')
-    with self._name_and_control_scope(name):
-      if self._num_left <= self._num_right:
-        marginal = self.left_marginal_unnormalized_log_prob
-      else:
-        marginal = self.right_marginal_unnormalized_log_prob
-      num_states = 2**n_small
-      chunk = int(min(chunk_size, num_states))
-      num_chunks = -(-num_states // chunk)
-      batch_shape = self.batch_shape_tensor()
-      dtype = self.dtype
+    z_rest = tf.convert_to_tensor(z_rest, dtype=self.dtype)
+    if self._sums_out_right:
+      linear, logits = self._linear_left, self.right_conditional_logits
+    else:
+      linear, logits = self._linear_right, self.left_conditional_logits
+    return (beta * tf.reduce_sum(z_rest * linear, axis=-1) + tf.reduce_sum(
+        tf.math.softplus(beta * logits(z_rest)), axis=-1))
 
-      def chunk_log_sum(start):
-        states = binary_states(start, chunk, n_small, dtype)
-        # [chunk, 1, ..., 1, n_small] so the batch broadcasts after the chunk.
-        states = tf.reshape(
-            states,
-            tf.concat([[chunk], tf.ones_like(batch_shape), [n_small]], 0))
-        values = marginal(states)
-        # The last chunk may run past 2^n_small; mask those states out.
-        valid = tf.reshape(start + tf.range(chunk) < num_states,
-                           tf.concat([[chunk], tf.ones_like(batch_shape)], 0))
-        values = tf.where(valid, values, dtype_util.as_numpy_dtype(dtype)(-np.inf))
-        return tf.reduce_logsumexp(values, axis=0)
+  @property
+  def _sums_out_right(self):
+    return self.plan.summed_out == 1
 
-      def body(i, total):
-        part = chunk_log_sum(i * chunk)
-        return i + 1, tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
-
-      init = tf.fill(batch_shape, dtype_util.as_numpy_dtype(dtype)(-np.inf))
-      _, log_z = tf.while_loop(lambda i, _: i < num_chunks, body,
-                               (tf.constant(0), init))
-      return log_z
-
-  def _log_prob(self, z):
-    return -self.energy(z) - self.log_normalizer()
+  def tempered_sweep(self, z_rest, beta, seeds):
+    """One Gibbs sweep at inverse temperature beta, the larger side first
+    (`BoltzmannMachine.tempered_sweep` with two matrix products)."""
+    first, second = seeds[0], seeds[1]
+    if self._sums_out_right:
+      z2 = bernoulli_sample(beta * self.right_conditional_logits(z_rest),
+                            first)
+      return bernoulli_sample(beta * self.left_conditional_logits(z2), second)
+    z1 = bernoulli_sample(beta * self.left_conditional_logits(z_rest), first)
+    return bernoulli_sample(beta * self.right_conditional_logits(z1), second)
 
   # Sampling.
 
@@ -340,7 +313,7 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
     One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), each unit as
     [u < sigmoid(logit)] with u ~ U(0, 1). The sweeps run in blocks of
     max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)): the uniforms of a block are
-    one Philox draw (`_uniforms`), seeded by `seed` folded with the block's
+    one Philox draw (`boltzmann_machine.uniforms`), seeded by `seed` folded with the block's
     index, and its sweeps one XLA-compiled loop (`_gibbs_sweeps`), so a
     sweep costs two matrix products and one fused elementwise pass. The
     blocks depend on the number of units only, so the chain is the same
@@ -365,26 +338,10 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
       params = (tf.convert_to_tensor(self._linear_left),
                 tf.convert_to_tensor(self._linear_right),
                 tf.convert_to_tensor(self._weights))
-      block = max(1, GIBBS_DRAW_PER_CHAIN // (self._num_left +
-                                              self._num_right))
-
-      def run_block(index, count, z, num_drawn):
-        u = _uniforms(tf.random.experimental.stateless_fold_in(seed, index),
-                      ps.concat([[num_drawn], ps.shape(z)], 0), self.dtype)
-        return _gibbs_sweeps(u, count, z, *params, num_left=self._num_left)
-
-      sweeps = tf.get_static_value(num_gibbs_sweeps)
-      if sweeps is not None and sweeps <= block:
-        return run_block(0, int(sweeps), z, int(sweeps)) if sweeps else z
-      num_gibbs_sweeps = tf.cast(num_gibbs_sweeps, tf.int32)
-
-      def body(index, z):
-        count = tf.minimum(block, num_gibbs_sweeps - index * block)
-        return index + 1, run_block(index, count, z, block)
-
-      _, z = tf.while_loop(lambda index, _: index * block < num_gibbs_sweeps, body,
-                           (tf.constant(0), z))
-      return z
+      return boltzmann_machine.blocked_sweeps(
+          z, num_gibbs_sweeps, seed, self.num_units, self.dtype,
+          lambda u, count, z: _gibbs_sweeps(u, count, z, *params,
+                                            num_left=self._num_left))
 
   def _sample_n(self, n, seed=None, num_gibbs_sweeps=None):
     if num_gibbs_sweeps is None:
@@ -399,9 +356,6 @@ class RBM(tfd.distribution.AutoCompositeTensorDistribution):
                                            [self._num_right]], 0), self.dtype)],
                   axis=-1)
     return self.block_gibbs(z, num_gibbs_sweeps, gibbs_seed)
-
-  def _default_event_space_bijector(self):
-    return None
 
   def _parameter_control_dependencies(self, is_init):
     """With `validate_args`, checks at run time that W is [..., n1, n2]."""

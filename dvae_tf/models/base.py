@@ -181,6 +181,23 @@ class DiscreteVAE(keras.Model):
     return self._generate(z, rest_seed), tf.concat(z, axis=-1)
 
   @static_graph
+  def decode_global(self, z, seed):
+    """Image means [n, H, W, C] for given global latents z [n, units].
+
+    The rest of the generative model as in `sample`, from samples of the
+    prior drawn elsewhere: a dimod sampler or a QPU (`dvae_tf.ocean`).
+
+    Raises:
+      ValueError: if z is not [n, units] binary-valued floats.
+    """
+    z = tf.convert_to_tensor(z, tf.float32)
+    units = sum(self.group_sizes)
+    if z.shape.rank != 2 or z.shape[-1] != units:
+      raise ValueError(f'decode_global: z must be [n, {units}] (the global '
+                       f'latent units); got shape {z.shape}.')
+    return self._generate(tf.split(z, self.group_sizes, axis=-1), seed)
+
+  @static_graph
   def reconstruct(self, x):
     """Means of p(x | z, ...) on the posterior's mode path, [N, H, W, C]."""
     x = self._check_images(x)

@@ -26,6 +26,7 @@ encoder.
 
 import dataclasses
 
+from dvae_tf import graphs
 from dvae_tf import latents as latents_lib
 from dvae_tf import priors
 from dvae_tf import smoothing as smoothing_lib
@@ -101,31 +102,53 @@ STRUCTURES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class RBMChains:
-  """Persistent chains for the gradient of the RBM prior's log Z (Sec. 5).
+class BoltzmannSettings:
+  """The graph of a Boltzmann prior and its persistent chains (Sec. 5).
 
   Both model configs take these fields; they are unused by priors without
-  chains.
+  a graph or chains.
 
   Attributes:
-    num_chains: persistent chains of the RBM prior.
+    num_chains: persistent chains of the Boltzmann (RBM) prior.
     num_gibbs_sweeps: Gibbs sweeps per training step for the chains.
+    graph: the Boltzmann prior's graph, whose nodes are the latent units:
+      bipartite (the paper's RBM over the structure's units), chimera:M,
+      pegasus:M, zephyr:M (dwave-graphs), FAMILY:ARGS of a registered
+      family, or FILE.json (an edge list); recorded with its nodes, edges
+      and colouring.
   """
   num_chains: int = priors.RELEASED_NUM_CHAINS
   num_gibbs_sweeps: int = priors.RELEASED_NUM_GIBBS_SWEEPS
+  graph: str = graphs.DEFAULT_GRAPH
 
   def __post_init__(self):
     check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
 
+  def resolve_graph(self, prior):
+    """Replaces the `graph` spec by its record (`priors.resolve_graph`)."""
+    object.__setattr__(self, 'graph', priors.resolve_graph(prior, self.graph))
+
+  def prior_layout(self, prior, group_sizes):
+    """(group sizes, graph) of `prior` over the units (`priors.layout`)."""
+    return priors.layout(prior, group_sizes, self.graph)
+
+  def prior_spec(self, group_sizes, graph, **fields):
+    """The `priors.PriorSpec` with these chains and this graph."""
+    return priors.PriorSpec(
+        group_sizes=tuple(group_sizes), graph=graph,
+        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps,
+        **fields)
+
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig(RBMChains):
+class ModelConfig(BoltzmannSettings):
   """Everything needed to rebuild a feed-forward model.
 
   Attributes:
     kind: always 'feed_forward'; tells config.json's readers the model kind.
     struct: a key of `STRUCTURES`.
-    prior: a key of `priors.PRIORS` ('factorial', Sec. 4; 'rbm', Sec. 5).
+    prior: a key of `priors.PRIORS` ('factorial', Sec. 4; 'rbm', Sec. 5;
+      'boltzmann', a Boltzmann machine on `graph`).
     smoothing: a key of `smoothing.SMOOTHINGS`.
     objective: 'joint' (Eq. 4) or 'marginal' (Eq. 5); factorial prior only.
     batch_norm: batch normalization in hidden layers.
@@ -152,6 +175,7 @@ class ModelConfig(RBMChains):
     check_choice('smoothing', self.smoothing, smoothing_lib.SMOOTHINGS)
     check_choice('objective', self.objective, OBJECTIVES)
     check_prior_and_smoothing(self.prior, self.smoothing)
+    self.resolve_graph(self.prior)
 
   @property
   def structure(self):
@@ -172,14 +196,13 @@ class ModelConfig(RBMChains):
     """The `FeedForwardDVAE` this config describes, for a mean [H, W, C]."""
     structure = self.structure
     smoothing = smoothing_lib.get_smoothing(self.smoothing)
-    spec = priors.PriorSpec(
-        group_sizes=tuple(structure.group_sizes), smoothing=smoothing,
-        objective=self.objective,
+    group_sizes, graph = self.prior_layout(self.prior, structure.group_sizes)
+    spec = self.prior_spec(
+        group_sizes, graph, smoothing=smoothing, objective=self.objective,
         network=dict(num_hidden=structure.num_hidden,
                      hidden_units=structure.hidden_units,
                      activation=structure.activation,
                      batch_norm=structure.batch_norm),
-        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps,
         centered_inputs=self.centered_latents)
     return FeedForwardDVAE(
         structure, priors.build_prior(self.prior, spec),
@@ -275,7 +298,7 @@ TABLE3_ROWS = {
 GLOBAL_GROUPS = (1, 2, 4)
 
 @dataclasses.dataclass(frozen=True)
-class DVAEppConfig(RBMChains):
+class DVAEppConfig(BoltzmannSettings):
   """Everything needed to rebuild a DVAE++ model.
 
   Attributes:
@@ -315,6 +338,7 @@ class DVAEppConfig(RBMChains):
     check_choice('likelihood', self.likelihood, pixel_likelihoods.LIKELIHOODS)
     types = self.latent_types
     check_prior_and_smoothing(types.prior, types.smoothing)
+    self.resolve_graph(types.prior)
     for name in ('channels', 'num_local_groups'):
       if getattr(self, name) < 0:
         raise ValueError(f'{name} must be >= 0 (0: the architecture\'s); got '
@@ -323,6 +347,7 @@ class DVAEppConfig(RBMChains):
     if units % self.global_groups:
       raise ValueError(f'global_groups={self.global_groups} does not divide '
                        f'the {units} global units of arch={self.arch!r}.')
+    self.layout()  # a graph whose classes cannot form the groups fails here
 
   @property
   def architecture(self):
@@ -338,11 +363,17 @@ class DVAEppConfig(RBMChains):
   def latent_types(self):
     return TABLE3_ROWS[self.latents]
 
+  def layout(self):
+    """(units per global posterior group, the prior's graph or None): the
+    architecture's global units, or a graph prior's nodes."""
+    units = self.architecture.num_global_units
+    return self.prior_layout(self.latent_types.prior,
+                             [units // self.global_groups] * self.global_groups)
+
   @property
   def group_sizes(self):
     """Units per global posterior group."""
-    units = self.architecture.num_global_units
-    return [units // self.global_groups] * self.global_groups
+    return self.layout()[0]
 
   def check_dataset(self, binary):
     """ValueError unless `likelihood` fits binary (or 8-bit) pixels."""
@@ -358,12 +389,10 @@ class DVAEppConfig(RBMChains):
     types = self.latent_types
     smoothing = (smoothing_lib.get_smoothing(types.smoothing)
                  if types.smoothing else None)
-    spec = priors.PriorSpec(
-        group_sizes=tuple(self.group_sizes), smoothing=smoothing,
-        objective='marginal',
+    spec = self.prior_spec(
+        *self.layout(), smoothing=smoothing, objective='marginal',
         network=dict(num_hidden=1, hidden_units=arch.fc_units,
-                     activation='swish'),
-        num_chains=self.num_chains, num_gibbs_sweeps=self.num_gibbs_sweeps)
+                     activation='swish'))
     return DVAEpp(
         architecture=arch,
         prior=priors.build_prior(types.prior, spec),

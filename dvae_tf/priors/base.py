@@ -51,6 +51,8 @@ class PriorSpec:
     num_gibbs_sweeps: block Gibbs sweeps per training step of those chains.
     centered_inputs: networks of the prior read 2 zeta - 1
       (`latents.network_input`).
+    graph: the `graphs.Graph` of a prior on a graph (its nodes are the
+      units), or None.
   """
   group_sizes: tuple
   smoothing: object = None
@@ -59,6 +61,7 @@ class PriorSpec:
   num_chains: int = RELEASED_NUM_CHAINS
   num_gibbs_sweeps: int = RELEASED_NUM_GIBBS_SWEEPS
   centered_inputs: bool = False
+  graph: object = None
 
 
 class Prior(keras.layers.Layer):
@@ -70,10 +73,13 @@ class Prior(keras.layers.Layer):
     kl_is_log_ratio: `kl` is the single-sample log ratio
       log q(zeta) - log p(zeta) at the posterior's sample (Eq. 5), so k
       samples combine into an importance-weighted bound.
+    uses_graph: the prior lives on a graph whose nodes are the latent units
+      (`graphs`), which then sets the posterior's groups.
   """
 
   needs_posterior_logits = False
   kl_is_log_ratio = False
+  uses_graph = False
 
   def __init__(self, group_sizes, smoothing=None, **kwargs):
     """Args: group_sizes: units per group; smoothing: see `PriorSpec`."""
