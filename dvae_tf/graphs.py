@@ -36,8 +36,14 @@ import json
 import numpy as np
 
 
-class Graph:
+class Graph(str):
   """An undirected simple graph with node labels and a proper colouring.
+
+  As a value it is the string 'NAME#DIGEST' (the digest of labels, edges
+  and colours), so that a distribution on it passes through `tf.function`
+  and composite-tensor type specs, which compare and hash only plain Python
+  values; equal strings are equal graphs. The graph itself is in the
+  attributes.
 
   Attributes:
     labels: tuple of node labels (ints or strings); unit k is node
@@ -48,8 +54,9 @@ class Graph:
     name: a short description ('chimera:3', 'bipartite:100,100', ...).
   """
 
-  def __init__(self, labels, edges, colours=None, name='graph'):
+  def __new__(cls, labels, edges, colours=None, name='graph'):
     """Checks and stores the graph; colours it greedily if `colours` is None.
+
 
     Raises:
       ValueError: duplicate labels, an edge naming an unknown node, a
@@ -70,11 +77,9 @@ class Graph:
                        'Boltzmann machine; put that term in the bias.')
     edges = np.sort(edges, axis=1)
     edges = np.unique(edges, axis=0) if edges.size else edges
-    self.labels = labels
-    self.edges = edges.astype(np.int32)
-    self.name = name
+    edges = edges.astype(np.int32)
     if colours is None:
-      colours = greedy_colouring(n, self.edges)
+      colours = greedy_colouring(n, edges)
     colours = np.asarray(colours, dtype=np.int64).reshape(-1)
     if colours.shape != (n,):
       raise ValueError(f'graph {name!r}: the colouring has {colours.size} '
@@ -83,14 +88,27 @@ class Graph:
       raise ValueError(f'graph {name!r}: colours must be 0, 1, 2, ...')
     # Renumber the colours used to 0..C-1 in order of first use of each value.
     _, colours = np.unique(colours, return_inverse=True)
-    clash = colours[self.edges[:, 0]] == colours[self.edges[:, 1]]
+    clash = colours[edges[:, 0]] == colours[edges[:, 1]]
     if np.any(clash):
-      i, j = self.edges[np.argmax(clash)]
+      i, j = edges[np.argmax(clash)]
       raise ValueError(
           f'graph {name!r}: the colouring is not proper: nodes '
           f'{labels[i]!r} and {labels[j]!r} share an edge and a colour. Give '
           'a proper colouring, or none to colour the graph greedily.')
-    self.colours = colours.astype(np.int32)
+    colours = colours.astype(np.int32)
+    digest = hashlib.sha256()
+    digest.update(repr(labels).encode())
+    digest.update(edges.tobytes())
+    digest.update(colours.tobytes())
+    self = super().__new__(cls, f'{name}#{digest.hexdigest()}')
+    self.labels = labels
+    self.edges = edges
+    self.name = name
+    self.colours = colours
+    return self
+
+  def __getnewargs__(self):
+    return (self.labels, self.edges, self.colours, self.name)
 
   @property
   def num_nodes(self):
@@ -110,17 +128,16 @@ class Graph:
     return tuple(np.flatnonzero(self.colours == c).astype(np.int32)
                  for c in range(self.num_colours))
 
-  @functools.cached_property
+  @property
   def key(self):
     """A digest of labels, edges and colours: equal graphs, equal keys."""
-    digest = hashlib.sha256()
-    digest.update(repr(self.labels).encode())
-    digest.update(self.edges.tobytes())
-    digest.update(self.colours.tobytes())
-    return digest.hexdigest()
+    return self.partition('#')[2]
 
   def __eq__(self, other):
     return isinstance(other, Graph) and self.key == other.key
+
+  def __ne__(self, other):
+    return not self == other
 
   def __hash__(self):
     return hash(self.key)
@@ -200,6 +217,16 @@ class Graph:
     return dict(name=self.name, labels=labels,
                 edges=[[labels[i], labels[j]] for i, j in self.edges.tolist()],
                 colours=self.colours.tolist())
+
+
+def as_graph(value, num_units=None):
+  """A `Graph` from a Graph, a spec (`parse_graph`) or a record
+  (`graph_from_dict`)."""
+  if isinstance(value, Graph):
+    return value
+  if isinstance(value, dict):
+    return graph_from_dict(value)
+  return parse_graph(value, num_units)
 
 
 def _plain(label):

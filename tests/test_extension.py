@@ -1,5 +1,6 @@
-"""A new prior and a new smoothing, defined here alone, train, evaluate and
-export: each is one class (or one `Smoothing`) and one registry line."""
+"""A new prior, a new smoothing and a new graph family, defined here alone,
+train, evaluate and export: each is one class (or one `Smoothing`, or one
+function) and one registry line."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import tensorflow_probability as tfp
 
 from dvae_tf import evaluation_report
 from dvae_tf import export
+from dvae_tf import graphs
 from dvae_tf import objectives
 from dvae_tf import priors
 from dvae_tf import sampling
@@ -111,3 +113,60 @@ def test_new_prior_log_prob_and_kl_are_its_math(registered):
       prior.log_prob([z]), [2 * np.log(p) + np.log(1 - p)], rtol=1e-6)
   with pytest.raises(ValueError, match='fixed_logits'):
     config_lib.ModelConfig(prior='fixed_logit')
+
+
+# A new graph family: one function and one registry line.
+
+
+def ladder(rungs):
+  """The ladder graph P_2 x P_rungs: two rails joined by rungs, 2-coloured
+  like a chessboard (no colouring given would also do: greedy)."""
+  edges = [(2 * k, 2 * k + 1) for k in range(rungs)]
+  edges += [(2 * k + r, 2 * k + 2 + r) for k in range(rungs - 1)
+            for r in (0, 1)]
+  colours = [(k + r) % 2 for k in range(rungs) for r in (0, 1)]
+  return graphs.Graph(range(2 * rungs), edges, colours,
+                      name=f'ladder:{rungs}').sorted_by_colour()
+
+
+@pytest.fixture
+def ladder_family():
+  graphs.register_graph_family('ladder', ladder)
+  yield
+  del graphs.GRAPH_FAMILIES['ladder']
+
+
+def test_new_graph_family_trains_a_feed_forward_model(ladder_family, tmp_path):
+  model_config = config_lib.ModelConfig(
+      struct='2-layer-nonlin', prior='boltzmann', graph='ladder:5',
+      hidden_units=12, num_chains=8, num_gibbs_sweeps=2)
+  train_config = training.TrainConfig(dataset='sample', num_steps=4,
+                                      batch_size=10, checkpoint_every=2,
+                                      image_every=0, log_z_every=2)
+  model_dir = str(tmp_path / 'run')
+  result = training.train(model_config, train_config, model_dir,
+                          verbose=False)
+  assert result['step'] == 4 and np.isfinite(result['bound'])
+  # The run restores without the family: its graph is recorded.
+  del graphs.GRAPH_FAMILIES['ladder']
+  prior = training.restore_model(model_dir).model.prior
+  graphs.register_graph_family('ladder', ladder)
+  assert prior.graph == ladder(5) and prior.group_sizes == [5, 5]
+  assert prior.refresh_log_normalizer().method == 'exact'
+
+
+def test_new_graph_family_is_dvaepp_global_prior(ladder_family):
+  config = config_lib.DVAEppConfig(graph='ladder:8', channels=4,
+                                   num_local_groups=1, num_chains=8,
+                                   num_gibbs_sweeps=1)
+  model = config.build(np.full([28, 28, 1], 0.3, np.float32))
+  assert model.prior.graph == ladder(8) and model.group_sizes == [8, 8]
+  x = tf.cast(tf.random.stateless_uniform([3, 28, 28, 1], (1, 2)) < .3,
+              tf.float32)
+  with tf.GradientTape() as tape:
+    bound = tf.reduce_mean(model.elbo(x, 10., (1, 2), training=True)['bound'])
+  grads = tape.gradient(bound, model.prior.trainable_variables)
+  assert np.isfinite(float(bound))
+  assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+  images, latents = model.sample(4, (3, 4))
+  assert images.shape == (4, 28, 28, 1) and latents.shape == (4, 16)

@@ -7,11 +7,12 @@ import pytest
 from scipy import special
 import tensorflow as tf
 
+from dvae_tf import graphs
 from dvae_tf import objectives
 from dvae_tf import priors
 from dvae_tf.posterior import PosteriorSample
 from dvae_tf.smoothing import get_smoothing
-from dvae_tf.distributions import RBM, OverlappingExponential
+from dvae_tf.distributions import BoltzmannMachine, OverlappingExponential, RBM
 from tests import smoothing_reference as ref
 
 BETA = 5.
@@ -165,6 +166,100 @@ def test_rbm_kl_two_groups_matches_quadrature(rng):
                                                              tf.float64)],
       log_z)
   mc_check(kl, expected)
+
+
+def test_boltzmann_kl_single_group_equals_enumeration(rng):
+  """Mean-field q on a 4-colour graph: the Sec. 5 KL is the exact
+  sum over all 2^12 states of q log(q / p)."""
+  graph = graphs.parse_graph('zephyr:1,1')
+  n = graph.num_nodes
+  b, w = rng.normal(size=n), rng.normal(size=graph.num_edges)
+  logits = rng.normal(size=n) * 2
+  machine = BoltzmannMachine(graph, b, w)
+  z = _states(n)
+  log_p = (z @ b + np.sum(w * z[:, graph.edges[:, 0]] * z[:, graph.edges[:, 1]],
+                          -1))
+  log_p -= special.logsumexp(log_p)
+  log_q = np.sum(np.where(z == 1, -np.logaddexp(0, -logits),
+                          -np.logaddexp(0, logits)), axis=1)
+  expected = np.sum(np.exp(log_q) * (log_q - log_p))
+  kl = objectives.boltzmann_kl(machine, [n], [logits[None]],
+                               [logits[None] - 2.], machine.log_normalizer())
+  np.testing.assert_allclose(kl, [expected], rtol=1e-9)
+
+
+def triangle_kl_inputs(b, w, seed=(7, 8)):
+  """The KL estimate's inputs on a triangle with groups {0} and {1, 2}.
+
+  Unit 0 (group 1) couples to units 1 and 2 of group 2 (across groups, E[nu
+  mu]), and units 1 and 2 to each other (within a group, E[mu mu]).
+  """
+  graph = graphs.Graph(range(3), [(0, 1), (0, 2), (1, 2)], name='triangle')
+  machine = BoltzmannMachine(graph, b, w)
+  dist, zeta1 = sample_zeta(Q_TRI, NUM_MC, seed=seed)
+  zeta1 = zeta1[:, None]
+  return machine, dict(
+      group_sizes=[1, 2],
+      posterior_logits=[tf.fill([NUM_MC, 1], np.float64(Q_TRI)),
+                        C_TRI + D_TRI * zeta1],
+      nu_logits=[dist.posterior_logits(zeta1[:, 0])[:, None],
+                 tf.zeros([NUM_MC, 2], tf.float64)])
+
+
+Q_TRI = 0.4
+C_TRI, D_TRI = np.array([0.3, -0.8]), np.array([1.5, -0.7])
+
+
+def test_boltzmann_kl_edges_within_and_across_groups_match_quadrature(rng):
+  """KL = sum_{z1} q(z1) int r(zeta|z1) sum_{z2} q(z2|zeta)
+  [log q(z1) + log q(z2|zeta) + E(z) + log Z] dzeta on the triangle."""
+  b, w = rng.normal(size=3), rng.normal(size=3)
+  z = _states(3)
+  log_z = special.logsumexp(z @ b + w[0] * z[:, 0] * z[:, 1] +
+                            w[1] * z[:, 0] * z[:, 2] + w[2] * z[:, 1] * z[:, 2])
+
+  def inner(zeta, z1):
+    mu2 = special.expit(C_TRI + D_TRI * zeta[:, None])  # [K, 2]
+    total = 0.
+    for z2 in _states(2):
+      q_z2 = np.prod(np.where(z2 == 1, mu2, 1 - mu2), axis=1)
+      energy = -(b[0] * z1 + b[1:] @ z2 + w[0] * z1 * z2[0] +
+                 w[1] * z1 * z2[1] + w[2] * z2[0] * z2[1])
+      total = total + q_z2 * (np.log(q_z2) + energy + log_z)
+    return total
+
+  expected = 0.
+  for z1, prob in ((0., 1 - special.expit(Q_TRI)), (1., special.expit(Q_TRI))):
+    r = lambda x: ref.component_density('exponential', x if z1 == 0 else 1 - x,
+                                        BETA)
+    expected += prob * (np.log(prob) + integrate(lambda x: r(x) * inner(x, z1)))
+  machine, inputs = triangle_kl_inputs(b, w)
+  mc_check(objectives.boltzmann_kl(machine, log_z=log_z, **inputs), expected)
+
+
+def test_boltzmann_kl_gradient_matches_finite_differences(rng):
+  """d KL / d(b, w) of the estimate at fixed noise, exact log Z included."""
+  b, w = rng.normal(size=3), rng.normal(size=3)
+
+  def mean_kl(b, w):
+    machine, inputs = triangle_kl_inputs(b, w)
+    return tf.reduce_mean(objectives.boltzmann_kl(
+        machine, log_z=machine.log_normalizer(), **inputs))
+
+  params = [tf.constant(b), tf.constant(w)]
+  with tf.GradientTape() as tape:
+    tape.watch(params)
+    value = mean_kl(*params)
+  grads = tape.gradient(value, params)
+  eps = 1e-5
+  for k, (name, g) in enumerate(zip(('b', 'w'), grads)):
+    for i in range(3):
+      step = np.zeros(3)
+      step[i] = eps
+      plus = [p + (step if j == k else 0.) for j, p in enumerate((b, w))]
+      minus = [p - (step if j == k else 0.) for j, p in enumerate((b, w))]
+      fd = (float(mean_kl(*plus)) - float(mean_kl(*minus))) / (2 * eps)
+      assert abs(float(g[i]) - fd) < 1e-6, (name, i, float(g[i]), fd)
 
 
 def test_log_z_gradient_of_prior_matches_exact(rng):

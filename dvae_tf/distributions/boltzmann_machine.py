@@ -28,7 +28,7 @@ marginal for larger graphs.
 Local fields cost either a masked dense product (z times the symmetric
 coupling matrix, n^2 per chain and sweep) or a gather over each unit's
 neighbours and a sum (n * max degree); `DENSE_MAX_UNITS` picks between them
-by the graph's size (measured in `dvae_tf.benchmarks.boltzmann`).
+by the graph's size.
 """
 
 import functools
@@ -55,10 +55,13 @@ tfd = tfp.distributions
 MAX_EXACT_UNITS = 24
 # Uniforms per chain that `block_gibbs` draws at once (see `RBM`).
 GIBBS_DRAW_PER_CHAIN = 2**13
-# Graphs up to this many units compute local fields by a dense product with
-# the coupling matrix, larger ones by gathering neighbours (measured: the
-# dense product wins while n is small next to the BLAS block size).
-DENSE_MAX_UNITS = 512
+# Graphs of up to this many units compute local fields by dense products
+# with the coupling matrix, larger ones by gathering neighbours. Per chain
+# and sweep a dense product costs n^2 (1 - 1/C) multiply-adds and a gather
+# n * max degree slower ones; on these CPUs (100 chains) they cross near
+# 1,150 units for Chimera (degree 6), 700 for Pegasus (15) and 1,000 for
+# Zephyr (20); see `dvae-benchmark --suites=boltzmann`.
+DENSE_MAX_UNITS = 1024
 
 
 def binary_states(start, count, num_units, dtype):
@@ -165,6 +168,11 @@ class SweepPlan:
   def num_classes(self):
     return len(self.sizes)
 
+  def others(self, c):
+    """Class-ordered positions of the units outside class c, in order."""
+    return np.concatenate([np.arange(o, o + s) for k, (o, s) in enumerate(
+        zip(self.offsets, self.sizes)) if k != c]).astype(np.int32)
+
   def split(self, z):
     """Class-ordered z [..., n] into the classes' [..., n_c]."""
     return [z[..., o:o + s] for o, s in zip(self.offsets, self.sizes)]
@@ -184,9 +192,9 @@ def _cached_plan(graph, dense):
 class Couplings:
   """The couplings of one call, ready for local fields in class order.
 
-  Dense: the symmetric [n, n] matrix in class order (scattered once per
-  call). Sparse: the couplings padded with a zero, gathered per class to
-  [..., n_c, D].
+  Dense: per class c, the couplings from the other classes' units (in
+  class order) to c's, [n - n_c, n_c], scattered once per call. Sparse:
+  the couplings padded with a zero, gathered per class to [..., n_c, D].
   """
 
   def __init__(self, plan, biases, couplings):
@@ -200,8 +208,10 @@ class Couplings:
     n = plan.num_units
     if self.dense:
       positions = np.concatenate([plan.positions, plan.positions[:, ::-1]])
-      self.matrix = tf.scatter_nd(positions, tf.concat([couplings] * 2, 0),
-                                  [n, n])
+      matrix = tf.scatter_nd(positions, tf.concat([couplings] * 2, 0), [n, n])
+      self.class_matrices = [
+          tf.gather(matrix[:, o:o + size], plan.others(c))
+          for c, (o, size) in enumerate(zip(plan.offsets, plan.sizes))]
     else:
       padded = tf.pad(couplings, [[0, 0]] * (couplings.shape.rank - 1) +
                       [[0, 1]])
@@ -212,10 +222,11 @@ class Couplings:
     """Local fields b_c + sum_j w_cj z_j of class c for class-ordered z."""
     plan = self.plan
     if self.dense:
-      rows = tf.reshape(z, [-1, plan.num_units])
-      offset, size = plan.offsets[c], plan.sizes[c]
-      product = tf.matmul(rows, self.matrix[:, offset:offset + size])
-      product = tf.reshape(product, ps.concat([ps.shape(z)[:-1], [size]], 0))
+      parts = plan.split(z)
+      others = tf.concat(parts[:c] + parts[c + 1:], axis=-1)
+      rows = tf.reshape(others, [-1, plan.num_units - plan.sizes[c]])
+      product = tf.reshape(tf.matmul(rows, self.class_matrices[c]),
+                           ps.concat([ps.shape(z)[:-1], [plan.sizes[c]]], 0))
     else:
       padded = tf.pad(z, [[0, 0]] * (z.shape.rank - 1) + [[0, 1]])
       product = tf.reduce_sum(
@@ -316,7 +327,7 @@ class BoltzmannMachine(tfd.distribution.AutoCompositeTensorDistribution):
     """Builds the machine.
 
     Args:
-      graph: a `dvae_tf.graphs.Graph` (or a spec for `graphs.parse_graph`).
+      graph: a `dvae_tf.graphs.Graph`, or what `graphs.as_graph` reads.
       biases: b, float `Tensor` or variable [..., n], n the graph's nodes.
       couplings: w, float `Tensor` or variable [..., E], in the order of
         `graph.edges`.
@@ -328,9 +339,8 @@ class BoltzmannMachine(tfd.distribution.AutoCompositeTensorDistribution):
     Raises:
       ValueError: if the parameters' last dimensions do not match the graph.
     """
+    graph = graphs_lib.as_graph(graph)
     parameters = dict(locals())
-    if not isinstance(graph, graphs_lib.Graph):
-      graph = graphs_lib.parse_graph(graph)
     with tf.name_scope(name) as name:
       dtype = dtype_util.common_dtype([biases, couplings], tf.float32)
       self._biases = tensor_util.convert_nonref_to_tensor(

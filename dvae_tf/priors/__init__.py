@@ -52,16 +52,15 @@ def resolve_graph(name, graph):
   Raises:
     ValueError: a graph for a prior without one, or a bad spec or record.
   """
-  if graph == graphs_lib.DEFAULT_GRAPH:
+  if isinstance(graph, str) and not isinstance(graph, graphs_lib.Graph) and (
+      graph == graphs_lib.DEFAULT_GRAPH):
     return graph
   if not PRIORS[canonical_name(name)].uses_graph:
     raise ValueError(
         f'graph={graph!r} applies to the priors on a graph '
         f'({sorted(n for n, c in PRIORS.items() if c.uses_graph)}); prior '
         f'{name!r} has none. Leave graph at {graphs_lib.DEFAULT_GRAPH!r}.')
-  if isinstance(graph, dict):
-    return graphs_lib.graph_from_dict(graph).to_dict()
-  return graphs_lib.parse_graph(graph).to_dict()
+  return graphs_lib.as_graph(graph).to_dict()
 
 
 def layout(name, group_sizes, graph):
@@ -79,10 +78,7 @@ def layout(name, group_sizes, graph):
   """
   if not PRIORS[canonical_name(name)].uses_graph:
     return list(group_sizes), None
-  if isinstance(graph, dict):
-    graph = graphs_lib.graph_from_dict(graph)
-  else:
-    graph = graphs_lib.parse_graph(graph, sum(group_sizes))
+  graph = graphs_lib.as_graph(graph, sum(group_sizes))
   return graph.group_sizes(len(group_sizes)), graph
 
 

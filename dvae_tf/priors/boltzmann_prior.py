@@ -55,8 +55,7 @@ class BoltzmannPrior(base.Prior):
       ValueError: if the groups do not cover the graph's units.
     """
     super().__init__(group_sizes, smoothing=smoothing, **kwargs)
-    if isinstance(graph, dict):
-      graph = graphs_lib.graph_from_dict(graph)
+    graph = graphs_lib.as_graph(graph)
     if sum(self.group_sizes) != graph.num_nodes:
       raise ValueError(
           f'{type(self).__name__}: posterior groups {self.group_sizes} hold '
@@ -88,12 +87,8 @@ class BoltzmannPrior(base.Prior):
     """The prior on `spec.graph`: an `RBMPrior` on the complete bipartite
     graph, else a `BoltzmannPrior`."""
     from dvae_tf.priors.rbm_prior import RBMPrior  # pylint: disable=import-outside-toplevel
-    graph = spec.graph
-    if graph is None or isinstance(graph, str):
-      graph = graphs_lib.parse_graph(graph or graphs_lib.DEFAULT_GRAPH,
-                                     sum(spec.group_sizes))
-    elif isinstance(graph, dict):
-      graph = graphs_lib.graph_from_dict(graph)
+    graph = graphs_lib.as_graph(spec.graph or graphs_lib.DEFAULT_GRAPH,
+                                sum(spec.group_sizes))
     prior_cls = RBMPrior if RBMPrior.is_complete_bipartite(graph) else (
         BoltzmannPrior)
     return prior_cls(spec.group_sizes, graph, smoothing=spec.smoothing,

@@ -30,8 +30,7 @@ class RBMPrior(boltzmann_prior.BoltzmannPrior):
                          'split into two equal halves; use an even number '
                          'of units.')
       graph = graphs_lib.complete_bipartite(num_units // 2, num_units // 2)
-    if isinstance(graph, dict):
-      graph = graphs_lib.graph_from_dict(graph)
+    graph = graphs_lib.as_graph(graph)
     if not self.is_complete_bipartite(graph):
       raise ValueError(f'RBMPrior: {graph!r} is not a complete bipartite '
                        'graph; use prior=boltzmann for other graphs.')
