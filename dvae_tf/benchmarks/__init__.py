@@ -8,6 +8,7 @@ uses: the other suites time one device);
 JSON report per suite.
 """
 
+from dvae_tf.benchmarks.boltzmann import boltzmann_suite
 from dvae_tf.benchmarks.distributions import distributions_suite
 from dvae_tf.benchmarks.dvaepp import dvaepp_suite
 from dvae_tf.benchmarks.export import export_suite
@@ -17,6 +18,7 @@ from dvae_tf.benchmarks.scaling import scaling_suite
 from dvae_tf.benchmarks.training import training_suite
 
 SUITES = {
+    'boltzmann': boltzmann_suite,
     'distributions': distributions_suite,
     'dvaepp': dvaepp_suite,
     'export': export_suite,

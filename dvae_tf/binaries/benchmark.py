@@ -7,6 +7,7 @@
       --reference_python=$TORCHENV/bin/python \
       --reference_script=../shared/peer/reference_torch.py
   dvae-benchmark --suites=gradient_variance --data_dir=../shared/data
+  dvae-benchmark --suites=boltzmann        # Gibbs sweeps on hardware graphs
 
 Each suite prints its tables and writes reports/benchmark_<suite>.json.
 Times are medians of interleaved rounds; compare the ratios, which share the
