@@ -73,7 +73,10 @@ def main(argv):
     model_config.check_dataset(data.is_binary(train_config.dataset))
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  print(json.dumps({'model': model_config.to_dict(),
+  shown = model_config.to_dict()
+  if isinstance(shown['graph'], dict):  # config.json keeps the whole graph
+    shown['graph'] = shown['graph']['name']
+  print(json.dumps({'model': shown,
                     'train': dataclasses.asdict(train_config)}))
   result = training.train(
       model_config, train_config, FLAGS.model_dir, data_dir=FLAGS.data_dir,
