@@ -211,3 +211,22 @@ def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
       check=False, timeout=300)
   assert done.returncode == 0, done.stderr[-2000:]
   assert os.path.getsize(output) > 0
+
+
+@pytest.mark.parametrize('graph, message', [
+    ('hexagonal:3', "unknown graph family 'hexagonal'"),
+    ('triangle.json', 'cannot form 2 posterior groups'),
+])
+def test_binary_refuses_bad_graphs_in_one_line(tmp_path, graph, message):
+  (tmp_path / 'triangle.json').write_text('{"edges": [[0, 1], [1, 2], [2, 0]]}')
+  if graph.endswith('.json'):
+    graph = str(tmp_path / graph)
+  done = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
+       f'--model_dir={tmp_path / "run"}', '--preset=demo', '--num_steps=1',
+       '--prior=boltzmann', f'--graph={graph}'],
+      capture_output=True, text=True, check=False, timeout=300)
+  assert done.returncode in (1, 2)
+  lines = [l for l in done.stderr.splitlines() if l.startswith('error:')]
+  assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
+  assert 'Traceback' not in done.stderr

@@ -11,11 +11,14 @@ import pytest
 from scipy import special
 import tensorflow as tf
 
+from dvae_tf import graphs
 from dvae_tf import models
 from dvae_tf import objectives
 from dvae_tf import posterior as posterior_lib
+from dvae_tf import rolfe_gradient
 from dvae_tf import smoothing as smoothing_lib
 from dvae_tf import training
+from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.priors.rbm_prior import RBMPrior
 
 BETA = 4.
@@ -223,3 +226,30 @@ def test_dvaepp_rbm_rolfe_with_two_global_groups_has_finite_gradients(rng):
   grads = tape.gradient(loss, model.trainable_variables)
   assert np.all(np.isfinite(bound.numpy()))
   assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+
+
+def test_boundary_surrogate_on_a_graph_with_edges_within_a_group(rng):
+  """On a triangle with groups {0} and {1, 2}, only unit 0 has an earlier
+  group's nu in the KL: dS/dl_0 = (1 - nu_0) q_0 h_0 with
+  h_0 = -(w_01 mu_1 + w_02 mu_2); the within-group edge (1, 2) adds nothing."""
+  graph = graphs.Graph(range(3), [(0, 1), (0, 2), (1, 2)])
+  w = rng.normal(size=3)
+  machine = BoltzmannMachine(graph, np.zeros(3), w)
+  logits = tf.constant(rng.normal(size=(4, 3)))
+  nu_logits = tf.constant([[np.inf, 0., 0.], [-np.inf, 0., 0.],
+                           [-np.inf, 0., 0.], [np.inf, 0., 0.]],
+                          tf.float64)
+  with tf.GradientTape() as tape:
+    tape.watch(logits)
+    surrogate = rolfe_gradient.boundary_surrogate(
+        machine, [1, 2], [logits[:, :1], logits[:, 1:]],
+        [nu_logits[:, :1], nu_logits[:, 1:]])
+    total = tf.reduce_sum(surrogate)
+  np.testing.assert_array_equal(surrogate, 0.)
+  grad = tape.gradient(total, logits).numpy()
+  q = 1. / (1. + np.exp(-logits.numpy()))
+  nu0 = (nu_logits.numpy()[:, 0] > 0).astype(float)
+  h0 = -(w[0] * q[:, 1] + w[1] * q[:, 2])
+  np.testing.assert_allclose(grad[:, 0], (1. - nu0) * q[:, 0] * h0,
+                             rtol=1e-12)
+  np.testing.assert_array_equal(grad[:, 1:], 0.)
