@@ -607,12 +607,81 @@ class BoltzmannMachine(tfd.distribution.AutoCompositeTensorDistribution):
   # Ocean (dimod) interop.
 
   def to_bqm(self):
-    """This machine as a dimod BINARY `BinaryQuadraticModel` (`ocean`)."""
-    from dvae_tf import ocean  # pylint: disable=import-outside-toplevel
-    return ocean.to_bqm(self)
+    """This machine as a dimod BINARY `BinaryQuadraticModel` (`to_bqm`)."""
+    return to_bqm(self)
 
   @classmethod
   def from_bqm(cls, bqm, num_gibbs_sweeps=40):
-    """The machine of a dimod BINARY BQM, units in `bqm.variables` order."""
-    from dvae_tf import ocean  # pylint: disable=import-outside-toplevel
-    return ocean.from_bqm(bqm, num_gibbs_sweeps=num_gibbs_sweeps)
+    """The machine of a dimod BINARY BQM, units in `bqm.variables` order
+    (`from_bqm`)."""
+    return from_bqm(bqm, num_gibbs_sweeps=num_gibbs_sweeps)
+
+
+# dimod's binary quadratic models: E(z) = sum_i h_i z_i + sum J_ij z_i z_j
+# + offset over BINARY variables is this machine's energy with h = -b,
+# J = -w, offset 0 (`dvae_tf.ocean` samples it with dimod samplers).
+
+def _dimod():
+  try:
+    import dimod  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    raise ValueError('BQM interop needs dimod, which is not installed: pip '
+                     'install "dvae_tf[ocean]".') from None
+  return dimod
+
+
+def to_bqm(machine):
+  """The dimod BINARY BQM of a machine without batch dimensions.
+
+  Variables are the graph's node labels, in unit order; h = -b, J = -w.
+
+  Raises:
+    ValueError: if the machine has batch dimensions.
+  """
+  dimod = _dimod()
+  if machine.batch_shape.rank != 0:
+    raise ValueError(f'to_bqm: the machine has batch shape '
+                     f'{machine.batch_shape}; a BQM is one machine, so '
+                     'slice the batch first (machine[i]).')
+  graph = machine.graph
+  b = np.asarray(machine.bias_tensor(), dtype=np.float64)
+  w = np.asarray(machine.coupling_tensor(), dtype=np.float64)
+  labels = list(graph.labels)
+  bqm = dimod.BinaryQuadraticModel(dimod.BINARY)
+  bqm.add_variables_from(zip(labels, -b))
+  bqm.add_quadratic_from(
+      (labels[i], labels[j], -value) for (i, j), value in zip(graph.edges, w))
+  return bqm
+
+
+def from_bqm(bqm, num_gibbs_sweeps=40):
+  """The `BoltzmannMachine` of a BINARY BQM, units in `bqm.variables` order.
+
+  b = -h, w = -J; the offset is dropped (it cancels in p). The graph is
+  the BQM's interaction graph, coloured greedily.
+
+  Raises:
+    ValueError: if `bqm` is not a BQM or its vartype is not BINARY.
+  """
+  dimod = _dimod()
+  if not isinstance(bqm, dimod.BinaryQuadraticModel):
+    raise ValueError(f'from_bqm: expected a dimod.BinaryQuadraticModel, got '
+                     f'{type(bqm).__name__}.')
+  if bqm.vartype is not dimod.BINARY:
+    raise ValueError(
+        f'from_bqm: the BQM has {bqm.vartype.name} variables; a Boltzmann '
+        'machine is over {0, 1}. Convert it first: '
+        "bqm.change_vartype('BINARY', inplace=False).")
+  labels = list(bqm.variables)
+  index = {v: k for k, v in enumerate(labels)}
+  quadratic = list(bqm.quadratic.items())
+  edges = [(index[u], index[v]) for (u, v), _ in quadratic]
+  graph = graphs_lib.Graph(labels, edges, name='bqm')
+  # The graph sorts each edge (i < j) and the edge list; reorder J to match.
+  position = {tuple(sorted(e)): k for k, e in enumerate(edges)}
+  couplings = np.array([-quadratic[position[(i, j)]][1]
+                        for i, j in graph.edges.tolist()], np.float32)
+  biases = -np.array([bqm.get_linear(v) for v in labels], np.float32)
+  return BoltzmannMachine(
+      graph, biases, couplings, num_gibbs_sweeps=num_gibbs_sweeps)
+

@@ -29,6 +29,11 @@ from dvae_tf.distributions import boltzmann_machine
 from dvae_tf.priors import base
 
 
+# Subclasses for graphs with a faster form, each with `accepts(graph)`;
+# `priors.rbm_prior` adds the RBM.
+SPECIAL_CASES = []
+
+
 class BoltzmannPrior(base.Prior):
   """A Boltzmann machine on `graph` over all global latent units (Sec. 5).
 
@@ -84,13 +89,13 @@ class BoltzmannPrior(base.Prior):
 
   @classmethod
   def from_spec(cls, spec):
-    """The prior on `spec.graph`: an `RBMPrior` on the complete bipartite
-    graph, else a `BoltzmannPrior`."""
-    from dvae_tf.priors.rbm_prior import RBMPrior  # pylint: disable=import-outside-toplevel
+    """The prior on `spec.graph`: the first of `SPECIAL_CASES` whose
+    `accepts(graph)` (the `RBMPrior` on a complete bipartite graph), else a
+    `BoltzmannPrior`."""
     graph = graphs_lib.as_graph(spec.graph or graphs_lib.DEFAULT_GRAPH,
                                 sum(spec.group_sizes))
-    prior_cls = RBMPrior if RBMPrior.is_complete_bipartite(graph) else (
-        BoltzmannPrior)
+    prior_cls = next((c for c in SPECIAL_CASES if c.accepts(graph)),
+                     BoltzmannPrior)
     return prior_cls(spec.group_sizes, graph, smoothing=spec.smoothing,
                      num_chains=spec.num_chains,
                      num_gibbs_sweeps=spec.num_gibbs_sweeps, name='prior')

@@ -31,13 +31,13 @@ class RBMPrior(boltzmann_prior.BoltzmannPrior):
                          'of units.')
       graph = graphs_lib.complete_bipartite(num_units // 2, num_units // 2)
     graph = graphs_lib.as_graph(graph)
-    if not self.is_complete_bipartite(graph):
+    if not self.accepts(graph):
       raise ValueError(f'RBMPrior: {graph!r} is not a complete bipartite '
                        'graph; use prior=boltzmann for other graphs.')
     super().__init__(group_sizes, graph, smoothing=smoothing, **kwargs)
 
   @staticmethod
-  def is_complete_bipartite(graph):
+  def accepts(graph):
     """Whether `graph` is K_{n1, n2} laid out left class, then right."""
     if graph.num_colours != 2 or not graph.is_colour_sorted():
       return False
@@ -80,3 +80,6 @@ class RBMPrior(boltzmann_prior.BoltzmannPrior):
     # K_{n1, n2} is rebuilt from the group sizes; no need to list its edges.
     config.pop('graph')
     return config
+
+
+boltzmann_prior.SPECIAL_CASES.append(RBMPrior)
