@@ -12,7 +12,7 @@
 - `write_json_atomic`: records are written to a temporary file and renamed,
   so a reader never sees half a record.
 - `restorable_checkpoint`: the newest checkpoint that reads back completely
-  (every tensor, with its checksum), found from the files on disk, not only
+  (every tensor, with its checksum, and every value finite), found from the files on disk, not only
   the small `checkpoint` state file. Unreadable ones are renamed
   `<name>.corrupt` and named in a warning; the state file is rewritten to
   the ones that remain, and leftovers of interrupted saves are removed.
@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -148,13 +149,21 @@ def newest_checkpoint(directory):
 
 
 def read_error(prefix):
-  """Why checkpoint `prefix` does not read back completely, or None."""
+  """Why checkpoint `prefix` does not read back completely, or None.
+
+  A tensor holding a NaN or an infinity counts as unreadable: no state a
+  run can continue from has one (training never saves one, but older
+  versions did, from an overflowed optimizer slot).
+  """
   if not os.path.exists(prefix + '.index'):
     return 'its .index file is missing'
   try:
     reader = tf.train.load_checkpoint(prefix)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)
+    for name in sorted(reader.get_variable_to_shape_map()):
+      value = reader.get_tensor(name)
+      if (isinstance(value, np.ndarray) and value.dtype.kind == 'f' and
+          not np.all(np.isfinite(value))):
+        return f'{name} holds NaN or infinite values'
   except (tf.errors.OpError, OSError, ValueError, IndexError) as e:
     return f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else e}'
   return None
