@@ -22,6 +22,7 @@ import tensorflow as tf
 from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import evaluation
+from dvae_tf import ranges
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
@@ -105,13 +106,11 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
   """
   for name, value in (('num_importance_samples', num_importance_samples),
                       ('batch_size', batch_size)):
-    if value < 1:
-      raise ValueError(f'{name} must be a positive integer; got {value}.')
-  if max_images < 0:
-    raise ValueError(f'max_images must be >= 0 (0: all); got {max_images}.')
+    ranges.check_count(name, value)
+  ranges.check_count('max_images', max_images, minimum=0)
   for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
-    if value < 2:
-      raise ValueError(f'{name} must be at least 2; got {value}.')
+    ranges.check_count(name, value, minimum=2)
+  ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
   run = training.restore_model(model_dir, data_dir, strategy=strategy,

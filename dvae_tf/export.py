@@ -48,7 +48,6 @@ out = loaded.signatures['sample'](num_samples=tf.constant(4),
 
 import dataclasses
 import json
-import numbers
 import os
 import re
 import shutil
@@ -62,6 +61,7 @@ import dvae_tf
 from dvae_tf import data
 from dvae_tf import evaluation
 from dvae_tf import evaluation_report
+from dvae_tf import ranges
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
@@ -137,8 +137,7 @@ class ServingLimits:
 
   def __post_init__(self):
     for name, value in dataclasses.asdict(self).items():
-      if value < 1:
-        raise ValueError(f'{name} must be a positive integer; got {value}.')
+      ranges.check_count(name, value)
 
 
 def _checked_count(n, name, maximum):
@@ -400,14 +399,13 @@ def version_path(export_dir, version=None):
     version: a positive integer (default: `next_version(export_dir)`).
 
   Raises:
-    ValueError: `version` is not a positive integer.
+    ValueError: `version` is not a positive int64 (TF Serving reads version
+      folders as int64).
     FileExistsError: that version exists.
   """
   if version is None:
     version = next_version(export_dir)
-  if (not isinstance(version, numbers.Integral) or isinstance(version, bool)
-      or version < 1):
-    raise ValueError(f'version must be a positive integer; got {version!r}.')
+  ranges.check_count('version', version, maximum=ranges.MAX_INT64)
   path = os.path.join(export_dir, str(int(version)))
   if os.path.exists(path):
     raise FileExistsError(
@@ -502,8 +500,12 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     The path of the SavedModel.
 
   Raises:
-    ValueError, FileExistsError: see `version_path` (checked first).
+    ValueError, FileExistsError: see `version_path`; or a count or the
+      seed is out of range (all checked before the model is restored).
   """
+  for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+    ranges.check_count(name, value, minimum=2)
+  ranges.check_seed('seed', seed)
   version_path(export_dir, version)
   run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(

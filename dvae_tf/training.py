@@ -49,6 +49,7 @@ from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import images
 from dvae_tf import optimizer as optimizer_lib
+from dvae_tf import ranges
 from dvae_tf import run_dir
 from dvae_tf import schedules
 from dvae_tf import validation
@@ -131,24 +132,16 @@ class TrainConfig:
       raise ValueError(f'dataset={self.dataset!r} is not one of '
                        f'{sorted(data.DATASETS)}.')
     for name in ('num_steps', 'batch_size', 'num_iw_train', 'checkpoint_every',
-                 'log_every'):
-      if getattr(self, name) < 1:
-        raise ValueError(f'{name} must be a positive integer; got '
-                         f'{getattr(self, name)}.')
+                 'log_every', 'validation_samples'):
+      ranges.check_count(name, getattr(self, name))
+    for name in ('validate_every', 'validation_images', 'image_every',
+                 'log_z_every'):
+      ranges.check_count(name, getattr(self, name), minimum=0)
+    ranges.check_seed('seed', self.seed)
     if self.learning_rate_schedule not in schedules.LEARNING_RATE_SCHEDULES:
       raise ValueError(
           f'learning_rate_schedule={self.learning_rate_schedule!r} is not one '
           f'of {sorted(schedules.LEARNING_RATE_SCHEDULES)}.')
-    for name in ('validate_every', 'validation_images'):
-      if getattr(self, name) < 0:
-        raise ValueError(f'{name} must be >= 0; got {getattr(self, name)}.')
-    if self.validation_samples < 1:
-      raise ValueError(f'validation_samples must be a positive integer; got '
-                       f'{self.validation_samples}.')
-    for name in ('image_every', 'log_z_every'):
-      if getattr(self, name) < 0:
-        raise ValueError(f'{name} must be >= 0 (0: never); got '
-                         f'{getattr(self, name)}.')
     for name in ('learning_rate', 'beta_start', 'beta_end'):
       if not getattr(self, name) > 0:
         raise ValueError(f'{name} must be positive; got {getattr(self, name)}.')

@@ -51,6 +51,32 @@ def _one_line(text):
   return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL - 3] + '...'
 
 
+def check_sample_inputs(num_samples, seed):
+  """Checks the inputs of the `sample` signature before they are sent.
+
+  Args:
+    num_samples: an int in [1, 2**31 - 1] (the signature's int32).
+    seed: two ints in int32's range.
+
+  Raises:
+    ValueError: a value is out of range; the message names the range.
+  """
+  top = int(np.iinfo(np.int32).max)
+  if not 1 <= num_samples <= top:
+    raise ValueError(f'num_samples must be an integer in [1, {top}] (int32); '
+                     f'got {num_samples}.')
+  _check_fits('seed', seed, np.int32)
+
+
+def _check_fits(name, value, dtype):
+  """ValueError unless the integers of `value` fit in integer `dtype`."""
+  info = np.iinfo(dtype)
+  values = np.asarray(value, dtype=object)
+  if not all(info.min <= int(v) <= info.max for v in values.ravel()):
+    raise ValueError(f'{name} must hold integers in [{info.min}, {info.max}] '
+                     f'({np.dtype(dtype).name}); got {values.tolist()}.')
+
+
 def _as_lists(inputs):
   return {name: np.asarray(value).tolist() for name, value in inputs.items()}
 
@@ -322,7 +348,13 @@ def grpc_predict_request(model_name, inputs, dtypes,
 
   Returns:
     A `tensorflow_serving.apis.predict_pb2.PredictRequest`.
+
+  Raises:
+    ValueError: an integer input does not fit in its dtype.
   """
+  for name, value in inputs.items():
+    if np.issubdtype(np.dtype(dtypes[name]), np.integer):
+      _check_fits(name, value, dtypes[name])
   tf, predict_pb2, _ = _serving_apis()
   request = predict_pb2.PredictRequest()
   request.model_spec.name = model_name
@@ -418,6 +450,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   inputs = {'num_samples': args.num_samples, 'seed': list(args.seed)}
   try:
+    check_sample_inputs(args.num_samples, args.seed)
     if args.protocol == 'rest':
       outputs = rest_predict(rest_url(args.server, args.model_name,
                                       args.version),

@@ -49,6 +49,8 @@ def _add_unknown_key(model_dir):
   _write(path, json.dumps(record))
 
 
+_SEED = 'seed must be an integer in [0, 2147483647] (2**31 - 1)'
+
 # Cases whose flags do not parse: exit status 2; every other case exits 1.
 UNPARSED = ('unparsable value', 'unknown flag', 'missing required flag')
 
@@ -112,6 +114,26 @@ CASES = [
     ('zero export limit', 'export.py', lambda t: [
         f'--model_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
+    # Seeds and counts past int32 would wrap (2**32 to seed 0).
+    ('seed past int32 (train)', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--seed=4294967296', f'--model_dir={t}/a'], _SEED),
+    ('seed past int32 (evaluate)', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+    ('seed past int32 (sample)', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+    ('negative seed (sample)', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=-1'], _SEED),
+    ('seed past int32 (export)', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        '--seed=4294967296'], _SEED),
+    ('importance samples past int32', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--num_importance_samples=2147483648'],
+     'num_importance_samples must be a positive integer and at most '
+     '2147483647'),
+    ('export version past int64', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        '--version=99999999999999999999'],
+     'version must be a positive integer and at most 9223372036854775807'),
 ] + [
     # A user error past flag parsing, in every binary that restores a run.
     (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [

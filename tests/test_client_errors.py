@@ -151,6 +151,24 @@ FAILURES = {
     'not HTTP': (
         {'raw': b'\x00\x00\x12\x04garbage\r\n\r\n'}, [],
         ': the answer is not HTTP (BadStatusLine); is this the REST port'),
+    # Refused before anything is sent (past int32, a gRPC request raised
+    # OverflowError and a REST one reached the server).
+    'seed past int32': (
+        None, ['--seed', '4294967296', '0'],
+        'seed must hold integers in [-2147483648, 2147483647] (int32); got '
+        '[4294967296, 0]'),
+    'gRPC seed past int32': (
+        None, ['--protocol=grpc', '--seed', '0', '2147483648'],
+        'seed must hold integers in [-2147483648, 2147483647] (int32); got '
+        '[0, 2147483648]'),
+    'num_samples past int32': (
+        None, ['--num_samples=2147483648'],
+        'num_samples must be an integer in [1, 2147483647] (int32); got '
+        '2147483648'),
+    'gRPC num_samples past int32': (
+        None, ['--protocol=grpc', '--num_samples=2147483648'],
+        'num_samples must be an integer in [1, 2147483647] (int32); got '
+        '2147483648'),
     'timeout': (
         {'delay': 5., 'body': _json({'outputs': {}})}, ['--timeout=0.5'],
         'no answer from http://{server}' + PREDICT + ' within 0.5 s'),

@@ -16,6 +16,7 @@ import numpy as np
 
 from dvae_tf import cli
 from dvae_tf import images
+from dvae_tf import ranges
 from dvae_tf import training
 
 FLAGS = flags.FLAGS
@@ -48,10 +49,9 @@ def max_samples_that_fit(image_shape, free_bytes):
 
 def main(argv):
   del argv
-  if FLAGS.num_samples < 1:
-    raise app.UsageError('--num_samples must be positive.')
-  if FLAGS.group_size < 1 or FLAGS.groups_per_row < 1:
-    raise app.UsageError('--group_size and --groups_per_row must be positive.')
+  for name in ('num_samples', 'group_size', 'groups_per_row'):
+    ranges.check_count(f'--{name}', FLAGS[name].value)
+  ranges.check_seed('--seed', FLAGS.seed)
   model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir,
                                  checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
