@@ -62,6 +62,7 @@ from dvae_tf import data
 from dvae_tf import evaluation
 from dvae_tf import evaluation_report
 from dvae_tf import ranges
+from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
@@ -474,6 +475,11 @@ def write_saved_model(model, export_dir, metadata, version=None):
                            metadata_path=metadata_path)
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.rename(staging, path)
+  except (OSError, tf.errors.OpError) as e:
+    shutil.rmtree(staging, ignore_errors=True)
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise ValueError(f'Cannot write the SavedModel to {export_dir} '
+                     f'({reason}); free disk space, then export again.') from None
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
@@ -501,12 +507,14 @@ def export(model_dir, export_dir, version=None, data_dir=None,
 
   Raises:
     ValueError, FileExistsError: see `version_path`; or a count or the
-      seed is out of range (all checked before the model is restored).
+      seed is out of range, or `export_dir` cannot be written (all checked
+      before the model is restored).
   """
   for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
     ranges.check_count(name, value, minimum=2)
   ranges.check_seed('seed', seed)
   version_path(export_dir, version)
+  run_dir.check_directory(export_dir, 'export_dir')
   run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas,

@@ -8,7 +8,8 @@
   run never leaves a stale one.
 - `check_writable`: the directory and its `checkpoints/` are created and
   probed before anything is trained, so a read-only or misnamed directory
-  fails at once.
+  fails at once (`check_directory`, which the binaries also use for the
+  folders they write).
 - `write_json_atomic`: records are written to a temporary file and renamed,
   so a reader never sees half a record.
 - `restorable_checkpoint`: the newest checkpoint that reads back completely
@@ -46,21 +47,42 @@ def check_writable(model_dir):
   """Creates `model_dir/checkpoints` and checks that files can be written.
 
   Raises:
-    RunDirectoryError: `model_dir` is a file, or a directory cannot be
-      created or written.
+    RunDirectoryError: `model_dir` is a file, not UTF-8, or a directory
+      cannot be created or written.
   """
-  if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-    raise RunDirectoryError(f'--model_dir {model_dir!r} is a file, not a '
+  check_directory(model_dir, '--model_dir')
+  check_directory(checkpoint_dir(model_dir), '--model_dir')
+
+
+def check_directory(directory, flag):
+  """Creates `directory` if needed and checks that files can be written in it.
+
+  Args:
+    directory: the folder.
+    flag: the flag that names it, for the message (e.g. '--model_dir').
+
+  Raises:
+    RunDirectoryError: `directory` is a file, its name is not UTF-8 (which
+      TensorFlow's file functions need; checked before anything is made),
+      or it cannot be created or written.
+  """
+  try:
+    directory.encode('utf-8')
+  except UnicodeEncodeError:
+    raise RunDirectoryError(
+        f'{flag} {directory!r} is not valid UTF-8, which TensorFlow needs in '
+        'file names; choose a name in UTF-8.') from None
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise RunDirectoryError(f'{flag} {directory!r} is a file, not a '
                             'directory; choose a directory.')
-  for directory in (model_dir, checkpoint_dir(model_dir)):
-    try:
-      os.makedirs(directory, exist_ok=True)
-      with tempfile.TemporaryFile(dir=directory):
-        pass
-    except OSError as e:
-      raise RunDirectoryError(
-          f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
-          'writable --model_dir or fix its permissions.') from None
+  try:
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory):
+      pass
+  except OSError as e:
+    raise RunDirectoryError(
+        f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
+        f'writable {flag} or fix its permissions.') from None
 
 
 class RunLock:

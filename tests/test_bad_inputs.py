@@ -134,6 +134,13 @@ CASES = [
         f'--model_dir={t}/good', f'--export_dir={t}/export',
         '--version=99999999999999999999'],
      'version must be a positive integer and at most 9223372036854775807'),
+    # Paths that cannot be written.
+    ('sample output is a folder', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', f'--output={t}'],
+     'is a folder; give the PNG file to write'),
+    ('export_dir is a file', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/a_file'],
+     'is a file, not a directory'),
 ] + [
     # A user error past flag parsing, in every binary that restores a run.
     (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [

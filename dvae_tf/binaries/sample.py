@@ -17,6 +17,7 @@ import numpy as np
 from dvae_tf import cli
 from dvae_tf import images
 from dvae_tf import ranges
+from dvae_tf import run_dir
 from dvae_tf import training
 
 FLAGS = flags.FLAGS
@@ -47,11 +48,24 @@ def max_samples_that_fit(image_shape, free_bytes):
   return int(free_bytes // 2 // (9 * int(np.prod(image_shape))))
 
 
+def check_output(path):
+  """Checks before sampling that the PNG `path` can be written.
+
+  Raises:
+    ValueError: `path` is a folder, or its folder cannot be written.
+  """
+  if os.path.isdir(path):
+    raise ValueError(f'--output={path} is a folder; give the PNG file to '
+                     f'write, e.g. --output={os.path.join(path, "samples.png")}.')
+  run_dir.check_directory(os.path.dirname(path) or '.', '--output folder')
+
+
 def main(argv):
   del argv
   for name in ('num_samples', 'group_size', 'groups_per_row'):
     ranges.check_count(f'--{name}', FLAGS[name].value)
   ranges.check_seed('--seed', FLAGS.seed)
+  check_output(FLAGS.output)
   model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir,
                                  checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
@@ -78,7 +92,11 @@ def main(argv):
                    seed=(FLAGS.seed, b),
                    samples_per_global=samples_per_global)[0].numpy()
       for b, start in enumerate(range(0, FLAGS.num_samples, per_batch))])
-  images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
+  try:
+    images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
+  except OSError as e:
+    raise ValueError(f'Cannot write {FLAGS.output} ({e.strerror or e}); free '
+                     'disk space or choose another --output.') from None
   print(f'Wrote {FLAGS.num_samples} samples to {FLAGS.output}.')
 
 
