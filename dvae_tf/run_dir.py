@@ -196,9 +196,12 @@ def _data_files(prefix):
 
 
 def remove_leftovers(directory):
-  """Removes what interrupted saves leave behind (`*_temp` folders)."""
+  """Removes what interrupted saves leave behind: `*_temp` folders and the
+  `checkpoint.tmp*` files of an interrupted write of the state file."""
   removed = []
-  for path in glob.glob(os.path.join(glob.escape(directory), '*_temp*')):
+  for path in [p for pattern in ('*_temp*', 'checkpoint.tmp*')
+               for p in glob.glob(os.path.join(glob.escape(directory),
+                                               pattern))]:
     shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (
         os.remove(path))
     removed.append(path)

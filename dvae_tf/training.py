@@ -37,6 +37,7 @@ error names the newest one, and rerunning resumes from it.
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -295,9 +296,42 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
       strategy or tf.distribute.get_strategy(), model_dir)
+  check_checkpoint_matches(model, prefix, model_dir)
   make_checkpoint(model, optimizer).restore(prefix).expect_partial()
   return RestoredRun(model, model_config, train_config,
                      int(optimizer.iterations.numpy()))
+
+
+def check_checkpoint_matches(model, prefix, model_dir):
+  """Checks that checkpoint `prefix` holds `model`'s weights, shape by shape.
+
+  A config.json edited by hand builds another model, which would fail deep
+  inside the restore (with TensorFlow's warnings about unrestored values).
+  Checkpoints that list no weights by position (version 0.1) are not checked.
+
+  Raises:
+    ValueError: the shapes differ; the message names the first difference.
+  """
+  shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+  saved = {int(match.group(1)): shape for match, shape in (
+      (re.fullmatch(r'weights/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE', name), shape)
+      for name, shape in shapes.items()) if match}
+  if not saved:
+    return
+  built = [list(w.shape) for w in model.weights]
+  if [saved.get(i) for i in range(len(saved))] == built:
+    return
+  first = next(i for i in range(max(len(built), len(saved)))
+               if i >= len(built) or saved.get(i) != built[i])
+  what = (f'weight {first} ({model.weights[first].path}) has shape '
+          f'{built[first]} in the model {CONFIG_FILE} describes but '
+          f'{saved.get(first)} in the checkpoint' if first < len(built) else
+          f'the checkpoint holds {len(saved)} weights, the model '
+          f'{len(built)}')
+  raise ValueError(
+      f'{os.path.join(model_dir, CONFIG_FILE)} does not describe the model '
+      f'of {prefix}: {what}. Was it edited? Put back the run\'s original '
+      f'{CONFIG_FILE} (the one training wrote).')
 
 
 def make_checkpoint(model, optimizer):

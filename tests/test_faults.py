@@ -401,3 +401,32 @@ def test_compare_with_a_damaged_evaluation_is_one_line(reference, tmp_path):
                          f"'{model_dir}' cannot be read"), last
   assert 'evaluate it again' in last
 
+
+def test_a_stray_state_file_copy_is_removed(reference, tmp_path):
+  """What a kill during the write of the `checkpoint` state file leaves."""
+  model_dir = copy_run(reference, tmp_path)
+  stray = os.path.join(model_dir, 'checkpoints',
+                       'checkpoint.tmp0123456789abcdef')
+  with open(stray, 'w') as f:
+    f.write('model_checkpoint_path: "ckpt-')
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert not os.path.exists(stray)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_starting_is_one_line(tmp_path, sig):
+  """Before TensorFlow has been imported: no traceback, no silent exit."""
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, 'bin', 'sample.py'),
+       f'--model_dir={tmp_path}'], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  time.sleep(1.5)
+  assert proc.poll() is None
+  proc.send_signal(sig)
+  code, out, err = finish(proc, timeout=120)
+  assert code == 75, err[-3000:]
+  assert 'Traceback' not in err
+  assert err.strip().splitlines()[-1] == (
+      f'error: stopped by {signal.Signals(sig).name}; rerun the same command '
+      '(a training resumes from its last checkpoint).')

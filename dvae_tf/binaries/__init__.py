@@ -5,7 +5,28 @@ turns them into a config and calls one library function, and `run()`.
 """
 
 import os
+import signal
+import sys
+
+# The exit status of a program stopped by SIGINT or SIGTERM (EX_TEMPFAIL):
+# rerun the same command (a training resumes from its last checkpoint).
+EXIT_STOPPED = 75
 
 # Before TensorFlow is imported: its C++ INFO and WARNING lines would land in
 # the progress output (errors still show).
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+
+def _stop(signum, frame):
+  """SIGINT or SIGTERM outside a training loop (which saves first): one line,
+  not a KeyboardInterrupt traceback or a silent exit."""
+  del frame
+  print(f'error: stopped by {signal.Signals(signum).name}; rerun the same '
+        'command (a training resumes from its last checkpoint).',
+        file=sys.stderr, flush=True)
+  sys.exit(EXIT_STOPPED)
+
+
+# Before TensorFlow is imported, which takes seconds.
+for _signal in (signal.SIGINT, signal.SIGTERM):
+  signal.signal(_signal, _stop)
