@@ -479,7 +479,8 @@ def write_saved_model(model, export_dir, metadata, version=None):
     shutil.rmtree(staging, ignore_errors=True)
     reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     raise ValueError(f'Cannot write the SavedModel to {export_dir} '
-                     f'({reason}); free disk space, then export again.') from None
+                     f'({reason}); free disk space, then export again.'
+                    ) from None
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise

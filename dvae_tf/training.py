@@ -30,8 +30,8 @@ before every save); when a batch holds pixels outside the dataset's range;
 when the monitored bound collapses: falls below `COLLAPSE_FACTOR` times the
 bound of a model that ignores its latents (`reference_bound`); or when it is
 positive on binary pixels, which no model can reach (log p(x) <= 0), even
-after refreshing a stale log Z. So every checkpoint kept holds finite values, the
-error names the newest one, and rerunning resumes from it.
+after refreshing a stale log Z. So every checkpoint kept holds finite
+values, the error names the newest one, and rerunning resumes from it.
 """
 
 import dataclasses

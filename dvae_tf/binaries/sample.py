@@ -55,8 +55,9 @@ def check_output(path):
     ValueError: `path` is a folder, or its folder cannot be written.
   """
   if os.path.isdir(path):
+    example = os.path.join(path, 'samples.png')
     raise ValueError(f'--output={path} is a folder; give the PNG file to '
-                     f'write, e.g. --output={os.path.join(path, "samples.png")}.')
+                     f'write, e.g. --output={example}.')
   run_dir.check_directory(os.path.dirname(path) or '.', '--output folder')
 
 
