@@ -2,6 +2,11 @@
 `dvae-export` and `dvae-benchmark` (console scripts), also run as
 `python bin/<name>.py`. Each module defines its flags, a `main(argv)` that
 turns them into a config and calls one library function, and `run()`.
+
+Importing this package (which every binary does before TensorFlow) makes
+SIGINT and SIGTERM end the program with one `error:` line and status
+`EXIT_STOPPED`, from the first second on; a training loop takes them over
+while it runs, to save a checkpoint first.
 """
 
 import os
