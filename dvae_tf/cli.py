@@ -38,9 +38,6 @@ USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
                distribute.StrategyError,
                training.TrainingDivergedError, training.CheckpointSaveError,
                app.UsageError)
-# The exit status of a training stopped by SIGINT or SIGTERM after saving a
-# checkpoint (EX_TEMPFAIL): rerun the same command to resume.
-EXIT_STOPPED = 75
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
            float: flags.DEFINE_float, str: flags.DEFINE_string}

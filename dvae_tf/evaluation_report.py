@@ -9,12 +9,19 @@ scores a split with the importance-weighted bound (`evaluation`), and writes
   step; bits_per_dim for 8-bit data; paired_difference with compare_with);
 - `eval_<split>_nll.npy`: each image's NLL, float64 [N], in split order.
 
+Both are written atomically (`run_dir.write_atomic`), the per-image NLLs
+first, so a reader sees the old pair or the new one, never a truncated
+array beside a new record. A run directory that cannot be written is named
+in a warning before scoring, and after scoring `EvaluationWriteError`
+carries the result, which the binary prints before its error line.
+
 `read_evaluation` and `baseline_nll` read them back: the export's metadata
 and paired comparisons between runs.
 """
 
 import json
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -22,8 +29,18 @@ import tensorflow as tf
 from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import evaluation
+from dvae_tf import ranges
+from dvae_tf import run_dir as run_dir_lib
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+
+
+class EvaluationWriteError(ValueError):
+  """The evaluation was computed but could not be written; `result` holds it."""
+
+  def __init__(self, message, result):
+    super().__init__(message)
+    self.result = result
 
 
 def evaluation_paths(run_dir, split):
@@ -65,14 +82,46 @@ def baseline_nll(run_dir, split, expected):
       raise FileNotFoundError(
           f'compare_with: no {os.path.basename(path)} in {run_dir!r}; run '
           f'bin/evaluate.py --model_dir={run_dir} --split={split} first.')
-  baseline = read_evaluation(run_dir, split)
+  try:
+    baseline = read_evaluation(run_dir, split)
+    nll = np.load(evaluation_paths(run_dir, split)[1], allow_pickle=False)
+  except (OSError, ValueError, EOFError) as e:
+    raise ValueError(
+        f'compare_with: the evaluation of {run_dir!r} cannot be read '
+        f'({type(e).__name__}: {" ".join(str(e).split())}); evaluate it '
+        f'again: bin/evaluate.py --model_dir={run_dir} --split={split}.'
+    ) from None
   for key, value in expected.items():
     if baseline.get(key) != value:
       raise ValueError(
           f'compare_with: {run_dir!r} was evaluated with {key}='
           f'{baseline.get(key)}, this run asks for {value}; evaluate both '
           'with the same --max_images and --num_importance_samples.')
-  return np.load(evaluation_paths(run_dir, split)[1])
+  if nll.shape != (baseline['num_images'],) or not np.all(np.isfinite(nll)):
+    raise ValueError(
+        f'compare_with: {evaluation_paths(run_dir, split)[1]} does not hold '
+        f'the {baseline["num_images"]} finite NLLs its record says (shape '
+        f'{nll.shape}); evaluate {run_dir!r} again.')
+  return nll
+
+
+def write_evaluation(model_dir, split, result, nll):
+  """Writes eval_<split>_nll.npy, then eval_<split>.json, each atomically.
+
+  Raises:
+    EvaluationWriteError: a file cannot be written (read-only directory,
+      full disk); it carries `result`, and the files keep their old content.
+  """
+  json_path, nll_path = evaluation_paths(model_dir, split)
+  try:
+    run_dir_lib.write_atomic(nll_path, lambda f: np.save(f, nll), binary=True)
+    run_dir_lib.write_atomic(json_path,
+                             lambda f: f.write(json.dumps(result) + '\n'))
+  except OSError as e:
+    raise EvaluationWriteError(
+        f'Cannot write the evaluation to {model_dir!r} ({e.strerror or e}); '
+        'its result is printed above. Free disk space or fix the '
+        'permissions, then evaluate again to save it.', result) from None
 
 
 def evaluate_run(model_dir, split='test', num_importance_samples=4000,
@@ -102,20 +151,28 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
 
   Returns:
     The dict written to eval_<split>.json.
+
+  Raises:
+    EvaluationWriteError: the result could not be written (it carries it).
   """
   for name, value in (('num_importance_samples', num_importance_samples),
                       ('batch_size', batch_size)):
-    if value < 1:
-      raise ValueError(f'{name} must be a positive integer; got {value}.')
-  if max_images < 0:
-    raise ValueError(f'max_images must be >= 0 (0: all); got {max_images}.')
+    ranges.check_count(name, value)
+  ranges.check_count('max_images', max_images, minimum=0)
   for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
-    if value < 2:
-      raise ValueError(f'{name} must be at least 2; got {value}.')
+    ranges.check_count(name, value, minimum=2)
+  ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
   run = training.restore_model(model_dir, data_dir, strategy=strategy,
                                checkpoint=checkpoint)
+  chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
+  if chief:
+    try:
+      run_dir_lib.check_directory(model_dir, '--model_dir')
+    except run_dir_lib.RunDirectoryError as e:
+      print(f'warning: {e} The result will be printed, not saved.',
+            file=sys.stderr, flush=True)
   log_z = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas, seed=ais_seed(seed))
   images = data.load_images(run.train_config.dataset, split,
@@ -142,9 +199,6 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
         bits_per_dim=evaluation.bits_per_dim(result['nll'], images.shape[1:]),
         bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
                                                     images.shape[1:]))
-  if distribute.is_chief(strategy or tf.distribute.get_strategy()):
-    json_path, nll_path = evaluation_paths(model_dir, split)
-    with open(json_path, 'w') as f:
-      f.write(json.dumps(result) + '\n')
-    np.save(nll_path, nll)
+  if chief:
+    write_evaluation(model_dir, split, result, nll)
   return result

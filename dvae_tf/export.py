@@ -48,7 +48,6 @@ out = loaded.signatures['sample'](num_samples=tf.constant(4),
 
 import dataclasses
 import json
-import numbers
 import os
 import re
 import shutil
@@ -62,6 +61,8 @@ import dvae_tf
 from dvae_tf import data
 from dvae_tf import evaluation
 from dvae_tf import evaluation_report
+from dvae_tf import ranges
+from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
@@ -137,8 +138,7 @@ class ServingLimits:
 
   def __post_init__(self):
     for name, value in dataclasses.asdict(self).items():
-      if value < 1:
-        raise ValueError(f'{name} must be a positive integer; got {value}.')
+      ranges.check_count(name, value)
 
 
 def _checked_count(n, name, maximum):
@@ -400,14 +400,13 @@ def version_path(export_dir, version=None):
     version: a positive integer (default: `next_version(export_dir)`).
 
   Raises:
-    ValueError: `version` is not a positive integer.
+    ValueError: `version` is not a positive int64 (TF Serving reads version
+      folders as int64).
     FileExistsError: that version exists.
   """
   if version is None:
     version = next_version(export_dir)
-  if (not isinstance(version, numbers.Integral) or isinstance(version, bool)
-      or version < 1):
-    raise ValueError(f'version must be a positive integer; got {version!r}.')
+  ranges.check_count('version', version, maximum=ranges.MAX_INT64)
   path = os.path.join(export_dir, str(int(version)))
   if os.path.exists(path):
     raise FileExistsError(
@@ -476,6 +475,12 @@ def write_saved_model(model, export_dir, metadata, version=None):
                            metadata_path=metadata_path)
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.rename(staging, path)
+  except (OSError, tf.errors.OpError) as e:
+    shutil.rmtree(staging, ignore_errors=True)
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise ValueError(f'Cannot write the SavedModel to {export_dir} '
+                     f'({reason}); free disk space, then export again.'
+                    ) from None
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
@@ -502,9 +507,15 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     The path of the SavedModel.
 
   Raises:
-    ValueError, FileExistsError: see `version_path` (checked first).
+    ValueError, FileExistsError: see `version_path`; or a count or the
+      seed is out of range, or `export_dir` cannot be written (all checked
+      before the model is restored).
   """
+  for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+    ranges.check_count(name, value, minimum=2)
+  ranges.check_seed('seed', seed)
   version_path(export_dir, version)
+  run_dir.check_directory(export_dir, 'export_dir')
   run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas,

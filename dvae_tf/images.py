@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf import run_dir
+
 
 def grid(images, num_columns=None, pad=1):
   """Tiles images [N, H, W, C] in [0, 1] into one [rows*(H+pad), cols*(W+pad), C].
@@ -28,7 +30,12 @@ def grid(images, num_columns=None, pad=1):
 
 
 def write_png(path, image):
-  """Writes an [H, W, C] image in [0, 1] as PNG."""
+  """Writes an [H, W, C] image in [0, 1] as PNG, atomically: a full disk
+  leaves the old file or none, never half a PNG (`run_dir.write_atomic`).
+
+  Raises:
+    OSError: the file cannot be written.
+  """
   encoded = tf.io.encode_png(tf.cast(tf.round(255. * np.clip(image, 0, 1)),
                                      tf.uint8))
-  tf.io.write_file(path, encoded)
+  run_dir.write_atomic(path, lambda f: f.write(encoded.numpy()), binary=True)

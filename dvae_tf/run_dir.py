@@ -8,11 +8,12 @@
   run never leaves a stale one.
 - `check_writable`: the directory and its `checkpoints/` are created and
   probed before anything is trained, so a read-only or misnamed directory
-  fails at once.
+  fails at once (`check_directory`, which the binaries also use for the
+  folders they write).
 - `write_json_atomic`: records are written to a temporary file and renamed,
   so a reader never sees half a record.
 - `restorable_checkpoint`: the newest checkpoint that reads back completely
-  (every tensor, with its checksum), found from the files on disk, not only
+  (every tensor, with its checksum, and every value finite), found from the files on disk, not only
   the small `checkpoint` state file. Unreadable ones are renamed
   `<name>.corrupt` and named in a warning; the state file is rewritten to
   the ones that remain, and leftovers of interrupted saves are removed.
@@ -26,6 +27,7 @@ import re
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -45,21 +47,42 @@ def check_writable(model_dir):
   """Creates `model_dir/checkpoints` and checks that files can be written.
 
   Raises:
-    RunDirectoryError: `model_dir` is a file, or a directory cannot be
-      created or written.
+    RunDirectoryError: `model_dir` is a file, not UTF-8, or a directory
+      cannot be created or written.
   """
-  if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-    raise RunDirectoryError(f'--model_dir {model_dir!r} is a file, not a '
+  check_directory(model_dir, '--model_dir')
+  check_directory(checkpoint_dir(model_dir), '--model_dir')
+
+
+def check_directory(directory, flag):
+  """Creates `directory` if needed and checks that files can be written in it.
+
+  Args:
+    directory: the folder.
+    flag: the flag that names it, for the message (e.g. '--model_dir').
+
+  Raises:
+    RunDirectoryError: `directory` is a file, its name is not UTF-8 (which
+      TensorFlow's file functions need; checked before anything is made),
+      or it cannot be created or written.
+  """
+  try:
+    directory.encode('utf-8')
+  except UnicodeEncodeError:
+    raise RunDirectoryError(
+        f'{flag} {directory!r} is not valid UTF-8, which TensorFlow needs in '
+        'file names; choose a name in UTF-8.') from None
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise RunDirectoryError(f'{flag} {directory!r} is a file, not a '
                             'directory; choose a directory.')
-  for directory in (model_dir, checkpoint_dir(model_dir)):
-    try:
-      os.makedirs(directory, exist_ok=True)
-      with tempfile.TemporaryFile(dir=directory):
-        pass
-    except OSError as e:
-      raise RunDirectoryError(
-          f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
-          'writable --model_dir or fix its permissions.') from None
+  try:
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory):
+      pass
+  except OSError as e:
+    raise RunDirectoryError(
+        f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
+        f'writable {flag} or fix its permissions.') from None
 
 
 class RunLock:
@@ -148,13 +171,21 @@ def newest_checkpoint(directory):
 
 
 def read_error(prefix):
-  """Why checkpoint `prefix` does not read back completely, or None."""
+  """Why checkpoint `prefix` does not read back completely, or None.
+
+  A tensor holding a NaN or an infinity counts as unreadable: no state a
+  run can continue from has one (training never saves one, but older
+  versions did, from an overflowed optimizer slot).
+  """
   if not os.path.exists(prefix + '.index'):
     return 'its .index file is missing'
   try:
     reader = tf.train.load_checkpoint(prefix)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)
+    for name in sorted(reader.get_variable_to_shape_map()):
+      value = reader.get_tensor(name)
+      if (isinstance(value, np.ndarray) and value.dtype.kind == 'f' and
+          not np.all(np.isfinite(value))):
+        return f'{name} holds NaN or infinite values'
   except (tf.errors.OpError, OSError, ValueError, IndexError) as e:
     return f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else e}'
   return None
@@ -165,9 +196,12 @@ def _data_files(prefix):
 
 
 def remove_leftovers(directory):
-  """Removes what interrupted saves leave behind (`*_temp` folders)."""
+  """Removes what interrupted saves leave behind: `*_temp` folders and the
+  `checkpoint.tmp*` files of an interrupted write of the state file."""
   removed = []
-  for path in glob.glob(os.path.join(glob.escape(directory), '*_temp*')):
+  for path in [p for pattern in ('*_temp*', 'checkpoint.tmp*')
+               for p in glob.glob(os.path.join(glob.escape(directory),
+                                               pattern))]:
     shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (
         os.remove(path))
     removed.append(path)

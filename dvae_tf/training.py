@@ -23,14 +23,21 @@ read back is set aside with a warning and the one before it used; a failed
 save stops training with `CheckpointSaveError`, keeping the previous one.
 
 Training stops with `TrainingDivergedError`, before anything is saved after
-the bad step, when the loss becomes NaN or infinite, or when the monitored
-bound collapses: falls below `COLLAPSE_FACTOR` times the bound of a model
-that ignores its latents (`reference_bound`).
+the bad step, when the loss becomes NaN or infinite; when the update leaves
+a NaN or an infinity in any variable a checkpoint holds (model weights,
+persistent chains, optimizer slots; checked after every step and again
+before every save); when a batch holds pixels outside the dataset's range;
+when the monitored bound collapses: falls below `COLLAPSE_FACTOR` times the
+bound of a model that ignores its latents (`reference_bound`); or when it is
+positive on binary pixels, which no model can reach (log p(x) <= 0), even
+after refreshing a stale log Z. So every checkpoint kept holds finite
+values, the error names the newest one, and rerunning resumes from it.
 """
 
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -43,6 +50,7 @@ from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import images
 from dvae_tf import optimizer as optimizer_lib
+from dvae_tf import ranges
 from dvae_tf import run_dir
 from dvae_tf import schedules
 from dvae_tf import validation
@@ -62,7 +70,8 @@ OPTIMIZER_FIELDS = ('learning_rate',)
 
 
 class TrainingDivergedError(RuntimeError):
-  """The loss became NaN or infinite, or the bound collapsed."""
+  """The loss or a variable became NaN or infinite, a batch was out of
+  range, or the bound collapsed or left what the data allow."""
 
 
 class CheckpointSaveError(RuntimeError):
@@ -124,24 +133,16 @@ class TrainConfig:
       raise ValueError(f'dataset={self.dataset!r} is not one of '
                        f'{sorted(data.DATASETS)}.')
     for name in ('num_steps', 'batch_size', 'num_iw_train', 'checkpoint_every',
-                 'log_every'):
-      if getattr(self, name) < 1:
-        raise ValueError(f'{name} must be a positive integer; got '
-                         f'{getattr(self, name)}.')
+                 'log_every', 'validation_samples'):
+      ranges.check_count(name, getattr(self, name))
+    for name in ('validate_every', 'validation_images', 'image_every',
+                 'log_z_every'):
+      ranges.check_count(name, getattr(self, name), minimum=0)
+    ranges.check_seed('seed', self.seed)
     if self.learning_rate_schedule not in schedules.LEARNING_RATE_SCHEDULES:
       raise ValueError(
           f'learning_rate_schedule={self.learning_rate_schedule!r} is not one '
           f'of {sorted(schedules.LEARNING_RATE_SCHEDULES)}.')
-    for name in ('validate_every', 'validation_images'):
-      if getattr(self, name) < 0:
-        raise ValueError(f'{name} must be >= 0; got {getattr(self, name)}.')
-    if self.validation_samples < 1:
-      raise ValueError(f'validation_samples must be a positive integer; got '
-                       f'{self.validation_samples}.')
-    for name in ('image_every', 'log_z_every'):
-      if getattr(self, name) < 0:
-        raise ValueError(f'{name} must be >= 0 (0: never); got '
-                         f'{getattr(self, name)}.')
     for name in ('learning_rate', 'beta_start', 'beta_end'):
       if not getattr(self, name) > 0:
         raise ValueError(f'{name} must be positive; got {getattr(self, name)}.')
@@ -295,9 +296,42 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
       strategy or tf.distribute.get_strategy(), model_dir)
+  check_checkpoint_matches(model, prefix, model_dir)
   make_checkpoint(model, optimizer).restore(prefix).expect_partial()
   return RestoredRun(model, model_config, train_config,
                      int(optimizer.iterations.numpy()))
+
+
+def check_checkpoint_matches(model, prefix, model_dir):
+  """Checks that checkpoint `prefix` holds `model`'s weights, shape by shape.
+
+  A config.json edited by hand builds another model, which would fail deep
+  inside the restore (with TensorFlow's warnings about unrestored values).
+  Checkpoints that list no weights by position (version 0.1) are not checked.
+
+  Raises:
+    ValueError: the shapes differ; the message names the first difference.
+  """
+  shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+  saved = {int(match.group(1)): shape for match, shape in (
+      (re.fullmatch(r'weights/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE', name), shape)
+      for name, shape in shapes.items()) if match}
+  if not saved:
+    return
+  built = [list(w.shape) for w in model.weights]
+  if [saved.get(i) for i in range(len(saved))] == built:
+    return
+  first = next(i for i in range(max(len(built), len(saved)))
+               if i >= len(built) or saved.get(i) != built[i])
+  what = (f'weight {first} ({model.weights[first].path}) has shape '
+          f'{built[first]} in the model {CONFIG_FILE} describes but '
+          f'{saved.get(first)} in the checkpoint' if first < len(built) else
+          f'the checkpoint holds {len(saved)} weights, the model '
+          f'{len(built)}')
+  raise ValueError(
+      f'{os.path.join(model_dir, CONFIG_FILE)} does not describe the model '
+      f'of {prefix}: {what}. Was it edited? Put back the run\'s original '
+      f'{CONFIG_FILE} (the one training wrote).')
 
 
 def make_checkpoint(model, optimizer):
@@ -393,13 +427,20 @@ def make_train_step(model, optimizer, cfg, strategy):
   reproducible and a resumed run continues exactly. The scalars are summed
   over replicas (and workers) in one all-reduce; among them `stop`, the
   number of replicas whose process asked to stop (`stop_requested`), so
-  that every worker of a cluster stops after the same step.
+  that every worker of a cluster stops after the same step; `nonfinite`,
+  the variables the update left with a NaN or an infinity
+  (`nonfinite_count` of `checkpointed_floats`); and `bad_batch`, the
+  replicas whose batch held pixels outside the dataset's range ([0, 1], or
+  [0, 255] for 8-bit data).
   """
   warmup = int(cfg.kl_anneal_fraction * cfg.num_steps)
   num_replicas = strategy.num_replicas_in_sync
   base_seed = tf.constant([cfg.seed, 1], tf.int32)
 
-  names = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop')
+  names = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop', 'nonfinite',
+           'bad_batch')
+  state = checkpointed_floats(model, optimizer)
+  top = 1. if data.is_binary(cfg.dataset) else 255.  # `data.make_dataset`
 
   def replica_step(x, stop_requested):
     step = optimizer.iterations
@@ -415,13 +456,19 @@ def make_train_step(model, optimizer, cfg, strategy):
               cfg.weight_decay * model.weight_decay_loss() / num_replicas)
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    # What the update left behind (read after it: automatic control
+    # dependencies): an overflowed Adam slot can sit beside a finite loss.
+    nonfinite = nonfinite_count(state)
+    # NaN pixels fail both comparisons.
+    bad_batch = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
     # The unannealed bound (KL weight 1), for monitoring.
     bound = terms['log_likelihood'] - terms['kl']
     out = {'loss': loss,
            'bound': tf.reduce_sum(bound) / cfg.batch_size,
            'kl': tf.reduce_sum(terms['kl']) / cfg.batch_size,
            'beta': beta / num_replicas, 'kl_weight': kl_weight / num_replicas,
-           'stop': stop_requested}
+           'stop': stop_requested, 'nonfinite': nonfinite,
+           'bad_batch': bad_batch}
     return tf.stack([tf.cast(out[k], tf.float32) for k in names])
 
   @tf.function
@@ -432,6 +479,24 @@ def make_train_step(model, optimizer, cfg, strategy):
     return dict(zip(names, tf.unstack(total)))
 
   return train_step
+
+
+def checkpointed_floats(model, optimizer):
+  """The floating-point variables a checkpoint of `make_checkpoint` holds."""
+  return [v for v in list(model.weights) + list(optimizer.variables)
+          if tf.as_dtype(v.dtype).is_floating]
+
+
+def nonfinite_count(variables):
+  """How many of `variables` hold a NaN or an infinity (float32 scalar)."""
+  return tf.add_n([tf.cast(tf.logical_not(tf.reduce_all(tf.math.is_finite(v))),
+                           tf.float32) for v in variables])
+
+
+def nonfinite_names(variables):
+  """The names of the `variables` that hold a NaN or an infinity."""
+  return [getattr(v, 'path', v.name) for v in variables
+          if not np.all(np.isfinite(v.numpy()))]
 
 
 def read_metrics(values):
@@ -452,6 +517,60 @@ def reference_bound(train_mean, binary):
   if binary:
     return float(np.sum(m * np.log(m) + (1. - m) * np.log1p(-m)))
   return float(-m.size * np.log(256.))
+
+
+def _divergence(values, state, collapse, binary):
+  """What went wrong at a step (its reduced scalars, without `stop`), or None.
+
+  Pops `nonfinite` and `bad_batch` from `values`.
+  """
+  nonfinite, bad_batch = values.pop('nonfinite'), values.pop('bad_batch')
+  if bad_batch:
+    return ('A batch held pixel values outside the dataset\'s range, or '
+            'NaN: the data or the input pipeline is damaged')
+  if not np.isfinite(values['loss']):
+    return f'The loss became {values["loss"]}'
+  if nonfinite:
+    return _nonfinite_text(state) + f' (the loss was {values["loss"]:.4g})'
+  if values['bound'] < collapse:
+    return (f'The bound collapsed to {values["bound"]:.4g} nats, below '
+            f'{COLLAPSE_FACTOR:g} times that of the mean image '
+            f'({collapse / COLLAPSE_FACTOR:.4g})')
+  if binary and values['bound'] > 0.:
+    return (f'The bound rose to {values["bound"]:.4g} nats, above 0, which '
+            'no model of binary pixels can reach (log p(x) <= 0)')
+  return None
+
+
+def _nonfinite_text(state):
+  names = nonfinite_names(state)
+  shown = ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
+  return (f'The update left NaN or infinite values in {len(names)} '
+          f'variables ({shown})' if names else
+          'The update left NaN or infinite values in a replica\'s variables')
+
+
+def _refresh_bound(model, values, seed):
+  """Refreshes the prior's log Z (quick AIS) and moves values['bound'] by it.
+
+  bound = log p(x | z) - KL and KL contains +log Z, so the bound moves by
+  -delta log Z.
+  """
+  before = model.prior.log_z
+  values['bound'] -= model.prior.refresh_log_normalizer(
+      ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+      seed=seed).value - before
+
+
+def _diverged(what, step, manager):
+  """The `TrainingDivergedError` of a run that went wrong at `step`."""
+  latest = manager.latest_checkpoint
+  good = (f'The last good checkpoint is {latest}' if latest else
+          'No checkpoint was saved yet, so a rerun starts from step 0')
+  return TrainingDivergedError(
+      f'{what} at step {step}; nothing was saved after it. {good}. Lower '
+      '--learning_rate (and add --change_optimizer_settings) or --beta_end, '
+      'or check the data, then rerun to resume.')
 
 
 def _save(manager, step, directory):
@@ -493,8 +612,9 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
     and `steps_per_second`.
 
   Raises:
-    TrainingDivergedError: the loss became NaN or infinite, or the bound
-      collapsed.
+    TrainingDivergedError: the loss or a checkpointed variable became NaN or
+      infinite, a batch left the pixel range, or the bound collapsed or rose above 0
+      on binary pixels; the message names the last good checkpoint.
     CheckpointSaveError: a checkpoint could not be written.
     run_dir.RunDirectoryError: the directory is locked or not writable.
   """
@@ -565,12 +685,16 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
     # only the chief's copy is kept.
     if strategy.num_replicas_in_sync > 1:
       gather_replica_state()
+    if nonfinite_names(state):  # E.g. a log Z refreshed since the step.
+      raise _diverged(_nonfinite_text(state), step, manager)
     result = save_fn()
     distribute.remove_worker_dir(model_dir, strategy)
     return result
 
+  binary = data.is_binary(cfg.dataset)
   collapse = COLLAPSE_FACTOR * reference_bound(
-      train_mean(cfg, data_dir, model_dir), data.is_binary(cfg.dataset))
+      train_mean(cfg, data_dir, model_dir), binary)
+  state = checkpointed_floats(model, optimizer)
   if cfg.validate_every:
     validation_images = data.load_images(cfg.dataset, 'validation',
                                          data_dir=data_dir)
@@ -589,17 +713,12 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
       values = read_metrics(train_step(
           iterator, tf.constant(float(stop.received is not None))))
       stop_requested = values.pop('stop') > 0
-      if not np.isfinite(values['loss']) or values['bound'] < collapse:
-        what = (f'The loss became {values["loss"]}' if not np.isfinite(
-            values['loss']) else
-                f'The bound collapsed to {values["bound"]:.4g} nats, below '
-                f'{COLLAPSE_FACTOR:g} times that of the mean image '
-                f'({collapse / COLLAPSE_FACTOR:.4g})')
-        raise TrainingDivergedError(
-            f'{what} at step {step + 1}; nothing was saved after it. The last '
-            f'good checkpoint is {manager.latest_checkpoint}. Lower '
-            '--learning_rate (and add --change_optimizer_settings) or '
-            '--beta_end, or check the data, then rerun to resume.')
+      if binary and values['bound'] > 0. and np.isfinite(values['loss']):
+        # Judged with a fresh log Z: a stale one shifts the bound.
+        _refresh_bound(model, values, (cfg.seed, step + 1))
+      what = _divergence(values, state, collapse, binary)
+      if what:
+        raise _diverged(what, step + 1, manager)
       step += 1
       if step % cfg.log_every == 0 or step == cfg.num_steps:
         rate = (step - tic_step) / (time.perf_counter() - tic)
@@ -623,13 +742,9 @@ def _train_locked(model_config, train_config, model_dir, data_dir, strategy,
                                            seed=(cfg.seed, step))
       last = stop_requested or step == cfg.num_steps
       if last:
-        # The last bound used the log Z of the last refresh; bound =
-        # log p(x | z) - KL and KL contains +log Z, so it moves by
-        # -delta log Z. The refreshed value is saved with the checkpoint.
-        before = model.prior.log_z
-        values['bound'] -= model.prior.refresh_log_normalizer(
-            ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
-            seed=(cfg.seed, step)).value - before
+        # The last bound used the log Z of the last refresh; the refreshed
+        # value is saved with the checkpoint.
+        _refresh_bound(model, values, (cfg.seed, step))
       # Not when stopped by a signal: the checkpoint must come first.
       if cfg.validate_every and (step == cfg.num_steps or
                                  step % cfg.validate_every == 0):

@@ -11,10 +11,13 @@ loaded SavedModel without a server).
   python export/client.py --server=localhost:8500 --protocol=grpc ...
 
 A request that fails (no server at the address, a timeout, an HTTP error, a
-response that is not a TensorFlow Serving prediction) raises `ServingError`,
-whose message is one line saying what failed and where; an address that is
-not host:port or an http(s) URL raises `ValueError` before anything is sent.
-From the command line either prints `error: <message>` and exits with 1.
+response that is too long or not a TensorFlow Serving prediction) raises
+`ServingError`, whose message is one line saying what failed and where; an
+address that is not host:port or an http(s) URL, or an input out of its
+range, raises `ValueError` before anything is sent. From the command line
+either prints `error: <message>` and exits with 1. The timeout bounds the
+whole request, however slowly the server answers, and an answer longer than
+`--max_response_mb` is refused as it arrives.
 
 The signatures and their inputs are listed in the export's metadata.json and
 by `saved_model_cli show --all --dir <export>/<version>`.
@@ -23,17 +26,20 @@ by `saved_model_cli show --all --dir <export>/<version>`.
 import argparse
 import http.client
 import json
+import math
+import os
 import socket
 import sys
-import urllib.error
+import threading
+import time
 import urllib.parse
-import urllib.request
 
 import numpy as np
 
 REST_PORT = 8501
 GRPC_PORT = 8500
 DEFAULT_TIMEOUT_S = 60.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
 _REST_SCHEMES = ('http', 'https')
 _MAX_DETAIL = 300  # Characters of a server's message quoted in an error.
 _SERVING_API_MISSING = (
@@ -49,6 +55,32 @@ def _one_line(text):
   """`text` with its whitespace collapsed, cut to `_MAX_DETAIL` characters."""
   text = ' '.join(str(text).split())
   return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL - 3] + '...'
+
+
+def check_sample_inputs(num_samples, seed):
+  """Checks the inputs of the `sample` signature before they are sent.
+
+  Args:
+    num_samples: an int in [1, 2**31 - 1] (the signature's int32).
+    seed: two ints in int32's range.
+
+  Raises:
+    ValueError: a value is out of range; the message names the range.
+  """
+  top = int(np.iinfo(np.int32).max)
+  if not 1 <= num_samples <= top:
+    raise ValueError(f'num_samples must be an integer in [1, {top}] (int32); '
+                     f'got {num_samples}.')
+  _check_fits('seed', seed, np.int32)
+
+
+def _check_fits(name, value, dtype):
+  """ValueError unless the integers of `value` fit in integer `dtype`."""
+  info = np.iinfo(dtype)
+  values = np.asarray(value, dtype=object)
+  if not all(info.min <= int(v) <= info.max for v in values.ravel()):
+    raise ValueError(f'{name} must hold integers in [{info.min}, {info.max}] '
+                     f'({np.dtype(dtype).name}); got {values.tolist()}.')
 
 
 def _as_lists(inputs):
@@ -146,8 +178,9 @@ def decode_rest_response(body):
   single unnamed output is returned under the key 'output'.
 
   Raises:
-    ServingError: the body is a server error, not JSON, or holds neither
-      "predictions" nor "outputs".
+    ServingError: the body is a server error, not JSON, holds neither
+      "predictions" nor "outputs", or they are not arrays (rows with other
+      keys, ragged lists, a number where rows belong).
   """
   if isinstance(body, bytes):
     body = body.decode('utf-8', 'replace')
@@ -158,6 +191,9 @@ def decode_rest_response(body):
       raise ServingError(
           f'the response is not JSON (it begins {body[:60]!r}); expected a '
           'TensorFlow Serving REST API at that address') from None
+    except RecursionError:
+      raise ServingError('the response is JSON nested too deeply to be a '
+                         'TensorFlow Serving predict response') from None
   if isinstance(body, dict) and 'error' in body:
     raise ServingError(f'server error: {_one_line(body["error"])}')
   if not isinstance(body, dict) or not {'predictions', 'outputs'} & set(body):
@@ -166,9 +202,27 @@ def decode_rest_response(body):
     raise ServingError(
         f'the response has neither "outputs" nor "predictions" ({found}); '
         'expected a TensorFlow Serving predict response')
+  try:
+    return _outputs(body)
+  except (TypeError, ValueError, KeyError, IndexError) as e:
+    raise ServingError(
+        f'the response\'s outputs are not arrays ({type(e).__name__}: '
+        f'{_one_line(e)}); expected a TensorFlow Serving predict response'
+    ) from None
+
+
+def _outputs(body):
+  """{name: array} of a predict response's "predictions" or "outputs"."""
   if 'predictions' in body:
     rows = body['predictions']
+    if not isinstance(rows, list):
+      raise TypeError(f'"predictions" is a JSON {type(rows).__name__}, not a '
+                      'list of rows')
     if rows and isinstance(rows[0], dict):
+      names = set(rows[0])
+      if any(not isinstance(row, dict) or set(row) != names for row in rows):
+        raise ValueError('the rows of "predictions" do not all have the keys '
+                       f'{sorted(names)}')
       return {name: np.asarray([row[name] for row in rows])
               for name in rows[0]}
     return {'output': np.asarray(rows)}
@@ -247,50 +301,117 @@ def _timed_out(where, timeout):
           'or stuck, or needs a longer timeout')
 
 
-def _http_error(url, error):
+def _http_error(url, status, reason, detail):
   """The message for an HTTP error status, with the server's explanation."""
-  try:
-    detail = error.read().decode('utf-8', 'replace')
-  except OSError:
-    detail = ''
+  detail = detail.decode('utf-8', 'replace')
   try:
     # TF Serving puts the error (e.g. a failed input check) in a JSON body.
     detail = json.loads(detail)['error']
-  except (ValueError, KeyError, TypeError):
+  except (ValueError, KeyError, TypeError, RecursionError):
     pass
   detail = f': {_one_line(detail)}' if str(detail).strip() else ''
-  hint = '; check the model name and version' if error.code == 404 else ''
-  return f'{url}: HTTP {error.code} {error.reason}{detail}{hint}'
+  hint = '; check the model name and version' if status == 404 else ''
+  return f'{url}: HTTP {status} {reason}{detail}{hint}'
 
 
-def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S):
+class _TooLarge(Exception):
+  """The answer is longer than the caller allows."""
+
+
+def _post(url, data, deadline, max_bytes):
+  """POSTs `data` to `url`; (status, reason, body bytes) of the answer.
+
+  A watchdog shuts the socket down at `deadline` (time.monotonic()), so a
+  server that trickles its answer cannot hold the client past it.
+
+  Raises:
+    TimeoutError: the deadline passed.
+    _TooLarge: the answer has more than `max_bytes` bytes.
+    OSError, http.client.HTTPException: the connection failed.
+  """
+  parts = urllib.parse.urlsplit(url)
+  connection = (http.client.HTTPSConnection if parts.scheme == 'https' else
+                http.client.HTTPConnection)(
+                    parts.hostname, parts.port, timeout=_left(deadline))
+  watchdog = None
+  try:
+    connection.connect()  # Bounded by the connection's timeout.
+    # The socket itself: the connection drops it once a response that
+    # closes the connection has started.
+    watchdog = threading.Timer(_left(deadline), _shut_down, (connection.sock,))
+    watchdog.start()
+    connection.request('POST', parts.path or '/', body=data,
+                       headers={'Content-Type': 'application/json'})
+    response = connection.getresponse()
+    if int(response.getheader('Content-Length') or 0) > max_bytes:
+      raise _TooLarge()
+    chunks, size = [], 0
+    while chunk := response.read1(1 << 16):
+      size += len(chunk)
+      if size > max_bytes:
+        raise _TooLarge()
+      chunks.append(chunk)
+    if time.monotonic() >= deadline:  # Cut short by the watchdog.
+      raise TimeoutError()
+    return response.status, response.reason, b''.join(chunks)
+  except (OSError, http.client.HTTPException):
+    if time.monotonic() >= deadline:
+      raise TimeoutError() from None
+    raise
+  finally:
+    if watchdog:
+      watchdog.cancel()
+    connection.close()
+
+
+def _left(deadline):
+  """Seconds to `deadline`, at least a millisecond (sockets need > 0)."""
+  return max(deadline - time.monotonic(), 1e-3)
+
+
+def _shut_down(sock):
+  """Ends a blocked read of `sock`: it raises or returns at once."""
+  try:
+    sock.shutdown(socket.SHUT_RDWR)
+  except OSError:
+    pass
+
+
+def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S,
+                 max_bytes=DEFAULT_MAX_RESPONSE_BYTES):
   """POSTs a request body to `url`; returns `decode_rest_response` of it.
+
+  Args:
+    url: from `rest_url`.
+    body: a request dict (`columnar_request`, `instances_request`).
+    timeout: seconds for the whole request, connection to last byte.
+    max_bytes: the longest answer read (its JSON takes several times that
+      in memory).
 
   Raises:
     ServingError: the server cannot be reached, does not answer within
-      `timeout` seconds, answers with an HTTP error, or its answer is not a
-      prediction.
+      `timeout` seconds, answers with an HTTP error or more than
+      `max_bytes`, or its answer is not a prediction.
   """
-  request = urllib.request.Request(
-      url, data=json.dumps(body).encode(),
-      headers={'Content-Type': 'application/json'})
   try:
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-      answer = response.read()
-  except urllib.error.HTTPError as e:
-    raise ServingError(_http_error(url, e)) from e
-  except urllib.error.URLError as e:
-    if isinstance(e.reason, TimeoutError):
-      raise ServingError(_timed_out(url, timeout)) from e
-    raise ServingError(_unreachable(url, e.reason)) from e
+    status, reason, answer = _post(url, json.dumps(body).encode(),
+                                   time.monotonic() + timeout, max_bytes)
   except TimeoutError as e:
     raise ServingError(_timed_out(url, timeout)) from e
+  except _TooLarge as e:
+    raise ServingError(
+        f'{url}: the answer is longer than {max_bytes / 2**20:g} MiB; ask '
+        'for fewer samples or raise --max_response_mb') from e
+  except (ConnectionRefusedError, socket.gaierror) as e:
+    raise ServingError(_unreachable(url, e)) from e
   except http.client.HTTPException as e:
     raise ServingError(
         f'{url}: the answer is not HTTP ({type(e).__name__}); is this the '
         f'REST port ({REST_PORT}) of TensorFlow Serving?') from e
   except OSError as e:
     raise ServingError(f'{url}: the connection failed ({_one_line(e)})') from e
+  if status >= 400:
+    raise ServingError(_http_error(url, status, reason, answer))
   try:
     return decode_rest_response(answer)
   except ServingError as e:
@@ -322,7 +443,13 @@ def grpc_predict_request(model_name, inputs, dtypes,
 
   Returns:
     A `tensorflow_serving.apis.predict_pb2.PredictRequest`.
+
+  Raises:
+    ValueError: an integer input does not fit in its dtype.
   """
+  for name, value in inputs.items():
+    if np.issubdtype(np.dtype(dtypes[name]), np.integer):
+      _check_fits(name, value, dtypes[name])
   tf, predict_pb2, _ = _serving_apis()
   request = predict_pb2.PredictRequest()
   request.model_spec.name = model_name
@@ -359,24 +486,32 @@ def grpc_target(server):
   return server
 
 
-def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S):
+def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S,
+                 max_bytes=DEFAULT_MAX_RESPONSE_BYTES):
   """Sends a `PredictRequest` to `target` (host:port); returns its outputs.
 
   Raises:
     ValueError: `target` is not host:port.
     ServingError: the call fails: the server cannot be reached, does not
-      answer within `timeout` seconds, or returns an error status.
+      answer within `timeout` seconds (the whole call), answers with more
+      than `max_bytes`, or returns an error status.
   """
   grpc_target(target)
   _, _, service = _serving_apis()
   import grpc  # pylint: disable=g-import-not-at-top
-  with grpc.insecure_channel(target) as channel:
+  options = [('grpc.max_receive_message_length', int(max_bytes))]
+  with grpc.insecure_channel(target, options=options) as channel:
     stub = service.PredictionServiceStub(channel)
     try:
       response = stub.Predict(request, timeout=timeout)
     except grpc.RpcError as e:
       if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
         raise ServingError(_timed_out(target, timeout)) from e
+      if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        raise ServingError(
+            f'{target}: the answer is longer than {max_bytes / 2**20:g} MiB '
+            f'({_one_line(e.details())}); ask for fewer samples or raise '
+            '--max_response_mb') from e
       if e.code() == grpc.StatusCode.UNAVAILABLE:
         refused = 'connection refused' in (e.details() or '').lower()
         raise ServingError(_unreachable(
@@ -386,11 +521,28 @@ def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S):
   return decode_grpc_response(response)
 
 
-def _positive_seconds(text):
-  seconds = float(text)
-  if not seconds > 0:
+def _positive_number(text):
+  """A finite number > 0 (socket timeouts overflow on inf)."""
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'not a number: {text}') from None
+  if not (value > 0 and math.isfinite(value)):
     raise argparse.ArgumentTypeError(f'must be positive, got {text}')
-  return seconds
+  return value
+
+
+def output_path(output):
+  """The file `np.savez` writes for `output`: it adds .npz when missing.
+
+  Raises:
+    ValueError: that path is a folder.
+  """
+  path = output if output.endswith('.npz') else output + '.npz'
+  if os.path.isdir(output) or output.endswith(os.sep):
+    raise ValueError(f'--output={output} names a folder; give the .npz file '
+                     'to write, e.g. --output=samples.npz')
+  return path
 
 
 def main(argv=None):
@@ -410,35 +562,41 @@ def main(argv=None):
   parser.add_argument('--version', type=int, default=None)
   parser.add_argument('--num_samples', type=int, default=4)
   parser.add_argument('--seed', type=int, nargs=2, default=(0, 0))
-  parser.add_argument('--timeout', type=_positive_seconds,
+  parser.add_argument('--timeout', type=_positive_number,
                       default=DEFAULT_TIMEOUT_S,
-                      help='seconds to wait for the answer')
+                      help='seconds for the whole request (a finite number)')
+  parser.add_argument('--max_response_mb', type=_positive_number,
+                      default=DEFAULT_MAX_RESPONSE_BYTES / 2**20,
+                      help='the longest answer accepted, in MiB')
   parser.add_argument('--output', default='samples.npz',
-                      help='where the `sample` outputs go (.npz)')
+                      help='where the `sample` outputs go (.npz; the '
+                      'extension is added when missing)')
   args = parser.parse_args(argv)
   inputs = {'num_samples': args.num_samples, 'seed': list(args.seed)}
+  max_bytes = int(args.max_response_mb * 2**20)
   try:
+    check_sample_inputs(args.num_samples, args.seed)
+    path = output_path(args.output)
     if args.protocol == 'rest':
       outputs = rest_predict(rest_url(args.server, args.model_name,
                                       args.version),
-                             columnar_request(inputs, 'sample'), args.timeout)
+                             columnar_request(inputs, 'sample'), args.timeout,
+                             max_bytes)
     else:
       target = grpc_target(args.server)  # Before importing TensorFlow.
       request = grpc_predict_request(
           args.model_name, inputs, {'num_samples': np.int32, 'seed': np.int32},
           'sample', args.version)
-      outputs = grpc_predict(target, request, args.timeout)
+      outputs = grpc_predict(target, request, args.timeout, max_bytes)
   except (ServingError, ValueError, ImportError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
   try:
-    np.savez(args.output, **outputs)
+    np.savez(path, **outputs)
   except OSError as e:
-    print(f'error: cannot write {args.output}: {e.strerror or e}',
-          file=sys.stderr)
+    print(f'error: cannot write {path}: {e.strerror or e}', file=sys.stderr)
     return 1
-  print({name: value.shape for name, value in outputs.items()},
-        f'-> {args.output}')
+  print({name: value.shape for name, value in outputs.items()}, f'-> {path}')
   return 0
 
 

@@ -49,6 +49,18 @@ def _add_unknown_key(model_dir):
   _write(path, json.dumps(record))
 
 
+def _edit_units(model_dir):
+  path = os.path.join(model_dir, 'config.json')
+  with open(path) as f:
+    record = json.load(f)
+  record['model']['units_per_group'] = 9
+  _write(path, json.dumps(record))
+
+
+_SEED = 'seed must be an integer in [0, 2147483647] (2**31 - 1)'
+# A folder name that is not UTF-8 (byte 0xff, as Python passes it on).
+NOT_UTF8 = 'run\udcff'
+
 # Cases whose flags do not parse: exit status 2; every other case exits 1.
 UNPARSED = ('unparsable value', 'unknown flag', 'missing required flag')
 
@@ -112,6 +124,61 @@ CASES = [
     ('zero export limit', 'export.py', lambda t: [
         f'--model_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
+    # Seeds and counts past int32 would wrap (2**32 to seed 0).
+    ('seed past int32 (train)', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--seed=4294967296', f'--model_dir={t}/a'], _SEED),
+    ('seed past int32 (evaluate)', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+    ('seed past int32 (sample)', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+    ('negative seed (sample)', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', '--seed=-1'], _SEED),
+    ('seed past int32 (export)', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        '--seed=4294967296'], _SEED),
+    ('importance samples past int32', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/good', '--num_importance_samples=2147483648'],
+     'num_importance_samples must be a positive integer and at most '
+     '2147483647'),
+    ('export version past int64', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        '--version=99999999999999999999'],
+     'version must be a positive integer and at most 9223372036854775807'),
+    # Paths that cannot be written.
+    ('sample output is a folder', 'sample.py', lambda t: [
+        f'--model_dir={t}/good', f'--output={t}'],
+     'is a folder; give the PNG file to write'),
+    ('export_dir is a file', 'export.py', lambda t: [
+        f'--model_dir={t}/good', f'--export_dir={t}/a_file'],
+     'is a file, not a directory'),
+    ('model_dir not UTF-8', 'train.py', lambda t: [
+        *TRAIN_FLAGS, f'--model_dir={t}/{NOT_UTF8}'],
+     'is not valid UTF-8'),
+    # A 0 that would silently mean the structure's default.
+    ('units_per_group of 0', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--units_per_group=0', f'--model_dir={t}/a'],
+     '--units_per_group must be a positive integer; got 0'),
+    ('hidden_units of 0', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--hidden_units=0', f'--model_dir={t}/a'],
+     '--hidden_units must be a positive integer; got 0'),
+    ('config.json edited to another model', 'evaluate.py', lambda t: [
+        f'--model_dir={t}/edited'],
+     "weight 0 (prior/first_logits) has shape [9] in the model config.json "
+     "describes but [8] in the checkpoint. Was it edited? Put back"),
+    # The benchmark's inputs, checked before any suite runs.
+    ('benchmark with no suites', 'benchmark.py', lambda t: [
+        '--suites=', f'--report_dir={t}/reports'], '--suites is empty'),
+    ('benchmark data damaged', 'benchmark.py', lambda t: [
+        '--suites=training', '--quick', f'--data_dir={t}/bad_data',
+        f'--report_dir={t}/reports'], 'mnist.npz'),
+    ('benchmark reference missing', 'benchmark.py', lambda t: [
+        '--suites=training', '--quick', f'--reference_python={sys.executable}',
+        f'--reference_script={t}/no_such_script.py',
+        f'--report_dir={t}/reports'],
+     'no_such_script.py does not exist'),
+    ('benchmark report_dir unwritable', 'benchmark.py', lambda t: [
+        '--suites=distributions', '--quick',
+        f'--report_dir={t}/a_file/reports'], 'Cannot write to'),
 ] + [
     # A user error past flag parsing, in every binary that restores a run.
     (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [
@@ -141,6 +208,9 @@ def results(tmp_path_factory):
       os.path.join(d, 'train_mean.npy'), 'garbage'))
   _run_dir(tmp, 'nan_mean', lambda d: np.save(
       os.path.join(d, 'train_mean.npy'), np.full([28, 28, 1], np.nan)))
+  _run_dir(tmp, 'edited', _edit_units)
+  os.makedirs(os.path.join(tmp, 'bad_data'))
+  _write(os.path.join(tmp, 'bad_data', 'mnist.npz'), 'not an archive')
 
   def run(case):
     _, binary, args, _ = case
@@ -169,3 +239,8 @@ def test_bad_input_gives_one_line(results, case):
   # No flag help: the message is the only line the binary itself prints.
   assert not any(l.lstrip().startswith('--') for l in lines), (
       name, out.stderr[-3000:])
+
+
+def test_a_model_dir_not_in_utf8_is_not_created(results):
+  tmp, _ = results
+  assert NOT_UTF8 not in os.listdir(tmp)

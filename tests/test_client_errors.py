@@ -31,9 +31,10 @@ _TENSORFLOW_LOG = re.compile(
 class _Handler(http.server.BaseHTTPRequestHandler):
   """Answers every POST with `status` and `body` after `delay` seconds.
 
-  With `raw`, writes those bytes instead of an HTTP response.
+  With `raw`, writes those bytes instead of an HTTP response; with
+  `trickle`, announces a long body and sends a byte every `trickle` seconds.
   """
-  status, body, delay, raw = 200, b'', 0., None
+  status, body, delay, raw, trickle = 200, b'', 0., None, 0.
   requests = []
 
   def do_POST(self):  # pylint: disable=invalid-name
@@ -41,6 +42,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.requests.append((self.path, json.loads(self.rfile.read(length))))
     time.sleep(self.delay)
     try:
+      if self.trickle:
+        self.send_response(200)
+        self.send_header('Content-Length', '1000')
+        self.end_headers()
+        for _ in range(1000):
+          self.wfile.write(b' ')
+          self.wfile.flush()
+          time.sleep(self.trickle)
       if self.raw is not None:
         self.wfile.write(self.raw)
         return
@@ -151,6 +160,45 @@ FAILURES = {
     'not HTTP': (
         {'raw': b'\x00\x00\x12\x04garbage\r\n\r\n'}, [],
         ': the answer is not HTTP (BadStatusLine); is this the REST port'),
+    # Refused before anything is sent (past int32, a gRPC request raised
+    # OverflowError and a REST one reached the server).
+    'seed past int32': (
+        None, ['--seed', '4294967296', '0'],
+        'seed must hold integers in [-2147483648, 2147483647] (int32); got '
+        '[4294967296, 0]'),
+    'gRPC seed past int32': (
+        None, ['--protocol=grpc', '--seed', '0', '2147483648'],
+        'seed must hold integers in [-2147483648, 2147483647] (int32); got '
+        '[0, 2147483648]'),
+    'num_samples past int32': (
+        None, ['--num_samples=2147483648'],
+        'num_samples must be an integer in [1, 2147483647] (int32); got '
+        '2147483648'),
+    'gRPC num_samples past int32': (
+        None, ['--protocol=grpc', '--num_samples=2147483648'],
+        'num_samples must be an integer in [1, 2147483647] (int32); got '
+        '2147483648'),
+    # Malformed answers (each was a traceback).
+    'predictions a number': (
+        {'body': _json({'predictions': 5})}, [],
+        'the response\'s outputs are not arrays (TypeError: "predictions" is '
+        'a JSON int, not a list of rows)'),
+    'predictions with other keys': (
+        {'body': _json({'predictions': [{'images': 1}, {'latents': 2}]})}, [],
+        "do not all have the keys ['images']"),
+    'ragged outputs': (
+        {'body': _json({'outputs': {'images': [[1], [1, 2]]}})}, [],
+        "the response's outputs are not arrays (ValueError"),
+    'JSON nested 100,000 deep': (
+        {'body': b'[' * 100_000 + b']' * 100_000}, [],
+        'the response is JSON nested too deeply'),
+    # Answers too long: announced, or read until the connection closes.
+    'a long answer': (
+        {'body': b' ' * (2 * 2**20)}, ['--max_response_mb=1'],
+        'http://{server}' + PREDICT + ': the answer is longer than 1 MiB'),
+    'a long answer of unknown length': (
+        {'raw': b'HTTP/1.0 200 OK\r\n\r\n' + b' ' * (2 * 2**20)},
+        ['--max_response_mb=1'], 'the answer is longer than 1 MiB'),
     'timeout': (
         {'delay': 5., 'body': _json({'outputs': {}})}, ['--timeout=0.5'],
         'no answer from http://{server}' + PREDICT + ' within 0.5 s'),
@@ -175,11 +223,41 @@ def test_failure_prints_one_error_line(serve, tmp_path, answer, args,
   assert not output.exists()
 
 
-def test_bad_timeout_is_a_usage_error():
-  result = _run_client('--timeout=0')
+@pytest.mark.parametrize('value', ['0', 'inf', 'nan'])
+def test_bad_timeout_is_a_usage_error(value):
+  result = _run_client(f'--timeout={value}')
   assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
   assert result.stderr.splitlines()[-1].endswith(
-      'argument --timeout: must be positive, got 0')
+      f'argument --timeout: must be positive, got {value}')
+
+
+def test_the_timeout_bounds_the_whole_answer(serve, tmp_path):
+  """A server that trickles a byte every 0.2 s cannot hold the client past
+  its timeout, although no single read waits that long."""
+  server, _ = serve(trickle=0.2)
+  start = time.monotonic()
+  result = _run_client(f'--server={server}', '--timeout=2',
+                       f'--output={tmp_path / "samples.npz"}')
+  assert result.returncode == 1, result.stderr
+  assert result.stderr.strip() == (
+      f'error: no answer from http://{server}{PREDICT} within 2 s; the server '
+      'is busy or stuck, or needs a longer timeout')
+  assert time.monotonic() - start < 10
+
+
+def test_output_path_is_the_file_written(serve, tmp_path):
+  server, _ = serve(body=_json({'outputs': {'images': [[0.5]]}}))
+  result = _run_client(f'--server={server}', f'--output={tmp_path / "out"}')
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip().endswith(f'-> {tmp_path / "out.npz"}')
+  assert os.path.exists(tmp_path / 'out.npz')
+  result = _run_client(f'--server={server}', f'--output={tmp_path}')
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      f'error: --output={tmp_path} names a folder; give the .npz file to '
+      'write, e.g. --output=samples.npz')
+  assert not os.path.exists(f'{tmp_path}.npz')
 
 
 def test_samples_are_saved(serve, tmp_path):

@@ -586,3 +586,12 @@ def test_abandoned_staging_folders_are_removed(tmp_path, factorial_model):
       factorial_model, factorial_model.prior.refresh_log_normalizer())
   export.write_saved_model(factorial_model, str(tmp_path), metadata)
   assert not dead.exists() and alive.exists()
+
+
+def test_grpc_request_refuses_integers_past_their_dtype():
+  pytest.importorskip('tensorflow_serving.apis')
+  with pytest.raises(ValueError, match=r'num_samples must hold integers in '
+                     r'\[-2147483648, 2147483647\] \(int32\); got 2147483648'):
+    client.grpc_predict_request('dvae', {'num_samples': 2**31, 'seed': [0, 0]},
+                                {'num_samples': np.int32, 'seed': np.int32},
+                                'sample')

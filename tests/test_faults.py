@@ -313,3 +313,120 @@ def test_records_are_written_with_the_usual_permissions(tmp_path):
   assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
   assert json.load(open(path)) == {'a': 1}
   assert os.listdir(tmp_path) == ['record.json']
+
+
+def _run_bin(name, *args, limit=None):
+  """A binary's (status, stdout, stderr); `limit`: RLIMIT_FSIZE in bytes."""
+
+  def limit_file_size():
+    import resource  # pylint: disable=g-import-not-at-top
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', name), *args],
+      capture_output=True, text=True, timeout=300, check=False,
+      preexec_fn=limit_file_size if limit else None)
+  return out.returncode, out.stdout, out.stderr
+
+
+EVALUATE = ('--num_importance_samples=2', '--max_images=10', '--batch_size=5')
+
+
+def _one_error_line(code, err):
+  assert code == 1, err[-3000:]
+  assert 'Traceback' not in err, err[-3000:]
+  return err.strip().splitlines()[-1]
+
+
+def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
+  """Evaluate prints its NLL, then says it could not save it; sample and
+  export refuse the folder before working."""
+  model_dir = copy_run(reference, tmp_path)
+  reason = _bind_read_only(model_dir)
+  if reason:
+    pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
+  try:
+    code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                              *EVALUATE)
+    sample = _run_bin('sample.py', f'--model_dir={model_dir}',
+                      f'--output={model_dir}/samples.png')
+    export = _run_bin('export.py', f'--model_dir={model_dir}',
+                      f'--export_dir={model_dir}/export')
+  finally:
+    subprocess.run(['umount', model_dir], check=False)
+  last = _one_error_line(code, err)
+  assert last.startswith(f"error: Cannot write the evaluation to "
+                         f"'{model_dir}' (Read-only file system)"), err[-2000:]
+  assert json.loads(out.strip().splitlines()[-1])['nll'] > 0
+  assert not os.path.exists(os.path.join(model_dir, 'eval_test.json'))
+  for (code, _, err), folder in ((sample, model_dir),
+                                 (export, f'{model_dir}/export')):
+    assert _one_error_line(code, err).startswith(
+        f"error: Cannot write to '{folder}' (Read-only file system)"), (
+            err[-2000:])
+
+
+def test_a_full_disk_keeps_the_previous_evaluation(reference, tmp_path):
+  """RLIMIT_FSIZE during a second evaluation: one line, the NLL printed,
+  and the first evaluation's two files left whole and consistent."""
+  model_dir = copy_run(reference, tmp_path)
+  code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                            *EVALUATE)
+  assert code == 0, err[-3000:]
+  json_path = os.path.join(model_dir, 'eval_test.json')
+  nll_path = os.path.join(model_dir, 'eval_test_nll.npy')
+  before = (open(json_path).read(), np.load(nll_path))
+  code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                            *EVALUATE, '--seed=1', limit=100)
+  assert _one_error_line(code, err).startswith(
+      'error: Cannot write the evaluation to'), err[-2000:]
+  assert 'result is printed above' in err
+  assert json.loads(out.strip().splitlines()[-1])['nll'] > 0
+  assert open(json_path).read() == before[0]
+  np.testing.assert_array_equal(np.load(nll_path), before[1])
+  assert sorted(f for f in os.listdir(model_dir) if f.startswith(
+      ('eval', '.eval'))) == ['eval_test.json', 'eval_test_nll.npy']
+
+
+def test_compare_with_a_damaged_evaluation_is_one_line(reference, tmp_path):
+  model_dir = copy_run(reference, tmp_path)
+  code, _, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                          *EVALUATE)
+  assert code == 0, err[-3000:]
+  _truncate(os.path.join(model_dir, 'eval_test_nll.npy'))
+  code, _, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+                          *EVALUATE, f'--compare_with={model_dir}')
+  last = _one_error_line(code, err)
+  assert last.startswith(f"error: compare_with: the evaluation of "
+                         f"'{model_dir}' cannot be read"), last
+  assert 'evaluate it again' in last
+
+
+def test_a_stray_state_file_copy_is_removed(reference, tmp_path):
+  """What a kill during the write of the `checkpoint` state file leaves."""
+  model_dir = copy_run(reference, tmp_path)
+  stray = os.path.join(model_dir, 'checkpoints',
+                       'checkpoint.tmp0123456789abcdef')
+  with open(stray, 'w') as f:
+    f.write('model_checkpoint_path: "ckpt-')
+  code, out, err = finish(child(model_dir))
+  assert code == 0, err[-3000:]
+  assert not os.path.exists(stray)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_starting_is_one_line(tmp_path, sig):
+  """Before TensorFlow has been imported: no traceback, no silent exit."""
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, 'bin', 'sample.py'),
+       f'--model_dir={tmp_path}'], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  time.sleep(1.5)
+  assert proc.poll() is None
+  proc.send_signal(sig)
+  code, out, err = finish(proc, timeout=120)
+  assert code == 75, err[-3000:]
+  assert 'Traceback' not in err
+  assert err.strip().splitlines()[-1] == (
+      f'error: stopped by {signal.Signals(sig).name}; rerun the same command '
+      '(a training resumes from its last checkpoint).')

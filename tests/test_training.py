@@ -108,6 +108,101 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
   assert all(np.all(np.isfinite(w)) for w in weights)
 
 
+# test_training's tiny run, cut to two checkpoints and no log Z refreshes.
+SHORT = dataclasses.replace(TRAIN, num_steps=20, log_z_every=0)
+
+
+def _checkpoint_files(model_dir):
+  return sorted(f for f in os.listdir(os.path.join(model_dir, 'checkpoints'))
+                if f.startswith('ckpt-'))
+
+
+def _all_finite(model_dir):
+  reader = tf.train.load_checkpoint(
+      tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints')))
+  return all(np.all(np.isfinite(reader.get_tensor(name)))
+             for name, dtype in reader.get_variable_to_dtype_map().items()
+             if dtype.is_floating)
+
+
+def test_an_overflowed_optimizer_slot_is_never_saved(tmp_path, monkeypatch):
+  """A KL weight of 1e25 at the checkpoint step: the loss stays finite but
+  Adam's second moment overflows; the run stops there, keeps only finite
+  checkpoints, names the last one, and resumes from it."""
+  real = schedules.kl_weight
+  monkeypatch.setattr(
+      schedules, 'kl_weight',
+      lambda step, warmup: tf.where(step == 9 + 10, 1e25, real(step, warmup)))
+  model_dir = str(tmp_path)
+  with pytest.raises(training.TrainingDivergedError) as error:
+    training.train(MODEL, SHORT, model_dir, verbose=False)
+  message = str(error.value)
+  assert 'The update left NaN or infinite values in' in message
+  assert 'optimizer' in message and 'at step 20' in message
+  assert 'The last good checkpoint is' in message and message.count(
+      'ckpt-10') == 1
+  assert not any(f.startswith('ckpt-20') for f in _checkpoint_files(model_dir))
+  monkeypatch.setattr(schedules, 'kl_weight', real)
+  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
+  assert _all_finite(model_dir)
+
+
+def test_a_non_finite_checkpoint_on_disk_is_set_aside(tmp_path):
+  """One written by an older version: refused by evaluation with the
+  fallback named, quarantined by training, which resumes before it."""
+  model_dir = str(tmp_path)
+  training.train(MODEL, SHORT, model_dir, verbose=False)
+  prefix = os.path.join(model_dir, 'checkpoints', 'ckpt-20')
+  model, optimizer = training.build_model_and_optimizer(
+      MODEL, SHORT, None, tf.distribute.get_strategy(), model_dir)
+  checkpoint = training.make_checkpoint(model, optimizer)
+  checkpoint.restore(prefix)
+  slot = optimizer.variables[-1]  # An Adam slot.
+  slot.assign(tf.fill(slot.shape, np.inf))
+  checkpoint.write(prefix)
+  with pytest.raises(ValueError, match=r'ckpt-20 cannot be read \(.*NaN or '
+                     r'infinite.*--checkpoint=ckpt-10'):
+    training.restore_model(model_dir)
+  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
+  assert any(f.endswith('.corrupt') for f in _checkpoint_files(model_dir))
+  assert _all_finite(model_dir)
+
+
+def test_a_batch_out_of_range_stops_training(tmp_path, monkeypatch):
+  """One batch scaled by 1e30 (finite loss, impossible bound) at step 15."""
+  real = data.make_dataset
+
+  def damaged(*args, **kwargs):
+    return real(*args, **kwargs).enumerate().map(
+        lambda i, x: tf.where(i == 14, x * 1e30, x))
+
+  monkeypatch.setattr(data, 'make_dataset', damaged)
+  model_dir = str(tmp_path)
+  with pytest.raises(training.TrainingDivergedError,
+                     match=r'pixel values outside the dataset\'s range.* at '
+                           r'step 15.*last good checkpoint is \S*ckpt-10\.'):
+    training.train(MODEL, SHORT, model_dir, verbose=False)
+  monkeypatch.setattr(data, 'make_dataset', real)
+  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
+
+
+def test_a_positive_bound_on_binary_pixels_stops_training(tmp_path,
+                                                          monkeypatch):
+  """log p(x) <= 0 for binary pixels: a bound above 0 is a divergence."""
+  real = models.FeedForwardDVAE.elbo
+
+  def inflated(self, *args, **kwargs):
+    terms = dict(real(self, *args, **kwargs))
+    terms['log_likelihood'] = terms['log_likelihood'] + 1e4
+    return terms
+
+  monkeypatch.setattr(models.FeedForwardDVAE, 'elbo', inflated)
+  with pytest.raises(training.TrainingDivergedError,
+                     match=r'The bound rose to .* above 0.* at step 1; .*No '
+                           r'checkpoint was saved yet'):
+    training.train(MODEL, SHORT, str(tmp_path), verbose=False)
+
+
 def _run_bin(name, *args):
   return subprocess.run([sys.executable, os.path.join(REPO, 'bin', name), *args],
                         capture_output=True, text=True, cwd=REPO, timeout=600)

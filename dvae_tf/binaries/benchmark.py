@@ -15,6 +15,8 @@ machine's noise, rather than absolute times.
 """
 
 import json
+import os
+import shutil
 import sys
 
 from absl import app
@@ -22,6 +24,11 @@ from absl import flags
 
 from dvae_tf import benchmarks
 from dvae_tf import cli
+from dvae_tf import data
+from dvae_tf import presets
+from dvae_tf import run_dir
+from dvae_tf.benchmarks import gradient_variance as gradient_variance_suite
+from dvae_tf.benchmarks import training as training_suite
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('suites', ['distributions'],
@@ -41,12 +48,53 @@ flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
                   'the other suites time one device.')
 
 
-def main(argv):
-  del argv
+def _datasets(suites):
+  """The datasets the chosen suites read from --data_dir."""
+  found = set()
+  if 'training' in suites:
+    found.add(training_suite.TRAIN['dataset'])
+  if 'gradient_variance' in suites:
+    found.add(presets.get_preset(
+        gradient_variance_suite.PRESET)['train']['dataset'])
+  return found
+
+
+def check_flags():
+  """Checks the flags before any suite runs (a suite can take an hour).
+
+  Raises:
+    app.UsageError, ValueError, FileNotFoundError: no or unknown suites, an
+      unwritable --report_dir, dataset files missing from --data_dir, or a
+      reference given by halves or missing.
+  """
+  if not FLAGS.suites:
+    raise app.UsageError(f'--suites is empty; name at least one of '
+                         f'{sorted(benchmarks.SUITES)}.')
   unknown = [s for s in FLAGS.suites if s not in benchmarks.SUITES]
   if unknown:
     raise app.UsageError(f'--suites: unknown {unknown}; choose from '
                          f'{sorted(benchmarks.SUITES)}.')
+  run_dir.check_directory(FLAGS.report_dir, '--report_dir')
+  if FLAGS.data_dir is not None:
+    for dataset in sorted(_datasets(FLAGS.suites)):
+      data.load_images(dataset, 'train', data_dir=FLAGS.data_dir)
+  reference = (FLAGS.reference_python, FLAGS.reference_script)
+  if any(reference) and not all(reference):
+    raise app.UsageError('Give both --reference_python and '
+                         '--reference_script, or neither.')
+  if all(reference):
+    if not shutil.which(FLAGS.reference_python):
+      raise FileNotFoundError(f'--reference_python={FLAGS.reference_python} '
+                              'is not an executable; give the interpreter '
+                              'of the reference\'s environment.')
+    if not os.path.isfile(FLAGS.reference_script):
+      raise FileNotFoundError(f'--reference_script={FLAGS.reference_script} '
+                              'does not exist.')
+
+
+def main(argv):
+  del argv
+  check_flags()
   command = ' '.join(['dvae-benchmark'] + sys.argv[1:])
   for suite in FLAGS.suites:
     report = benchmarks.SUITES[suite](

@@ -5,7 +5,9 @@
 Prints one JSON line (nll, stderr, log_z, log_z_method, ...; bits_per_dim for
 8-bit datasets such as CIFAR-10) and writes it to <model_dir>/eval_<split>.json,
 and each image's NLL to <model_dir>/eval_<split>_nll.npy
-(`dvae_tf.evaluation_report`).
+(`dvae_tf.evaluation_report`). When the run directory cannot be written
+(read-only, full disk), the JSON line is printed all the same, followed by an
+`error:` line, exit status 1.
 
 With --compare_with=OTHER_RUN (a run evaluated before on the same images with
 the same k), the line also holds `paired_difference`: this model's NLL minus
@@ -42,14 +44,18 @@ flags.DEFINE_string('compare_with', None, 'Another run directory, evaluated '
 def main(argv):
   del argv
   strategy = cli.strategy_from_flags()
-  result = evaluation_report.evaluate_run(
-      FLAGS.model_dir, split=FLAGS.split,
-      num_importance_samples=FLAGS.num_importance_samples,
-      batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
-      ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas, seed=FLAGS.seed,
-      data_dir=FLAGS.data_dir, compare_with=FLAGS.compare_with,
-      checkpoint=FLAGS.checkpoint, verbose=distribute.is_chief(strategy),
-      strategy=strategy)
+  try:
+    result = evaluation_report.evaluate_run(
+        FLAGS.model_dir, split=FLAGS.split,
+        num_importance_samples=FLAGS.num_importance_samples,
+        batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
+        ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
+        seed=FLAGS.seed, data_dir=FLAGS.data_dir,
+        compare_with=FLAGS.compare_with, checkpoint=FLAGS.checkpoint,
+        verbose=distribute.is_chief(strategy), strategy=strategy)
+  except evaluation_report.EvaluationWriteError as e:
+    print(json.dumps(e.result), flush=True)  # Computed, if not saved.
+    raise
   if distribute.is_chief(strategy):
     path, _ = evaluation_report.evaluation_paths(FLAGS.model_dir, FLAGS.split)
     print(f'Wrote {path}:')

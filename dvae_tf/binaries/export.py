@@ -11,7 +11,6 @@ export/README.md for serving it.
 import json
 import os
 
-from absl import app
 from absl import flags
 
 from dvae_tf import cli
@@ -31,12 +30,6 @@ cli.define_config_flags(export.ServingLimits)
 
 def main(argv):
   del argv
-  if FLAGS.version is not None and FLAGS.version < 1:
-    raise app.UsageError(f'--version must be a positive integer; got '
-                         f'{FLAGS.version}.')
-  for name in ('ais_chains', 'ais_betas'):
-    if FLAGS[name].value < 2:
-      raise app.UsageError(f'--{name} must be at least 2.')
   path = export.export(FLAGS.model_dir, FLAGS.export_dir,
                        version=FLAGS.version, data_dir=FLAGS.data_dir,
                        ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,

@@ -21,6 +21,8 @@ import numpy as np
 from dvae_tf import cli
 from dvae_tf import images
 from dvae_tf import ocean
+from dvae_tf import ranges
+from dvae_tf import run_dir
 from dvae_tf import training
 
 FLAGS = flags.FLAGS
@@ -71,12 +73,25 @@ def ocean_samples(model, sampler_name, num_samples, seed):
                                       model.max_evaluation_rows))])
 
 
+def check_output(path):
+  """Checks before sampling that the PNG `path` can be written.
+
+  Raises:
+    ValueError: `path` is a folder, or its folder cannot be written.
+  """
+  if os.path.isdir(path):
+    example = os.path.join(path, 'samples.png')
+    raise ValueError(f'--output={path} is a folder; give the PNG file to '
+                     f'write, e.g. --output={example}.')
+  run_dir.check_directory(os.path.dirname(path) or '.', '--output folder')
+
+
 def main(argv):
   del argv
-  if FLAGS.num_samples < 1:
-    raise app.UsageError('--num_samples must be positive.')
-  if FLAGS.group_size < 1 or FLAGS.groups_per_row < 1:
-    raise app.UsageError('--group_size and --groups_per_row must be positive.')
+  for name in ('num_samples', 'group_size', 'groups_per_row'):
+    ranges.check_count(f'--{name}', FLAGS[name].value)
+  ranges.check_seed('--seed', FLAGS.seed)
+  check_output(FLAGS.output)
   model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir,
                                  checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
@@ -92,27 +107,28 @@ def main(argv):
       raise app.UsageError('--fixed_global draws its global latents by '
                            'Gibbs sampling; leave --sampler at gibbs.')
     means = ocean_samples(model, FLAGS.sampler, FLAGS.num_samples, FLAGS.seed)
-    images.write_png(FLAGS.output, images.grid(means))
-    print(f'Wrote {FLAGS.num_samples} samples ({FLAGS.sampler}) to '
-          f'{FLAGS.output}.')
-    return
-  if FLAGS.fixed_global:
+  elif FLAGS.fixed_global:
     if not model.num_local_groups:
       raise app.UsageError(
           f'--fixed_global needs a model with local latents (--model=dvaepp); '
           f'{FLAGS.model_dir} holds a {type(model).__name__}.')
     samples_per_global = FLAGS.group_size
     columns = FLAGS.group_size * FLAGS.groups_per_row
-  # In batches of whole groups, so memory does not grow with the model's
-  # activations; batch b uses the seed (seed, b).
-  per_batch = max(samples_per_global, model.max_evaluation_rows //
-                  samples_per_global * samples_per_global)
-  means = np.concatenate([
-      model.sample(min(per_batch, FLAGS.num_samples - start),
-                   seed=(FLAGS.seed, b),
-                   samples_per_global=samples_per_global)[0].numpy()
-      for b, start in enumerate(range(0, FLAGS.num_samples, per_batch))])
-  images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
+  if FLAGS.sampler == 'gibbs':
+    # In batches of whole groups, so memory does not grow with the model's
+    # activations; batch b uses the seed (seed, b).
+    per_batch = max(samples_per_global, model.max_evaluation_rows //
+                    samples_per_global * samples_per_global)
+    means = np.concatenate([
+        model.sample(min(per_batch, FLAGS.num_samples - start),
+                     seed=(FLAGS.seed, b),
+                     samples_per_global=samples_per_global)[0].numpy()
+        for b, start in enumerate(range(0, FLAGS.num_samples, per_batch))])
+  try:
+    images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
+  except OSError as e:
+    raise ValueError(f'Cannot write {FLAGS.output} ({e.strerror or e}); free '
+                     'disk space or choose another --output.') from None
   print(f'Wrote {FLAGS.num_samples} samples to {FLAGS.output}.')
 
 

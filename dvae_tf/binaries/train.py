@@ -24,6 +24,7 @@ import sys
 from absl import app
 from absl import flags
 
+from dvae_tf import binaries
 from dvae_tf import cli
 from dvae_tf import data
 from dvae_tf import presets
@@ -45,8 +46,15 @@ for _cls in (config_lib.ModelConfig, config_lib.DVAEppConfig,
   cli.define_config_flags(_cls, skip=('kind',))
 
 
+# Model fields whose 0 means "the structure's (or architecture's) value": as
+# flags they take a positive number, and are left out for that default.
+_ZERO_IS_DEFAULT = ('units_per_group', 'hidden_units', 'channels',
+                    'num_local_groups')
+
+
 def _check_model_flags(kind):
-  """ValueError if model flags of the other model kind were given."""
+  """ValueError if model flags of the other model kind were given, or a flag
+  of `_ZERO_IS_DEFAULT` is not positive."""
   fields = {f.name for f in dataclasses.fields(config_lib.config_class(kind))}
   foreign = sorted(
       f.name for other in config_lib.MODEL_KINDS if other != kind
@@ -55,6 +63,11 @@ def _check_model_flags(kind):
   if foreign:
     raise ValueError(f'--{", --".join(foreign)} do not apply to '
                      f'--model={kind}.')
+  for name in _ZERO_IS_DEFAULT:
+    if name in fields and FLAGS[name].present and FLAGS[name].value < 1:
+      raise ValueError(f'--{name} must be a positive integer; got '
+                       f'{FLAGS[name].value} (leave the flag out for the '
+                       'default of the structure or architecture).')
 
 
 def main(argv):
@@ -86,7 +99,7 @@ def main(argv):
   if result['stopped_by'] != 'num_steps':
     print(f'Stopped by {result["stopped_by"]} at step {result["step"]}; rerun '
           'the same command to resume.', file=sys.stderr)
-    sys.exit(cli.EXIT_STOPPED)
+    sys.exit(binaries.EXIT_STOPPED)
 
 
 def run():
