@@ -15,7 +15,9 @@ beats B" reports, for each seed, the paired difference of the per-image NLLs
 of A and B (`evaluation.paired_difference`), and their mean over seeds with
 the standard deviation over seeds; it holds if the mean difference is
 negative by more than twice its error (the larger of the standard error over
-seeds and the mean paired per-image error).
+seeds and the mean paired per-image error), and is reversed if it is
+positive by more than that. The count of the verdicts is a section of its own
+(`orderings_count`), so the report's summary of them is generated too.
 """
 
 import json
@@ -89,30 +91,58 @@ def render_table(spec, runs_dir):
   return '\n'.join(lines)
 
 
-def render_orderings(spec, runs_dir):
-  """Markdown of the orderings of `tables.json`."""
-  lines = ['| ordering (paper) | ours: A - B (nats), per seed | mean ± error '
-           '| holds? |', '| --- | --- | --- | --- |']
+def verdict(summary):
+  """'yes', 'reversed' or 'not resolved' for an `ordering_summary`."""
+  return ('yes' if summary['holds'] else
+          'reversed' if summary['reversed'] else 'not resolved')
+
+
+def ordering_summaries(spec, runs_dir):
+  """[(ordering of `tables.json`, its `ordering_summary`)] in spec order."""
   rows = {row['label']: row for table in spec['tables']
           for row in table['rows']}
   for ordering in spec['orderings']:
-    better, worse = rows[ordering['better']], rows[ordering['worse']]
-    summary = ordering_summary(runs_dir, better['runs'], worse['runs'])
-    verdict = ('yes' if summary['holds'] else
-               'reversed' if summary['reversed'] else 'not resolved')
+    for side in ('better', 'worse'):
+      if ordering[side] not in rows:
+        raise ValueError(f'Ordering {side}={ordering[side]!r} is not the label '
+                         'of a row of tables.json.')
+  return [(ordering, ordering_summary(runs_dir,
+                                      rows[ordering['better']]['runs'],
+                                      rows[ordering['worse']]['runs']))
+          for ordering in spec['orderings']]
+
+
+def render_orderings(summaries):
+  """Markdown table of the `ordering_summaries`."""
+  lines = ['| ordering (paper) | ours: A - B (nats), per seed | mean ± error '
+           '| holds? |', '| --- | --- | --- | --- |']
+  for ordering, summary in summaries:
     error = max(summary['paired_stderr'], summary['seed_stderr'])
     per_seed = ', '.join(f'{d:+.2f}' for d in summary['per_seed'])
     lines.append(f'| {ordering["better"]} < {ordering["worse"]} | {per_seed} '
-                 f'| {summary["difference"]:+.2f} ± {error:.2f} | {verdict} |')
+                 f'| {summary["difference"]:+.2f} ± {error:.2f} | '
+                 f'{verdict(summary)} |')
   return '\n'.join(lines)
 
 
+def render_orderings_count(summaries):
+  """One sentence: how many of the `ordering_summaries` hold, reverse, tie."""
+  verdicts = [verdict(summary) for _, summary in summaries]
+  single = sum(len(summary['per_seed']) == 1 for _, summary in summaries)
+  text = (f'Orderings checked: {len(verdicts)} (holds: '
+          f'{verdicts.count("yes")}, reversed: {verdicts.count("reversed")}, '
+          f'not resolved: {verdicts.count("not resolved")}')
+  return text + (f'; {single} of them on one seed).' if single else ').')
+
+
 def render(spec, runs_dir):
-  """{section name: markdown} for every table and the orderings."""
+  """{section name: markdown} for every table, the orderings and their count."""
   sections = {table['name']: render_table(table, runs_dir)
               for table in spec['tables']}
   if spec.get('orderings'):
-    sections['orderings'] = render_orderings(spec, runs_dir)
+    summaries = ordering_summaries(spec, runs_dir)
+    sections['orderings'] = render_orderings(summaries)
+    sections['orderings_count'] = render_orderings_count(summaries)
   return sections
 
 

@@ -21,7 +21,29 @@ RELEASED = {
     ('repro_marginal_power_1_nonlin', 'omniglot'): 40.,
     ('table2_rbm_1_nonlin', 'omniglot'): 12.,
     ('repro_concrete_1_nonlin', 'omniglot'): 1.5,
+    # Linear rows: exponential 12 (MNIST) and 14 (OMNIGLOT), spike-and-exp
+    # 5 and 4 at 1 layer; the released code has no 2-layer linear structure,
+    # so those rows take its 2-layer values, 10 and 4 on both datasets.
+    ('repro_rbm_1_lin', 'mnist_dynamic'): 12.,
+    ('repro_rbm_1_lin', 'omniglot'): 14.,
+    ('repro_rolfe_1_lin', 'mnist_dynamic'): 5.,
+    ('repro_rolfe_1_lin', 'omniglot'): 4.,
+    ('repro_directed_joint_1_lin', 'mnist_dynamic'): 12.,
+    ('repro_directed_marginal_1_lin', 'omniglot'): 14.,
+    ('repro_rbm_2_lin', 'mnist_dynamic'): 10.,
+    ('repro_rbm_2_lin', 'omniglot'): 10.,
+    ('repro_rolfe_2_lin', 'mnist_dynamic'): 4.,
+    ('repro_rolfe_2_lin', 'omniglot'): 4.,
+    ('repro_directed_joint_2_lin', 'omniglot'): 10.,
+    ('repro_directed_marginal_2_lin', 'mnist_dynamic'): 10.,
+    ('table2_rbm_1_lin', 'mnist_static'): 12.,
+    ('table2_rolfe_2_lin', 'omniglot'): 4.,
 }
+
+# Table 2's columns, each at 1 and 2 latent layers, linear and nonlinear.
+TABLE2_COLUMNS = ('rbm', 'rolfe', 'directed_joint', 'directed_marginal')
+TABLE2_STRUCTURES = {'1_lin': '1-layer-lin', '2_lin': '2-layer-lin',
+                     '1_nonlin': '1-layer-nonlin', '2_nonlin': '2-layer-nonlin'}
 
 
 @pytest.mark.parametrize('name', sorted(presets.PRESETS))
@@ -38,6 +60,24 @@ def test_released_beta_follows_the_dataset(key):
   train = presets.get_preset(name, dataset)['train']
   assert train['dataset'] == dataset
   assert train['beta_start'] == train['beta_end'] == RELEASED[key]
+
+
+@pytest.mark.parametrize('column', TABLE2_COLUMNS)
+@pytest.mark.parametrize('row', sorted(TABLE2_STRUCTURES))
+def test_table2_rows_share_the_protocol_of_their_structure(column, row):
+  released = presets.get_preset(f'table2_{column}_{row}')
+  repro = presets.get_preset(f'repro_{column}_{row}')
+  for preset in (released, repro):
+    assert preset['model']['struct'] == TABLE2_STRUCTURES[row]
+    assert preset['model']['batch_norm']
+    assert preset['model']['prior'] == (
+        'factorial' if column.startswith('directed') else 'rbm')
+  assert released['train']['dataset'] == 'mnist_static'
+  assert repro['train']['dataset'] == 'mnist_dynamic'
+  assert repro['train']['beta_start'] == released['train']['beta_start']
+  nonlin = presets.get_preset(f'repro_{column}_{row[0]}_nonlin')['train']
+  assert {k: v for k, v in repro['train'].items() if 'beta' not in k} == {
+      k: v for k, v in nonlin.items() if 'beta' not in k}
 
 
 def test_default_dataset_keeps_the_mnist_beta():

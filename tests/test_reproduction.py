@@ -59,15 +59,39 @@ def test_report_sections_are_rewritten_and_checked(runs, tmp_path):
   runs_dir, spec = runs
   report = tmp_path / 'REPORT.md'
   report.write_text('intro\n<!-- table:t -->\nstale\n<!-- /table:t -->\n'
-                    '<!-- table:orderings -->\n<!-- /table:orderings -->\nend\n')
+                    '<!-- table:orderings -->\n<!-- /table:orderings -->\n'
+                    '<!-- table:orderings_count -->\n'
+                    '<!-- /table:orderings_count -->\nend\n')
   sections = reproduction.render(spec, runs_dir)
   assert reproduction.update_report(str(report), sections)
   text = report.read_text()
   assert 'stale' not in text and '| A | 90.00 |' in text
   assert '| A < B |' in text and '| yes |' in text and '| reversed |' in text
+  assert ('Orderings checked: 2 (holds: 1, reversed: 1, not resolved: 0).'
+          in text)
   assert not reproduction.update_report(str(report), sections)
   with pytest.raises(ValueError, match='no section <!-- table:t -->'):
     reproduction.updated_text('no markers', sections)
+
+
+def test_orderings_count_names_the_single_seed_ones(runs):
+  runs_dir, _ = runs
+  spec = {'tables': [{'name': 't', 'rows': [
+      {'label': 'A', 'runs': ['a/s1']}, {'label': 'B', 'runs': ['b/s1']},
+      {'label': 'A3', 'runs': ['a/s1', 'a/s2', 'a/s3']},
+      {'label': 'B3', 'runs': ['b/s1', 'b/s2', 'b/s3']}]}],
+          'orderings': [{'better': 'A', 'worse': 'B'},
+                        {'better': 'A3', 'worse': 'B3'}]}
+  assert reproduction.render(spec, runs_dir)['orderings_count'] == (
+      'Orderings checked: 2 (holds: 2, reversed: 0, not resolved: 0; 1 of '
+      'them on one seed).')
+
+
+def test_an_ordering_of_an_unknown_row_is_named(runs):
+  runs_dir, spec = runs
+  spec['orderings'] = [{'better': 'A', 'worse': 'C'}]
+  with pytest.raises(ValueError, match="worse='C' is not the label"):
+    reproduction.render(spec, runs_dir)
 
 
 def test_the_report_matches_the_tracked_runs():
