@@ -97,11 +97,14 @@ def verdict(summary):
           'reversed' if summary['reversed'] else 'not resolved')
 
 
-def ordering_summaries(spec, runs_dir):
-  """[(ordering of `tables.json`, its `ordering_summary`)] in spec order."""
+def ordering_summaries(spec, runs_dir, key='orderings'):
+  """[(ordering of `tables.json`, its `ordering_summary`)] in spec order.
+
+  `key` is 'orderings' (the paper's) or 'comparisons' (differences the
+  paper does not state, such as what a hardware graph costs)."""
   rows = {row['label']: row for table in spec['tables']
           for row in table['rows']}
-  for ordering in spec['orderings']:
+  for ordering in spec[key]:
     for side in ('better', 'worse'):
       if ordering[side] not in rows:
         raise ValueError(f'Ordering {side}={ordering[side]!r} is not the label '
@@ -109,7 +112,7 @@ def ordering_summaries(spec, runs_dir):
   return [(ordering, ordering_summary(runs_dir,
                                       rows[ordering['better']]['runs'],
                                       rows[ordering['worse']]['runs']))
-          for ordering in spec['orderings']]
+          for ordering in spec[key]]
 
 
 def render_orderings(summaries):
@@ -135,6 +138,19 @@ def render_orderings_count(summaries):
   return text + (f'; {single} of them on one seed).' if single else ').')
 
 
+def render_comparisons(summaries):
+  """Markdown table of comparisons: B - A per seed, the cost of B."""
+  lines = ['| comparison | B - A (nats), per seed | mean ± error | seeds |',
+           '| --- | --- | --- | --- |']
+  for comparison, summary in summaries:
+    error = max(summary['paired_stderr'], summary['seed_stderr'])
+    per_seed = ', '.join(f'{-d:+.2f}' for d in summary['per_seed'])
+    lines.append(f'| A = {comparison["better"]}, B = {comparison["worse"]} | '
+                 f'{per_seed} | {-summary["difference"]:+.2f} ± {error:.2f} '
+                 f'| {len(summary["per_seed"])} |')
+  return '\n'.join(lines)
+
+
 def render(spec, runs_dir):
   """{section name: markdown} for every table, the orderings and their count."""
   sections = {table['name']: render_table(table, runs_dir)
@@ -143,6 +159,9 @@ def render(spec, runs_dir):
     summaries = ordering_summaries(spec, runs_dir)
     sections['orderings'] = render_orderings(summaries)
     sections['orderings_count'] = render_orderings_count(summaries)
+  if spec.get('comparisons'):
+    sections['comparisons'] = render_comparisons(
+        ordering_summaries(spec, runs_dir, 'comparisons'))
   return sections
 
 

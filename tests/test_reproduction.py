@@ -104,3 +104,14 @@ def test_the_report_matches_the_tracked_runs():
     text = f.read()
   assert reproduction.updated_text(text, sections) == text, (
       'REPRODUCTION.md has drifted: run python bin/reproduction.py')
+
+
+def test_comparisons_report_the_cost_of_b(runs):
+  """A comparison (not an ordering of the paper) reports B - A: B's runs
+  are a nat worse per image, so about +1."""
+  runs_dir, spec = runs
+  spec['comparisons'] = [{'better': 'A', 'worse': 'B'}]
+  line = reproduction.render(spec, runs_dir)['comparisons'].splitlines()[2]
+  cells = [c.strip() for c in line.strip('|').split('|')]
+  assert cells[0] == 'A = A, B = B' and cells[3] == '3'
+  assert all(0.7 < float(d) < 1.3 for d in cells[1].split(', '))
