@@ -7,19 +7,97 @@ Importing this package (which every binary does before TensorFlow) makes
 SIGINT and SIGTERM end the program with one `error:` line and status
 `EXIT_STOPPED`, from the first second on; a training loop takes them over
 while it runs, to save a checkpoint first.
+
+It also imports TensorFlow quietly (`quiet_start`): TensorFlow's C++ start-up
+lines (absl's pre-initialisation notice, oneDNN and CPU-feature INFO lines,
+and on a machine without a GPU the failed `cuInit`) are written to file
+descriptor 2 by static initialisers, before Python could set a log level, so
+they are captured there and dropped; every other line written meanwhile is
+passed on. `--verbosity=0` (or higher), `-v 0`, the environment variable
+`DVAE_TF_STARTUP_LOGS=1`, or a `TF_CPP_MIN_LOG_LEVEL` set by the caller show
+them all.
 """
 
 import os
+import re
 import signal
 import sys
+import tempfile
 
 # The exit status of a program stopped by SIGINT or SIGTERM (EX_TEMPFAIL):
 # rerun the same command (a training resumes from its last checkpoint).
 EXIT_STOPPED = 75
 
-# Before TensorFlow is imported: its C++ INFO and WARNING lines would land in
-# the progress output (errors still show).
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Lines TensorFlow writes while it starts that report no fault: glog-style
+# INFO and WARNING lines ('I1203 ...', 'W0000 ...'), absl's notice that it
+# is not initialised yet, and the continuation of the CPU-feature line.
+_STARTUP_NOISE = re.compile(
+    r'^([IW]\d{4} \d\d:\d\d:\d\d|'
+    r'WARNING: All log messages before absl::InitializeLog|'
+    r'To enable the following instructions:)')
+# A failed cuInit is an error only where there is a GPU to initialise.
+_NO_GPU_NOISE = re.compile(r'^E\d{4} .*(failed call to cuInit|cuda_platform)')
+
+
+def _wants_startup_logs(argv, environ):
+  if environ.get('DVAE_TF_STARTUP_LOGS', '') not in ('', '0'):
+    return True
+  if 'TF_CPP_MIN_LOG_LEVEL' in environ:
+    return True
+  for i, arg in enumerate(argv):
+    value = None
+    if arg.startswith('--verbosity='):
+      value = arg.split('=', 1)[1]
+    elif arg in ('--verbosity', '-v') and i + 1 < len(argv):
+      value = argv[i + 1]
+    if value is not None:
+      try:
+        return int(value) >= 0
+      except ValueError:
+        return False  # absl refuses it later, with its own line.
+  return False
+
+
+def startup_lines_to_keep(text, have_gpu):
+  """The lines of TensorFlow's start-up output that are not `_STARTUP_NOISE`
+  (nor, without a GPU, the failed cuInit)."""
+  return [line for line in text.splitlines()
+          if line.strip() and not _STARTUP_NOISE.match(line)
+          and (have_gpu or not _NO_GPU_NOISE.match(line))]
+
+
+def quiet_start(argv=None, environ=None):
+  """Imports TensorFlow and finds its devices with file descriptor 2
+  captured, then writes back what `startup_lines_to_keep` keeps (everything
+  if the import fails, or if `_wants_startup_logs`)."""
+  argv = sys.argv if argv is None else argv
+  environ = os.environ if environ is None else environ
+  if 'tensorflow' in sys.modules or _wants_startup_logs(argv, environ):
+    return
+  environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # Its own later lines.
+  sys.stderr.flush()
+  saved = os.dup(2)
+  have_gpu, failed = False, True
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      have_gpu = bool(tf.config.list_physical_devices('GPU'))
+      failed = False
+    except SystemExit:  # A signal while starting (`_stop`): its one line.
+      failed = False
+      raise
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode('utf-8', 'replace')
+      lines = (text.splitlines() if failed else
+               startup_lines_to_keep(text, have_gpu))
+      for line in lines:
+        print(line, file=sys.stderr)
+      sys.stderr.flush()
 
 
 def _stop(signum, frame):
@@ -35,3 +113,4 @@ def _stop(signum, frame):
 # Before TensorFlow is imported, which takes seconds.
 for _signal in (signal.SIGINT, signal.SIGTERM):
   signal.signal(_signal, _stop)
+quiet_start()

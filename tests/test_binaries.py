@@ -1,0 +1,54 @@
+"""The binaries start quietly: TensorFlow's start-up lines are not shown,
+anything else written while it starts is."""
+
+import os
+import subprocess
+import sys
+
+from dvae_tf import binaries
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# What TensorFlow 2.21 writes while it starts on a machine without a GPU.
+STARTUP = '''\
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796356997.782884   10583 port.cc:153] oneDNN custom operations are on.
+I0000 00:00:1796356997.783255   10583 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1796356997.827472   10583 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+E0000 00:00:1796357002.865721   10583 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+'''
+REAL = ('E0000 00:00:1796357002.9   10583 op_kernel.cc:1] Something broke\n'
+        '/x/y.py:3: DeprecationWarning: old\n')
+
+
+def test_startup_noise_is_dropped_and_real_lines_kept():
+  kept = binaries.startup_lines_to_keep(STARTUP + REAL, have_gpu=False)
+  assert kept == REAL.splitlines()
+  # Where there is a GPU, a failed cuInit is an error worth seeing.
+  kept = binaries.startup_lines_to_keep(STARTUP, have_gpu=True)
+  assert len(kept) == 1 and 'cuInit' in kept[0]
+
+
+def test_verbosity_or_the_environment_bring_the_lines_back():
+  wants = binaries._wants_startup_logs  # pylint: disable=protected-access
+  assert not wants(['train'], {})
+  assert not wants(['train', '--verbosity=-1'], {})
+  assert wants(['train', '--verbosity=0'], {})
+  assert wants(['train', '-v', '1'], {})
+  assert wants(['train'], {'DVAE_TF_STARTUP_LOGS': '1'})
+  assert wants(['train'], {'TF_CPP_MIN_LOG_LEVEL': '0'})
+
+
+def test_dvae_train_demo_prints_no_tensorflow_startup_lines(tmp_path):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('TF_CPP_MIN_LOG_LEVEL', 'DVAE_TF_STARTUP_LOGS')}
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'train.py'), '--preset=demo',
+       '--num_steps=1', f'--model_dir={tmp_path}'],
+      capture_output=True, text=True, timeout=300, check=True, env=env)
+  lines = out.stderr.splitlines()
+  assert not [l for l in lines if l[:1] in 'IWE' and l[1:5].isdigit()], (
+      out.stderr)
+  assert not [l for l in lines if 'absl::InitializeLog' in l], out.stderr
+  assert '"step": 1' in out.stdout
