@@ -11,10 +11,15 @@ From the bottom up (no module imports one above it):
   smoothings, latent types and priors are registries of named classes.
 - `models`: `DiscreteVAE` and its two models, `FeedForwardDVAE` (Secs. 4-5)
   and `DVAEpp` (Sec. 6); `models.config` describes and builds either.
-- `data`, `training`, `evaluation`, `evaluation_report`, `export`: datasets,
-  the training loop, the importance-weighted bound, scored run directories,
-  SavedModels; `presets` names the paper's experiments; `binaries` are the
-  command-line programs; `benchmarks` their measurements.
+- `data`, `train_config`, `run_dir`, `evaluation`, `evaluation_report`,
+  `export`: datasets, how to train (`TrainConfig`), what a run directory is
+  (its config record, checkpoints, best checkpoint, training mean, and
+  `restore_model`), the importance-weighted bound, scored run directories,
+  SavedModels; `presets` names the paper's experiments.
+- `training`: the loop of `dvae-train` (steps, then one hook per concern);
+  only the programs import it: `binaries` (the command-line programs and
+  their flags, `binaries.cli`) and `benchmarks` (their measurements). The
+  models also train with Keras' own `fit`.
 """
 
 __version__ = '0.1.0'

@@ -15,6 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# The paper's k for test log-likelihoods (Sec. 7), and images per batch.
+NUM_IMPORTANCE_SAMPLES = 4000
+BATCH_SIZE = 100
+
 
 def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
                               chunk_size=None):
@@ -77,7 +81,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
   return total - tf.math.log(tf.cast(num_samples, total.dtype))
 
 
-def per_image_nll(model, images, num_samples, batch_size=100, seed=0,
+def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
                   verbose=False, strategy=None):
   """-L_k (nats) of each of `images`, float64 [N].
 

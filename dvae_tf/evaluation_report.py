@@ -31,7 +31,6 @@ from dvae_tf import distribute
 from dvae_tf import evaluation
 from dvae_tf import ranges
 from dvae_tf import run_dir as run_dir_lib
-from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 
@@ -124,15 +123,15 @@ def write_evaluation(model_dir, split, result, nll):
         'permissions, then evaluate again to save it.', result) from None
 
 
-def evaluate_run(model_dir, split='test', num_importance_samples=4000,
-                 batch_size=100, max_images=0, ais_chains=PAPER_AIS_CHAINS,
+def evaluate_run(model_dir, split='test', num_importance_samples=evaluation.NUM_IMPORTANCE_SAMPLES,
+                 batch_size=evaluation.BATCH_SIZE, max_images=0, ais_chains=PAPER_AIS_CHAINS,
                  ais_betas=PAPER_AIS_BETAS, seed=0, data_dir=None,
                  compare_with=None, checkpoint=None, verbose=False,
                  strategy=None):
   """Scores `model_dir` on `split`; writes and returns its evaluation.
 
   Args:
-    model_dir: a directory written by `training.train`.
+    model_dir: a run directory (`dvae_tf.run_dir`).
     split: a key of `data.SPLITS`.
     num_importance_samples: k of the bound.
     batch_size: images per batch.
@@ -164,7 +163,7 @@ def evaluate_run(model_dir, split='test', num_importance_samples=4000,
   ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  run = training.restore_model(model_dir, data_dir, strategy=strategy,
+  run = run_dir_lib.restore_model(model_dir, data_dir, strategy=strategy,
                                checkpoint=checkpoint)
   chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
   if chief:

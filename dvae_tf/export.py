@@ -63,7 +63,6 @@ from dvae_tf import evaluation
 from dvae_tf import evaluation_report
 from dvae_tf import ranges
 from dvae_tf import run_dir
-from dvae_tf import training
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 METADATA_FILE = 'metadata.json'
@@ -288,7 +287,7 @@ class ServingModule(tf.Module):
 
   The module holds the signature functions and the `tf.Variable`s behind the
   model's weights, not the model: Keras 3 layers held in Python lists are not
-  tracked through the model object (see `training.make_checkpoint`), and
+  tracked through the model object (see `run_dir.make_checkpoint`), and
   Keras variables tracked as such save a copy that a TF1 session (TF Serving,
   `saved_model_cli run`) never restores ("Could not find variable").
 
@@ -493,7 +492,7 @@ def export(model_dir, export_dir, version=None, data_dir=None,
   """Exports the latest checkpoint of `model_dir`; see the module docstring.
 
   Args:
-    model_dir: a directory written by `training.train`.
+    model_dir: a run directory (`dvae_tf.run_dir`).
     export_dir: the model's base path for TF Serving.
     version: a positive integer (default: the next free one).
     data_dir: where the dataset files are (for the training-set mean).
@@ -516,7 +515,7 @@ def export(model_dir, export_dir, version=None, data_dir=None,
   ranges.check_seed('seed', seed)
   version_path(export_dir, version)
   run_dir.check_directory(export_dir, 'export_dir')
-  run = training.restore_model(model_dir, data_dir, checkpoint=checkpoint)
+  run = run_dir.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_betas=ais_betas,
       seed=evaluation_report.ais_seed(seed))

@@ -5,6 +5,9 @@ import tensorflow as tf
 
 from dvae_tf import run_dir
 
+# Samples in one grid (a TensorBoard grid while training, `dvae-sample`).
+GRID_SAMPLES = 64
+
 
 def grid(images, num_columns=None, pad=1):
   """Tiles images [N, H, W, C] in [0, 1] into one [rows*(H+pad), cols*(W+pad), C].

@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package='dvae_tf')
 class Adam(keras.optimizers.Adam):
   """`keras.optimizers.Adam` whose update step is one `ResourceApplyAdam`."""
 

@@ -1,6 +1,23 @@
-"""A training run's directory: its lock, its records and its checkpoints.
+"""A run directory: everything it is, in one place.
 
-`training.train` keeps a run directory consistent through faults:
+A run directory (`--model_dir`) holds:
+
+- `config.json` (CONFIG_FILE): the model and training configurations, the
+  record `restore_model` rebuilds the model from (`run_record`,
+  `check_run_config`, `load_run_config`);
+- `train_mean.npy` (TRAIN_MEAN_FILE): the training set's mean image, the
+  decoder bias's initial value, so a trained model restores without its data
+  (`train_mean`);
+- `checkpoints/`: the latest checkpoints (`make_checkpoint`: model weights,
+  the prior's persistent chains among them, optimizer and step), and
+  `checkpoints/best/` with `best.json`, the checkpoint of the best
+  validation score (`BestCheckpoint`, `best_prefix`);
+- `train/` (TensorBoard) and the `eval_<split>` records of
+  `evaluation_report`.
+
+`restore_model` rebuilds a trained model from it; evaluation, export and
+sampling use it, and training writes it. It is kept consistent through
+faults:
 
 - `RunLock`: one training per directory at a time (an exclusive `flock` on
   `.lock`, which holds the holder's process id); a second is refused with a
@@ -19,6 +36,7 @@
   the ones that remain, and leftovers of interrupted saves are removed.
 """
 
+import dataclasses
 import fcntl
 import glob
 import json
@@ -27,10 +45,22 @@ import re
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf import data
+from dvae_tf.models import config as config_lib
+from dvae_tf.train_config import TrainConfig
+
 CHECKPOINT_DIR = 'checkpoints'
+CONFIG_FILE = 'config.json'
+TRAIN_MEAN_FILE = 'train_mean.npy'
+# TrainConfig fields that may change on resume with `change_optimizer=True`.
+OPTIMIZER_FIELDS = ('learning_rate',)
+# The best checkpoint's folder (in CHECKPOINT_DIR) and its score's record.
+BEST = 'best'
+BEST_FILE = 'best.json'
 LOCK_FILE = '.lock'
 _CHECKPOINT_INDEX = re.compile(r'^ckpt-(\d+)\.index$')
 
@@ -259,3 +289,308 @@ def restorable_checkpoint(model_dir, warn=print, quarantine=True):
 
 def _step(prefix):
   return int(prefix.rsplit('-', 1)[1])
+
+
+# The run record: config.json.
+
+
+def run_record(model_config, train_config):
+  """What config.json holds: {'model': {...}, 'train': {...}}."""
+  return {'model': model_config.to_dict(),
+          'train': dataclasses.asdict(train_config)}
+
+
+def check_run_config(model_dir, model_config, train_config,
+                     change_optimizer=False):
+  """Checks a run against the record of `model_dir`; writes nothing.
+
+  A recorded config is compared after reading it back through the config
+  classes, so records written before a field existed (e.g. `kind`) or with
+  an old name of a prior compare by meaning.
+
+  Args:
+    model_dir: the run directory.
+    model_config, train_config: the run asked for.
+    change_optimizer: accept other values of `OPTIMIZER_FIELDS` (e.g. a
+      lower learning rate after a divergence).
+
+  Returns:
+    The record to write: None if config.json exists and matches, else the
+    new record (a new run, or a resume with changed optimizer settings,
+    whose history `resumed` lists the changes).
+
+  Raises:
+    ValueError: the configuration differs, or the directory has
+      checkpoints but no config.json.
+  """
+  path = os.path.join(model_dir, CONFIG_FILE)
+  record = run_record(model_config, train_config)
+  if not os.path.exists(path):
+    found = checkpoints_on_disk(checkpoint_dir(model_dir))
+    if found:
+      raise ValueError(
+          f'{model_dir!r} has checkpoints but no {CONFIG_FILE}, which says '
+          'how they were trained; put the run\'s config.json back, or train '
+          'into a new --model_dir.')
+    return record
+  previous_model, previous_train = load_run_config(model_dir)
+  previous = run_record(previous_model, previous_train)
+  if previous == record:
+    return None
+  changed = sorted((part, key) for part in record for key in record[part]
+                   if previous[part].get(key) != record[part][key])
+  names = ', '.join(f'{part}.{key}' for part, key in changed)
+  optimizer_only = all(part == 'train' and key in OPTIMIZER_FIELDS
+                       for part, key in changed)
+  if not (optimizer_only and change_optimizer):
+    hint = (' (to resume with other optimizer settings, add '
+            '--change_optimizer_settings)' if optimizer_only else '')
+    raise ValueError(
+        f'{model_dir} holds a run with a different configuration (changed: '
+        f'{names}){hint}. Resume it with the same flags, or train into a new '
+        '--model_dir.')
+  with open(path) as f:
+    history = json.load(f).get('resumed', [])
+  record['resumed'] = history + [{
+      'changed': {f'{part}.{key}': [previous[part][key], record[part][key]]
+                  for part, key in changed}}]
+  return record
+
+
+def load_run_config(model_dir):
+  """(model config of either kind, TrainConfig) of a trained model directory."""
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f'No {CONFIG_FILE} in {model_dir!r}: is --model_dir a directory '
+        'written by bin/train.py?')
+  try:
+    with open(path) as f:
+      record = json.load(f)
+    return (config_lib.config_from_dict(record['model']),
+            TrainConfig(**record['train']))
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ValueError(f'{path} is not valid JSON ({e}); restore it from the '
+                     'run\'s original config.json.') from None
+  except (KeyError, TypeError, AttributeError) as e:
+    raise ValueError(f'{path} is not a run record ({type(e).__name__}: {e}); '
+                     'expected {"model": {...}, "train": {...}} as written by '
+                     'bin/train.py.') from None
+  except ValueError as e:
+    raise ValueError(f'{path}: {e}') from None
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoredRun:
+  """A trained model restored from its directory.
+
+  Attributes:
+    model: the model, at the latest checkpoint.
+    model_config: its model config (either kind).
+    train_config: its `TrainConfig`.
+    step: the training steps the checkpoint holds.
+  """
+  model: object
+  model_config: object
+  train_config: TrainConfig
+  step: int
+
+
+def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
+  """The trained model of `model_dir`, a `RestoredRun`.
+
+  Args:
+    model_dir: a directory written by `train`.
+    data_dir: where the dataset is (only for directories without
+      train_mean.npy).
+    strategy: the `tf.distribute.Strategy` to build under.
+    checkpoint: a checkpoint name ('ckpt-N'), 'best' (the best validation
+      score, `dvae_tf.validation`) or a path; default the newest, which must
+      read back completely.
+
+  Raises:
+    FileNotFoundError: no config.json or no checkpoint.
+    ValueError: the newest checkpoint (or the one asked for) is unreadable;
+      the message names the newest readable one.
+  """
+  model_config, train_config = load_run_config(model_dir)
+  directory = checkpoint_dir(model_dir)
+  if checkpoint is None:
+    prefix = newest_checkpoint(directory)
+    if prefix is None:
+      raise FileNotFoundError(f'No checkpoint in {directory}: train the model '
+                              'first (bin/train.py).')
+  elif checkpoint == BEST:
+    prefix = best_prefix(model_dir)
+  else:
+    prefix = (checkpoint if os.path.dirname(checkpoint)
+              else os.path.join(directory, checkpoint))
+  error = read_error(prefix)
+  if error:
+    readable = restorable_checkpoint(model_dir, warn=lambda _: None,
+                                             quarantine=False)
+    fallback = (f'pass --checkpoint={os.path.basename(readable)} (the newest '
+                'readable one), or rerun training to set it aside' if readable
+                else 'no readable checkpoint remains; retrain')
+    raise ValueError(f'Checkpoint {prefix} cannot be read ({error}); '
+                     f'{fallback}.')
+  model, optimizer = build_model_and_optimizer(
+      model_config, train_config, data_dir,
+      strategy or tf.distribute.get_strategy(), model_dir)
+  check_checkpoint_matches(model, prefix, model_dir)
+  make_checkpoint(model, optimizer).restore(prefix).expect_partial()
+  return RestoredRun(model, model_config, train_config,
+                     int(optimizer.iterations.numpy()))
+
+
+def check_checkpoint_matches(model, prefix, model_dir):
+  """Checks that checkpoint `prefix` holds `model`'s weights, shape by shape.
+
+  A config.json edited by hand builds another model, which would fail deep
+  inside the restore (with TensorFlow's warnings about unrestored values).
+  Checkpoints that list no weights by position (version 0.1) are not checked.
+
+  Raises:
+    ValueError: the shapes differ; the message names the first difference.
+  """
+  shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+  saved = {int(match.group(1)): shape for match, shape in (
+      (re.fullmatch(r'weights/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE', name), shape)
+      for name, shape in shapes.items()) if match}
+  if not saved:
+    return
+  built = [list(w.shape) for w in model.weights]
+  if [saved.get(i) for i in range(len(saved))] == built:
+    return
+  first = next(i for i in range(max(len(built), len(saved)))
+               if i >= len(built) or saved.get(i) != built[i])
+  what = (f'weight {first} ({model.weights[first].path}) has shape '
+          f'{built[first]} in the model {CONFIG_FILE} describes but '
+          f'{saved.get(first)} in the checkpoint' if first < len(built) else
+          f'the checkpoint holds {len(saved)} weights, the model '
+          f'{len(built)}')
+  raise ValueError(
+      f'{os.path.join(model_dir, CONFIG_FILE)} does not describe the model '
+      f'of {prefix}: {what}. Was it edited? Put back the run\'s original '
+      f'{CONFIG_FILE} (the one training wrote).')
+
+
+def make_checkpoint(model, optimizer):
+  """A checkpoint of every model weight (by position) and the optimizer.
+
+  Keras 3 layers held in Python lists are not tracked by `tf.train.Checkpoint`
+  through the model object, so the weights are also listed explicitly; the
+  order of `model.weights` is fixed by the model's construction.
+  """
+  return tf.train.Checkpoint(model=model, weights=list(model.weights),
+                             optimizer=optimizer)
+
+
+def train_mean(train_config, data_dir=None, model_dir=None, save=True):
+  """The training set's mean image, which initialises the decoder's bias.
+
+  Stored in `model_dir` (TRAIN_MEAN_FILE, atomically) when a run starts, so
+  a trained model restores (for sampling, evaluation on other data, export)
+  without the training data; computed from `data_dir` for older model
+  directories, and by workers other than the chief (`save=False`).
+  """
+  path = model_dir and os.path.join(model_dir, TRAIN_MEAN_FILE)
+  shape = data.image_shape(train_config.dataset)
+  if path and os.path.exists(path):
+    try:
+      mean = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+      raise ValueError(f'{path} cannot be read ({e}); delete it to recompute '
+                       'it from the dataset (--data_dir).') from None
+    if (mean.shape != tuple(shape) or not np.all(np.isfinite(mean)) or
+        mean.min() < 0. or mean.max() > 1.):
+      raise ValueError(
+          f'{path} is not the mean image of {train_config.dataset} (shape '
+          f'{mean.shape}, values in [{np.nanmin(mean)}, {np.nanmax(mean)}]; '
+          f'expected {tuple(shape)} in [0, 1]); delete it to recompute it '
+          'from the dataset (--data_dir).')
+    return mean
+  mean = data.train_mean(train_config.dataset, data_dir=data_dir)
+  if not np.all(np.isfinite(mean)):
+    raise ValueError(f'The mean training image of {train_config.dataset} is '
+                     'not finite; check the dataset files in --data_dir.')
+  if path and save:
+    write_atomic(path, lambda f: np.save(f, mean), binary=True)
+  return mean
+
+
+def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
+                              model_dir=None, save_mean=True):
+  """(model, optimizer) of a run, built under `strategy`, seeded by the
+  run's seed; the model trains by `train_config` (`set_train_config`)."""
+  mean = train_mean(train_config, data_dir, model_dir, save=save_mean)
+  # Seeded initialization: a run is reproducible from its flags alone.
+  keras.utils.set_random_seed(train_config.seed)
+  with strategy.scope():
+    model = config_lib.build_model(
+        model_config, mean, binary=data.is_binary(train_config.dataset))
+    model.build()
+    model.set_train_config(train_config)
+    optimizer = train_config.make_optimizer()
+    optimizer.build(model.trainable_variables)
+  return model, optimizer
+
+
+# The best checkpoint (kept by validation during training).
+
+
+def best_dir(model_dir):
+  return os.path.join(checkpoint_dir(model_dir), BEST)
+
+
+def read_best(model_dir):
+  """The record of the kept best checkpoint, or None."""
+  path = os.path.join(best_dir(model_dir), BEST_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def best_prefix(model_dir):
+  """The prefix of the kept best checkpoint.
+
+  Raises:
+    FileNotFoundError: there is none (training ran without validate_every).
+  """
+  record = read_best(model_dir)
+  if record is None:
+    raise FileNotFoundError(
+        f'No best checkpoint in {best_dir(model_dir)}: train with '
+        '--validate_every=N to keep one.')
+  return os.path.join(best_dir(model_dir), record['checkpoint'])
+
+
+class BestCheckpoint:
+  """Keeps the checkpoint of the best validation score (lowest NLL)."""
+
+  def __init__(self, checkpoint, model_dir, record=None):
+    """Keeps the best checkpoint in `best_dir(model_dir)`.
+
+    Args:
+      checkpoint: the `tf.train.Checkpoint` to save.
+      model_dir: the run directory (a non-chief worker: its own folder).
+      record: the best record so far (default: the one in `model_dir`).
+    """
+    self._dir = best_dir(model_dir)
+    self._manager = tf.train.CheckpointManager(checkpoint, self._dir,
+                                               max_to_keep=1)
+    self.record = read_best(model_dir) if record is None else record
+
+  def better(self, nll):
+    """Whether `nll` beats the kept score."""
+    return self.record is None or nll < self.record['nll']
+
+  def keep(self, step, nll, stderr, num_images, num_samples):
+    """Saves the current state as the best, with its score."""
+    prefix = self._manager.save(checkpoint_number=step)
+    self.record = {'checkpoint': os.path.basename(prefix), 'step': int(step),
+                   'nll': float(nll), 'stderr': float(stderr),
+                   'num_images': int(num_images),
+                   'num_importance_samples': int(num_samples)}
+    write_json_atomic(os.path.join(self._dir, BEST_FILE), self.record)

@@ -12,6 +12,7 @@ PIECEWISE_PHASES = ((0.02, 0.1), (0.6, 1.), (0.75, 1. / 3.), (0.95, 0.1),
                     (1.0, 1. / 33.))
 
 
+@keras.saving.register_keras_serializable(package='dvae_tf')
 class PiecewiseLearningRate(keras.optimizers.schedules.LearningRateSchedule):
   """lr/10 for the first 2% of steps, lr to 60%, lr/3 to 75%, lr/10 to 95%, lr/33."""
 
@@ -30,6 +31,7 @@ class PiecewiseLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     return {'learning_rate': self.learning_rate, 'num_steps': self.num_steps}
 
 
+@keras.saving.register_keras_serializable(package='dvae_tf')
 class ConstantLearningRate(keras.optimizers.schedules.LearningRateSchedule):
   """lr at every step: the Table 1 protocol (Sec. 7.1, no decay)."""
 

@@ -15,6 +15,7 @@ from dvae_tf import export
 from dvae_tf import graphs
 from dvae_tf import ocean
 from dvae_tf import priors
+from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.models import config as config_lib
@@ -93,7 +94,7 @@ def test_groups_that_cannot_follow_the_colours_are_refused(tmp_path):
 
 
 def test_train_restore_and_resume_keep_the_graph(chimera_run):
-  run = training.restore_model(chimera_run)
+  run = run_dir.restore_model(chimera_run)
   prior = run.model.prior
   assert prior.graph == graphs.parse_graph('chimera:1,2')
   with open(os.path.join(chimera_run, 'config.json')) as f:
@@ -120,7 +121,7 @@ def test_saved_model_answers_sample_and_log_likelihood(chimera_run, tmp_path):
                    tf.float32)
   ll = loaded.signatures['log_likelihood'](
       images=images, num_importance_samples=tf.constant(4))['log_likelihood']
-  model = training.restore_model(chimera_run).model
+  model = run_dir.restore_model(chimera_run).model
   model.prior.refresh_log_normalizer()
   np.testing.assert_allclose(
       ll, evaluation.importance_weighted_bound(
@@ -195,7 +196,7 @@ def test_simulated_annealing_samples_the_machine(rng):
 
 
 def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
-  model = training.restore_model(chimera_run).model
+  model = run_dir.restore_model(chimera_run).model
   sampler, kwargs = ocean.simulated_annealing()
   z = ocean.sample_machine(model.prior.machine(), sampler, 4, seed=1,
                            **kwargs)

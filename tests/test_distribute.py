@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from dvae_tf import distribute
-from dvae_tf import training
+from dvae_tf import run_dir
 from tests import test_training
 from tests.test_training import REPO
 
@@ -45,7 +45,7 @@ from dvae_tf import distribute
 STRATEGY = (distribute.make_strategy('mirrored', cpu_devices=2)
             if sys.argv[2] == 'mirrored' else distribute.make_strategy(sys.argv[2]))
 import numpy as np
-from dvae_tf import evaluation_report, training
+from dvae_tf import evaluation_report, run_dir, training
 from tests.test_distribute import TRAIN
 from tests.test_training import MODEL
 """
@@ -82,13 +82,13 @@ def _start_workers(model_dir, ports):
 
 
 def _newest_step(model_dir):
-  found = training.run_dir.checkpoints_on_disk(
-      training.run_dir.checkpoint_dir(model_dir))
+  found = run_dir.checkpoints_on_disk(
+      run_dir.checkpoint_dir(model_dir))
   return found[0][0] if found else 0
 
 
 def _weights(model_dir):
-  run = training.restore_model(model_dir)
+  run = run_dir.restore_model(model_dir)
   # In model order: restoring twice in one process renames the layers.
   return run.step, [(v.path, v.numpy()) for v in run.model.weights]
 
@@ -205,7 +205,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
 EVAL_SCRIPT = PRELUDE + """
 import tensorflow as tf
 from dvae_tf import evaluation
-run = training.restore_model(sys.argv[1], strategy=STRATEGY)
+run = run_dir.restore_model(sys.argv[1], strategy=STRATEGY)
 images = np.random.default_rng(0).uniform(size=(77, 28, 28, 1)) < 0.3
 images = images.astype(np.float32)
 one = evaluation.per_image_nll(run.model, images, 9, batch_size=10, seed=3,

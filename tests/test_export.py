@@ -16,6 +16,7 @@ from dvae_tf import data
 from dvae_tf import evaluation
 from dvae_tf import export
 from dvae_tf import models
+from dvae_tf import run_dir
 from dvae_tf import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,7 +65,7 @@ def exported(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def live(exported):
-  model = training.restore_model(exported.model_dir).model
+  model = run_dir.restore_model(exported.model_dir).model
   model.prior.refresh_log_normalizer()  # The export's log Z (exact).
   return model
 

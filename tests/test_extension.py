@@ -17,6 +17,7 @@ from dvae_tf import objectives
 from dvae_tf import priors
 from dvae_tf import sampling
 from dvae_tf import smoothing
+from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.distributions import OverlappingExponential
 from dvae_tf.models import config as config_lib
@@ -74,7 +75,7 @@ def test_new_prior_and_smoothing_train_evaluate_export(registered, tmp_path):
   result = training.train(model_config, train_config, model_dir,
                           verbose=False)
   assert result['step'] == 4 and np.isfinite(result['bound'])
-  run = training.restore_model(model_dir)
+  run = run_dir.restore_model(model_dir)
   assert isinstance(run.model.prior, FixedLogitsPrior)
   assert run.model.global_latent.smoothing is HOT_EXPONENTIAL
   evaluation = evaluation_report.evaluate_run(
@@ -149,7 +150,7 @@ def test_new_graph_family_trains_a_feed_forward_model(ladder_family, tmp_path):
   assert result['step'] == 4 and np.isfinite(result['bound'])
   # The run restores without the family: its graph is recorded.
   del graphs.GRAPH_FAMILIES['ladder']
-  prior = training.restore_model(model_dir).model.prior
+  prior = run_dir.restore_model(model_dir).model.prior
   graphs.register_graph_family('ladder', ladder)
   assert prior.graph == ladder(5) and prior.group_sizes == [5, 5]
   assert prior.refresh_log_normalizer().method == 'exact'

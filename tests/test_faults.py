@@ -24,7 +24,6 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import run_dir
-from dvae_tf import training
 from tests import test_training
 from tests.test_training import REPO
 
@@ -38,7 +37,8 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_management
 from tests.test_faults import TRAIN
 from tests.test_training import MODEL
-from dvae_tf import cli, training
+from dvae_tf import training
+from dvae_tf.binaries import cli
 fault = sys.argv[2]
 saves = []
 if fault == 'kill_before_state_file':
@@ -91,7 +91,7 @@ def finish(proc, timeout=300):
 
 
 def weights(model_dir):
-  run = training.restore_model(model_dir)
+  run = run_dir.restore_model(model_dir)
   return run.step, [v.numpy() for v in run.model.weights]
 
 
@@ -190,7 +190,7 @@ def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
   DAMAGE[damage](latest)
   with pytest.raises(ValueError, match=r'ckpt-40 cannot be read .*'
                      r'--checkpoint=ckpt-30'):
-    training.restore_model(model_dir)
+    run_dir.restore_model(model_dir)
   code, out, err = finish(child(model_dir))
   assert code == 0, err[-3000:]
   assert f'checkpoint {latest} cannot be read' in err

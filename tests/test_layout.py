@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvae_tf import run_dir
 from dvae_tf import training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -80,6 +81,33 @@ def test_no_import_cycles():
   assert find_cycle(graph) is None, ' -> '.join(find_cycle(graph))
 
 
+# The packages that may import the training package: the programs.
+TRAINING_CLIENTS = ('dvae_tf.training', 'dvae_tf.binaries', 'dvae_tf.benchmarks')
+
+
+def _within(module, packages):
+  return any(module == p or module.startswith(p + '.') for p in packages)
+
+
+def test_only_the_programs_import_the_training_package():
+  """Evaluation, export and sampling restore runs through `run_dir`."""
+  graph = import_graph()
+  assert 'dvae_tf.training.loop' in graph
+  importers = sorted(m for m, targets in graph.items()
+                     if not _within(m, TRAINING_CLIENTS) and
+                     any(_within(t, ('dvae_tf.training',)) for t in targets))
+  assert not importers, importers
+
+
+def test_the_layout_check_sees_an_import_of_training():
+  graph = {'dvae_tf.export': {'dvae_tf.training'},
+           'dvae_tf.binaries.train': {'dvae_tf.training.loop'}}
+  importers = [m for m, targets in graph.items()
+               if not _within(m, TRAINING_CLIENTS) and
+               any(_within(t, ('dvae_tf.training',)) for t in targets)]
+  assert importers == ['dvae_tf.export']
+
+
 def test_the_cycle_finder_finds_cycles():
   assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c',
                                                               'a']
@@ -105,7 +133,7 @@ def test_run_directories_of_version_0_1_restore(run, tmp_path):
   model_dir = tmp_path / run
   shutil.copytree(FIXTURES / run, model_dir)
   expected = json.loads((model_dir / 'expected.json').read_text())
-  restored = training.restore_model(str(model_dir))
+  restored = run_dir.restore_model(str(model_dir))
   assert restored.step == expected['step']
   model = restored.model
   np.testing.assert_array_equal(model.prior.chains.state.numpy(),

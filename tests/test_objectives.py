@@ -3,7 +3,6 @@
 import itertools
 
 import numpy as np
-import pytest
 from scipy import special
 import tensorflow as tf
 

@@ -18,8 +18,9 @@ from dvae_tf import data
 from dvae_tf import latents
 from dvae_tf import models
 from dvae_tf import schedules
+from dvae_tf import run_dir
 from dvae_tf import training
-from dvae_tf import validation
+from dvae_tf.training import hooks as training_hooks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -31,13 +32,14 @@ SCRIPT = f"""
 import sys
 sys.path.insert(0, {REPO!r})
 from tests.test_training import MODEL, TRAIN
+from dvae_tf import run_dir
 from dvae_tf import training
 training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
 """
 
 
 def final_weights(model_dir):
-  run = training.restore_model(model_dir)
+  run = run_dir.restore_model(model_dir)
   model, step = run.model, run.step
   return step, [v.numpy() for v in model.weights]
 
@@ -153,16 +155,16 @@ def test_a_non_finite_checkpoint_on_disk_is_set_aside(tmp_path):
   model_dir = str(tmp_path)
   training.train(MODEL, SHORT, model_dir, verbose=False)
   prefix = os.path.join(model_dir, 'checkpoints', 'ckpt-20')
-  model, optimizer = training.build_model_and_optimizer(
+  model, optimizer = run_dir.build_model_and_optimizer(
       MODEL, SHORT, None, tf.distribute.get_strategy(), model_dir)
-  checkpoint = training.make_checkpoint(model, optimizer)
+  checkpoint = run_dir.make_checkpoint(model, optimizer)
   checkpoint.restore(prefix)
   slot = optimizer.variables[-1]  # An Adam slot.
   slot.assign(tf.fill(slot.shape, np.inf))
   checkpoint.write(prefix)
   with pytest.raises(ValueError, match=r'ckpt-20 cannot be read \(.*NaN or '
                      r'infinite.*--checkpoint=ckpt-10'):
-    training.restore_model(model_dir)
+    run_dir.restore_model(model_dir)
   assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
   assert any(f.endswith('.corrupt') for f in _checkpoint_files(model_dir))
   assert _all_finite(model_dir)
@@ -268,13 +270,13 @@ def test_trained_model_restores_without_its_data(tmp_path, monkeypatch):
                                 image_every=0, log_z_every=0)
   training.train(MODEL, config, model_dir, data_dir=str(data_dir),
                  verbose=False)
-  trained = training.restore_model(model_dir, str(data_dir)).model
+  trained = run_dir.restore_model(model_dir, str(data_dir)).model
   expected_mean = data.train_mean('mnist_dynamic', str(data_dir))
   os.remove(data_dir / 'mnist.npz')
-  run = training.restore_model(model_dir)
+  run = run_dir.restore_model(model_dir)
   restored, step = run.model, run.step
   assert step == 2
-  mean = np.load(os.path.join(model_dir, training.TRAIN_MEAN_FILE))
+  mean = np.load(os.path.join(model_dir, run_dir.TRAIN_MEAN_FILE))
   np.testing.assert_array_equal(mean, expected_mean)
   for a, b in zip(restored.weights, trained.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -288,6 +290,7 @@ cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from tests.test_training import MODEL
+from dvae_tf import run_dir
 from dvae_tf import training
 config = training.TrainConfig(dataset='sample', num_steps=6, batch_size=20,
                               checkpoint_every=3, image_every=3, log_z_every=3)
@@ -318,12 +321,12 @@ def test_checkpoint_keeps_batch_norm_statistics(tmp_path):
                                       batch_size=20, image_every=0,
                                       log_z_every=0)
   training.train(config, train_config, str(tmp_path), verbose=False)
-  model = training.restore_model(str(tmp_path)).model
+  model = run_dir.restore_model(str(tmp_path)).model
   moving = [v.numpy() for v in model.non_trainable_variables
             if 'moving_variance' in v.path]
   assert moving and not any(np.allclose(v, 1.) for v in moving)
   x = tf.zeros([2, 28, 28, 1])
-  reloaded = training.restore_model(str(tmp_path)).model
+  reloaded = run_dir.restore_model(str(tmp_path)).model
   np.testing.assert_allclose(reloaded.reconstruct(x), model.reconstruct(x))
 
 
@@ -352,7 +355,7 @@ def test_a_collapsing_bound_stops_training(tmp_path):
   # Every checkpoint kept is from before the collapse.
   latest = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
   if latest:
-    model = training.restore_model(str(tmp_path)).model
+    model = run_dir.restore_model(str(tmp_path)).model
     assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
 
 
@@ -376,7 +379,7 @@ def test_optimizer_settings_change_on_resume_only_when_asked(tmp_path):
   assert record['train']['learning_rate'] == 1e-3
   assert record['resumed'] == [
       {'changed': {'train.learning_rate': [short.learning_rate, 1e-3]}}]
-  assert training.load_run_config(model_dir)[1] == lower
+  assert run_dir.load_run_config(model_dir)[1] == lower
 
 
 def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
@@ -395,7 +398,7 @@ def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
   assert 'Resuming from step 2 (' in err and 'ckpt-2' in err
   # The last checkpoint holds the log Z refreshed at the end (exact for 16
   # units), which the reported bound uses.
-  model = training.restore_model(model_dir).model
+  model = run_dir.restore_model(model_dir).model
   np.testing.assert_allclose(model.prior.log_z,
                              float(model.prior.rbm().log_normalizer()),
                              rtol=1e-6)
@@ -412,19 +415,19 @@ def test_validation_keeps_the_best_checkpoint(tmp_path):
                                 validation_samples=3, validation_images=30)
   model_dir = str(tmp_path)
   training.train(MODEL, config, model_dir, verbose=False)
-  record = validation.read_best(model_dir)
+  record = run_dir.read_best(model_dir)
   assert record['step'] in (2, 4, 6) and record['num_images'] == 30
-  best = training.restore_model(model_dir, checkpoint='best')
+  best = run_dir.restore_model(model_dir, checkpoint='best')
   assert best.step == record['step']
   # Its score is the validation score of that checkpoint, recomputed.
   images = data.load_images('sample', 'validation')[:30]
-  nll, _ = validation.validation_score(best.model, images, 3, config.seed,
+  nll, _ = training_hooks.validation_score(best.model, images, 3, config.seed,
                                        record['step'])
   assert nll == pytest.approx(record['nll'], rel=1e-5)
   shutil.copytree(model_dir, model_dir + '_copy')
   shutil.rmtree(os.path.join(model_dir + '_copy', 'checkpoints', 'best'))
   with pytest.raises(FileNotFoundError, match='--validate_every'):
-    training.restore_model(model_dir + '_copy', checkpoint='best')
+    run_dir.restore_model(model_dir + '_copy', checkpoint='best')
 
 
 def test_constant_schedule_and_centered_latents():

@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import presets
+from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.benchmarks import timing
 from dvae_tf.models import config as config_lib
@@ -162,7 +163,7 @@ def _row(preset_name, timed_steps, train_py_steps, overrides=None,
       preset['train'], dataset='sample',
       batch_size=batch_size or preset['train']['batch_size']))
   strategy = tf.distribute.get_strategy()
-  model, optimizer = training.build_model_and_optimizer(
+  model, optimizer = run_dir.build_model_and_optimizer(
       model_config, train_config, None, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   iterator = iter(strategy.experimental_distribute_dataset(data.make_dataset(

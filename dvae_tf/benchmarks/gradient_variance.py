@@ -34,6 +34,7 @@ PRESET = 'repro_table1_joint_exp_1_nonlin'
 def _trained_run(quick, data_dir, steps, model_dir):
   # pylint: disable=g-import-not-at-top
   from dvae_tf import presets
+  from dvae_tf import run_dir
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
   preset = presets.get_preset(PRESET)
@@ -44,7 +45,7 @@ def _trained_run(quick, data_dir, steps, model_dir):
       checkpoint_every=steps, image_every=0, log_every=max(1, steps // 10)))
   training.train(model_config, train_config, model_dir, data_dir=data_dir,
                  verbose=False)
-  return training.restore_model(model_dir, data_dir=data_dir)
+  return run_dir.restore_model(model_dir, data_dir=data_dir)
 
 
 def gradient_variance_suite(quick=False, data_dir=None, steps=None,
@@ -53,6 +54,7 @@ def gradient_variance_suite(quick=False, data_dir=None, steps=None,
   # pylint: disable=g-import-not-at-top
   from dvae_tf import data
   from dvae_tf import gradient_variance as gv
+  from dvae_tf import run_dir
   from dvae_tf import training
   steps = steps or (20 if quick else 10_000)
   draws = draws or (4 if quick else 200)
@@ -62,7 +64,7 @@ def gradient_variance_suite(quick=False, data_dir=None, steps=None,
     x = next(iter(data.make_dataset(run.train_config.dataset, 'train', batch,
                                     data_dir=data_dir, seed=1)))
     weights = run.model.get_weights()
-    train_mean = training.train_mean(run.train_config, data_dir, model_dir)
+    train_mean = run_dir.train_mean(run.train_config, data_dir, model_dir)
     seeds = [(s, 7) for s in range(draws)]
     results = []
     for objective, smoothing, beta in ESTIMATORS:

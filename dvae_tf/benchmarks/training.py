@@ -42,13 +42,14 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from dvae_tf import data
+  from dvae_tf import run_dir
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
   model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains))
   train_config = training.TrainConfig(**dict(TRAIN,
                                              **(train_overrides or {})))
   strategy = tf.distribute.get_strategy()
-  model, optimizer = training.build_model_and_optimizer(
+  model, optimizer = run_dir.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   dataset = data.make_dataset(train_config.dataset, 'train',
@@ -61,6 +62,57 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
     training.read_metrics(step(iterator))
     times.append(time.perf_counter() - start)
   return 1e3 * float(np.median(times[warmup:]))
+
+
+def fit_and_loop_milliseconds(chains, data_dir, steps, rounds=3, warmup=30,
+                              train_overrides=None):
+  """Median ms per step of Keras' `fit` and of the training loop's step,
+  measured alternately in one process (`rounds` times `steps` steps each).
+
+  Both train the same model from the same initial state: the loop's step as
+  `step_milliseconds` times it, `fit` as the time between Keras' batch-end
+  callbacks (its own step, `DiscreteVAE.train_step`, and its bookkeeping).
+  """
+  # pylint: disable=g-import-not-at-top
+  import keras
+  import tensorflow as tf
+  from dvae_tf import data
+  from dvae_tf import run_dir
+  from dvae_tf import training
+  from dvae_tf.models import config as config_lib
+  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains))
+  train_config = training.TrainConfig(**dict(
+      TRAIN, log_z_every=0, **(train_overrides or {})))
+  strategy = tf.distribute.get_strategy()
+  dataset = data.make_dataset(train_config.dataset, 'train',
+                              train_config.batch_size, data_dir=data_dir,
+                              seed=0)
+  model, optimizer = run_dir.build_model_and_optimizer(
+      model_config, train_config, data_dir, strategy)
+  step = training.make_train_step(model, optimizer, train_config, strategy)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  fit_model, fit_optimizer = run_dir.build_model_and_optimizer(
+      model_config, train_config, data_dir, strategy)
+  fit_model.compile(optimizer=fit_optimizer, train_config=train_config)
+
+  class Times(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+      stamps.append(time.perf_counter())
+
+  loop, fit = [], []
+  for r in range(rounds):
+    first = warmup if r == 0 else 2
+    times = []
+    for _ in range(first + steps):
+      start = time.perf_counter()
+      training.read_metrics(step(iterator))
+      times.append(time.perf_counter() - start)
+    loop.extend(times[first:])
+    stamps = []
+    fit_model.fit(dataset, epochs=1, steps_per_epoch=first + steps,
+                  verbose=0, callbacks=[Times()])
+    fit.extend(np.diff(stamps)[first - 1:])
+  return 1e3 * float(np.median(fit)), 1e3 * float(np.median(loop))
 
 
 def _pinned(threads):
@@ -120,7 +172,19 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
     rows.append(row)
   summary = {'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
                               default=None)}
-  return {'tables': {'training_step': rows}, 'summary': summary}
+  # Keras' fit against the training loop, 100 chains, both threads.
+  command = [sys.executable, '-m', 'dvae_tf.benchmarks.training',
+             '--chains=100', '--threads=2', '--fit_vs_loop',
+             f'--steps={20 if quick else 100}',
+             f'--rounds={1 if quick else rounds}']
+  command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
+  fit = _run_json(command)
+  fit_row = {'chains': 100, 'threads': 2, 'fit_ms': fit['fit_ms'],
+             'loop_ms': fit['loop_ms'],
+             'fit_speed_vs_loop': fit['loop_ms'] / fit['fit_ms']}
+  summary['fit_speed_vs_loop'] = fit_row['fit_speed_vs_loop']
+  return {'tables': {'training_step': rows, 'fit_vs_loop': [fit_row]},
+          'summary': summary}
 
 
 def _main():
@@ -131,6 +195,9 @@ def _main():
   flags.DEFINE_integer('steps', 200, 'Timed steps (after 30 untimed).')
   flags.DEFINE_string('data_dir', None, 'Folder with mnist.npz.')
   flags.DEFINE_string('dataset', TRAIN['dataset'], 'Training set.')
+  flags.DEFINE_bool('fit_vs_loop', False, 'Time Keras\' fit against the '
+                    'training loop\'s step instead (`rounds` alternations).')
+  flags.DEFINE_integer('rounds', 3, 'With --fit_vs_loop: alternations.')
 
   def main(argv):
     del argv
@@ -138,6 +205,13 @@ def _main():
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.config.threading.set_intra_op_parallelism_threads(fl.threads)
     tf.config.threading.set_inter_op_parallelism_threads(fl.threads)
+    if fl.fit_vs_loop:
+      fit_ms, loop_ms = fit_and_loop_milliseconds(
+          fl.chains, fl.data_dir, fl.steps, fl.rounds,
+          train_overrides=dict(dataset=fl.dataset))
+      print(json.dumps({'fit_ms': fit_ms, 'loop_ms': loop_ms,
+                        'chains': fl.chains, 'threads': fl.threads}))
+      return
     ms = step_milliseconds(fl.chains, fl.data_dir, fl.steps,
                            train_overrides=dict(dataset=fl.dataset))
     print(json.dumps({'ms_per_step': ms, 'chains': fl.chains,

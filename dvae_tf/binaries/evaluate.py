@@ -22,16 +22,18 @@ import json
 
 from absl import flags
 
-from dvae_tf import cli
+from dvae_tf.binaries import cli
 from dvae_tf import data
 from dvae_tf import distribute
+from dvae_tf import evaluation
 from dvae_tf import evaluation_report
 
 FLAGS = flags.FLAGS
 cli.define_run_flags('score')
 flags.DEFINE_enum('split', 'test', list(data.SPLITS), 'Split to evaluate.')
-flags.DEFINE_integer('num_importance_samples', 4000, 'Samples per image.')
-flags.DEFINE_integer('batch_size', 100, 'Images per batch.')
+flags.DEFINE_integer('num_importance_samples',
+                     evaluation.NUM_IMPORTANCE_SAMPLES, 'Samples per image.')
+flags.DEFINE_integer('batch_size', evaluation.BATCH_SIZE, 'Images per batch.')
 flags.DEFINE_integer('max_images', 0, 'Evaluate only the first N (0: all).')
 cli.define_ais_flags()
 flags.DEFINE_integer('seed', 0, 'Random seed.')

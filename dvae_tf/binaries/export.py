@@ -13,7 +13,7 @@ import os
 
 from absl import flags
 
-from dvae_tf import cli
+from dvae_tf.binaries import cli
 from dvae_tf import export
 
 FLAGS = flags.FLAGS

@@ -12,7 +12,7 @@ import sys
 
 from absl import flags
 
-from dvae_tf import cli
+from dvae_tf.binaries import cli
 from dvae_tf import reproduction
 
 FLAGS = flags.FLAGS

@@ -18,16 +18,15 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from dvae_tf import cli
+from dvae_tf.binaries import cli
 from dvae_tf import images
 from dvae_tf import ocean
 from dvae_tf import ranges
 from dvae_tf import run_dir
-from dvae_tf import training
 
 FLAGS = flags.FLAGS
 cli.define_run_flags('sample')
-flags.DEFINE_integer('num_samples', 64, 'Number of samples.')
+flags.DEFINE_integer('num_samples', images.GRID_SAMPLES, 'Number of samples.')
 flags.DEFINE_string('output', 'samples.png', 'PNG file to write.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
 flags.DEFINE_bool('fixed_global', False, 'Groups of samples that share one '
@@ -92,7 +91,7 @@ def main(argv):
     ranges.check_count(f'--{name}', FLAGS[name].value)
   ranges.check_seed('--seed', FLAGS.seed)
   check_output(FLAGS.output)
-  model = training.restore_model(FLAGS.model_dir, FLAGS.data_dir,
+  model = run_dir.restore_model(FLAGS.model_dir, FLAGS.data_dir,
                                  checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
   if FLAGS.num_samples > fits:

@@ -25,7 +25,7 @@ from absl import app
 from absl import flags
 
 from dvae_tf import binaries
-from dvae_tf import cli
+from dvae_tf.binaries import cli
 from dvae_tf import data
 from dvae_tf import presets
 from dvae_tf import training

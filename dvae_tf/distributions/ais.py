@@ -37,6 +37,10 @@ from dvae_tf.distributions import boltzmann_machine
 # The paper's evaluation setting (Sec. 7): 1024 chains, 1000 temperatures.
 PAPER_AIS_CHAINS = 1024
 PAPER_AIS_BETAS = 1000
+# The quick AIS of the log Z refreshes while training (monitoring only;
+# evaluation and export use the paper's settings).
+MONITOR_AIS_CHAINS = 100
+MONITOR_AIS_BETAS = 300
 
 
 def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,

@@ -15,7 +15,17 @@ the hooks:
   log p(x, h | z) - log q(h | x, z), [k N], for unrelaxed global z;
 - `_generate(z, seed)` and `_reconstruction(x, local_features, z)`: image
   means from global latents.
+
+It is also a Keras model in Keras' own terms: `compile(optimizer=...,
+train_config=...)`, then `fit` trains the objective of `dvae-train`
+(`training_objective`, the same seeds for the same step, the prior's
+persistent chains included, and its log Z refreshed every
+`train_config.log_z_every` steps by `RefreshLogNormalizer`); `evaluate`
+reports the importance-weighted bound; `get_config`/`from_config` make
+`model.save('m.keras')` and `keras.models.load_model` round-trip.
 """
+
+import json
 
 import keras
 import numpy as np
@@ -24,6 +34,8 @@ import tensorflow_probability as tfp
 
 from dvae_tf import networks
 from dvae_tf import posterior as posterior_lib
+from dvae_tf.distributions.ais import MONITOR_AIS_BETAS, MONITOR_AIS_CHAINS
+from dvae_tf.train_config import TrainConfig
 
 # The entry points have only Python control flow over static structure (the
 # groups and scales), so AutoGraph has nothing to convert inside a
@@ -58,6 +70,147 @@ class DiscreteVAE(keras.Model):
     """Whether a sample's bound is a log ratio, so k samples combine by
     log-mean-exp (the importance-weighted bound, as in DVAE#)."""
     return self.prior.kl_is_log_ratio
+
+  # Keras' own training, evaluation and saving.
+
+  def set_build_record(self, model_config, train_mean, binary):
+    """What `get_config` returns: the model config (a dict) it was built
+    from, the training mean and whether the data are binary."""
+    object.__setattr__(self, '_build_record', json.dumps({
+        'model_config': model_config,
+        'train_mean': np.asarray(train_mean, np.float32).tolist(),
+        'binary': binary}))
+
+  def get_config(self):
+    record = getattr(self, '_build_record', None)
+    if record is None:
+      raise ValueError(f'{type(self).__name__} was not built from a model '
+                       'config; build it with `models.config.build_model` '
+                       'to save it as .keras.')
+    config = json.loads(record)
+    train_config = getattr(self, '_train_config', None)
+    if train_config is not None:
+      config['train_config'] = dict(vars(train_config))
+    return config
+
+  # The model a `get_config` record describes: `models.config` (which
+  # imports the models) sets it to its `model_from_record`.
+  model_from_record = None
+
+  @classmethod
+  def from_config(cls, config):
+    model = DiscreteVAE.model_from_record(config)
+    model.build()
+    if 'train_config' in config:
+      model.set_train_config(TrainConfig(**config['train_config']))
+    return model
+
+  def set_train_config(self, train_config):
+    """Sets the `TrainConfig` whose schedules `training_objective` follows."""
+    object.__setattr__(self, '_train_config', train_config)
+
+  @property
+  def train_config(self):
+    """The `TrainConfig` of `fit` (`compile`'s; default `TrainConfig()`)."""
+    return getattr(self, '_train_config', None) or TrainConfig()
+
+  def compile(self, optimizer=None, train_config=None, **kwargs):
+    """Keras' compile; `optimizer` defaults to the paper's Adam on the
+    `train_config` schedule (`TrainConfig.make_optimizer`). The loss is the
+    model's own (`training_objective`): pass no `loss`."""
+    if train_config is not None:
+      self.set_train_config(train_config)
+    if optimizer is None:
+      optimizer = self.train_config.make_optimizer()
+    super().compile(optimizer=optimizer, **kwargs)
+
+  def get_compile_config(self):
+    if getattr(self, 'optimizer', None) is None:
+      return None
+    return {'optimizer': keras.optimizers.serialize(self.optimizer)}
+
+  def compile_from_config(self, config):
+    self.compile(optimizer=keras.optimizers.deserialize(config['optimizer']))
+    if self.built:  # So that a .keras file's optimizer state loads into it.
+      self.optimizer.build(self.trainable_variables)
+
+  def training_objective(self, x, step, replica=0, num_replicas=1):
+    """(loss, monitored scalars) of one replica's batch at training `step`.
+
+    loss = -(1 / B) sum_b bound_b(beta_t, kl_weight_t)
+           + weight_decay * weight_decay_loss() / num_replicas,
+
+    B the global batch (this replica's rows times `num_replicas`), beta_t
+    and kl_weight_t the schedules of `train_config` (`elbo`, Eq. 4-5 or
+    Sec. 5's KL), the seed keyed by (seed, step, replica) so a run is
+    reproducible and resumes exactly. The monitored `bound` is the
+    unannealed one (KL weight 1), summed over the batch / B like the loss.
+    """
+    cfg = self.train_config
+    seed = tf.random.experimental.stateless_fold_in(
+        tf.random.experimental.stateless_fold_in(
+            tf.constant([cfg.seed, 1], tf.int32), step), replica)
+    beta, kl_weight = cfg.beta(step), cfg.kl_weight(step)
+    terms = self.elbo(x, beta, seed, kl_weight=kl_weight,
+                      num_samples=cfg.num_iw_train, training=True)
+    batch = tf.cast(tf.shape(x)[0] * num_replicas, tf.float32)
+    loss = (-tf.reduce_sum(terms['bound']) / batch +
+            cfg.weight_decay * self.weight_decay_loss() / num_replicas)
+    bound = terms['log_likelihood'] - terms['kl']
+    return loss, {'loss': loss, 'bound': tf.reduce_sum(bound) / batch,
+                  'kl': tf.reduce_sum(terms['kl']) / batch, 'beta': beta,
+                  'kl_weight': kl_weight}
+
+  def train_step(self, data):
+    """Keras' training step: one update on `training_objective`."""
+    x = data[0] if isinstance(data, (tuple, list)) else data
+    context = tf.distribute.get_replica_context()
+    with tf.GradientTape() as tape:
+      loss, logs = self.training_objective(
+          x, self.optimizer.iterations, context.replica_id_in_sync_group,
+          context.num_replicas_in_sync)
+    grads = tape.gradient(loss, self.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    return logs
+
+  def test_step(self, data):
+    """Keras' evaluation step: the mean importance-weighted bound L_k of
+    the batch, k = `train_config.validation_samples` (the binary model;
+    log p(z) with the prior's stored log Z, refreshed by `evaluate`)."""
+    x = data[0] if isinstance(data, (tuple, list)) else data
+    x = self._check_images(x)
+    k = self.train_config.validation_samples
+    seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    log_w = tf.reshape(self.log_importance_weights(x, seed, num_samples=k),
+                       [k, -1])
+    bound = (tf.reduce_logsumexp(log_w, axis=0) -
+             tf.math.log(tf.cast(k, log_w.dtype)))
+    if not hasattr(self, '_bound_mean'):
+      object.__setattr__(self, '_bound_mean', keras.metrics.Mean('bound'))
+    self._bound_mean.update_state(bound)
+    return {'bound': self._bound_mean.result()}
+
+  def evaluate(self, *args, **kwargs):
+    """Keras' evaluate, after refreshing the prior's log Z (quick AIS where
+    it is not exact); `bin/evaluate.py` is the paper's protocol."""
+    self.prior.refresh_log_normalizer(ais_chains=MONITOR_AIS_CHAINS,
+                                      ais_betas=MONITOR_AIS_BETAS,
+                                      seed=(self.train_config.seed, 1))
+    if hasattr(self, '_bound_mean'):
+      self._bound_mean.reset_state()
+    return super().evaluate(*args, **kwargs)
+
+  def fit(self, *args, callbacks=None, **kwargs):
+    """Keras' fit, with the prior's log Z refreshed as `dvae-train` does
+    (`RefreshLogNormalizer`, every `train_config.log_z_every` steps)."""
+    if args and isinstance(args[0], tf.data.Dataset):
+      kwargs.setdefault('shuffle', False)  # A dataset's order is its own.
+    callbacks = list(callbacks or [])
+    every = self.train_config.log_z_every
+    if every and not any(isinstance(c, RefreshLogNormalizer)
+                         for c in callbacks):
+      callbacks.insert(0, RefreshLogNormalizer(every))
+    return super().fit(*args, callbacks=callbacks, **kwargs)
 
   def build(self, input_shape=None):
     """Creates every weight by one pass through posterior, prior and decoder."""
@@ -230,3 +383,31 @@ class DiscreteVAE(keras.Model):
 
   def _reconstruction(self, x, local_features, z):
     raise NotImplementedError
+
+
+class RefreshLogNormalizer(keras.callbacks.Callback):
+  """Refreshes the prior's log Z every `every` training steps.
+
+  Exact where the prior allows it, else the quick AIS of monitoring
+  (MONITOR_AIS_CHAINS chains, MONITOR_AIS_BETAS temperatures) seeded by
+  (train_config.seed, step): between refreshes the bound `log p(z)` uses
+  lags the prior's parameters (Appendix E trains log Z's gradient by PCD,
+  not its value). `dvae-train` and `fit` both use it.
+  """
+
+  def __init__(self, every):
+    super().__init__()
+    self.every = int(every)
+
+  def on_train_batch_end(self, batch, logs=None):
+    del batch, logs
+    step = int(self.model.optimizer.iterations.numpy())
+    if self.every and step % self.every == 0:
+      self.refresh(self.model, self.model.train_config.seed, step)
+
+  @staticmethod
+  def refresh(model, seed, step):
+    """Refreshes `model`'s prior's log Z at training `step`."""
+    return model.prior.refresh_log_normalizer(
+        ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+        seed=(seed, step))

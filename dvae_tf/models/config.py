@@ -26,11 +26,14 @@ encoder.
 
 import dataclasses
 
+import numpy as np
+
 from dvae_tf import graphs
 from dvae_tf import latents as latents_lib
 from dvae_tf import priors
 from dvae_tf import smoothing as smoothing_lib
 from dvae_tf.models import pixel_likelihoods
+from dvae_tf.models.base import DiscreteVAE
 from dvae_tf.models.dvaepp import DVAEpp
 from dvae_tf.models.feed_forward import FeedForwardDVAE
 from dvae_tf.priors.factorial_prior import OBJECTIVES
@@ -438,6 +441,16 @@ def config_from_dict(d):
   return config_class(d.get('kind', 'feed_forward')).from_dict(d)
 
 
+def model_from_record(record):
+  """The model a `DiscreteVAE.get_config()` record describes (unbuilt)."""
+  return build_model(config_from_dict(record['model_config']),
+                     np.asarray(record['train_mean'], np.float32),
+                     record.get('binary'))
+
+
+DiscreteVAE.model_from_record = staticmethod(model_from_record)
+
+
 def build_model(config, train_mean, binary=None):
   """The model `config` describes, for data with `train_mean` [H, W, C].
 
@@ -449,4 +462,6 @@ def build_model(config, train_mean, binary=None):
   """
   if binary is not None:
     config.check_dataset(binary)
-  return config.build(train_mean)
+  model = config.build(train_mean)
+  model.set_build_record(config.to_dict(), train_mean, binary)
+  return model

@@ -13,6 +13,7 @@ from dvae_tf.models import multiscale_decoder
 from dvae_tf.pyramid import ImagePyramid
 
 
+@keras.saving.register_keras_serializable(package='dvae_tf')
 class DVAEpp(base.DiscreteVAE):
   """The DVAE++ model of Fig. 3: global z (RBM prior) and local h (Sec. 6.1).
 

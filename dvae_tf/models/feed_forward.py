@@ -1,5 +1,6 @@
 """The feed-forward discrete VAE of Secs. 4, 5 and 7.1-7.2."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -9,6 +10,7 @@ from dvae_tf.models import base
 from dvae_tf.models import pixel_likelihoods
 
 
+@keras.saving.register_keras_serializable(package='dvae_tf')
 class FeedForwardDVAE(base.DiscreteVAE):
   """A discrete VAE with a hierarchical posterior and a directed or RBM prior.
 

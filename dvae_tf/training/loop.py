@@ -1,0 +1,212 @@
+"""The training loop of `dvae-train`: steps, then hooks, checkpointed.
+
+`train(model_config, train_config, model_dir)` trains the model a config
+describes on its dataset and leaves in `model_dir` (`dvae_tf.run_dir`):
+
+- `config.json`: the model and training configurations (what `evaluate`,
+  `sample` and `export` rebuild the model from);
+- `train_mean.npy`: the training set's mean image (the decoder bias's
+  initial value), so that a trained model restores without its data;
+- `checkpoints/`: the latest checkpoints (model, optimizer and step; the RBM
+  prior's persistent chains are model weights), written every
+  `checkpoint_every` steps, at the end, and on SIGINT/SIGTERM;
+- `train/`: TensorBoard scalars and sample grids.
+
+Rerunning the same call resumes from the newest readable checkpoint: the
+step count, the schedules (functions of the step) and the input order (keyed
+by step) continue exactly, so at most the steps after the last checkpoint are
+redone. The run directory is kept consistent through faults
+(`dvae_tf.run_dir`): one training at a time holds its lock; it must be
+writable before training starts; config.json is written, atomically, only
+once the run is known to match its checkpoints; a checkpoint that does not
+read back is set aside with a warning and the one before it used; a failed
+save stops training with `CheckpointSaveError`, keeping the previous one.
+
+Training stops with `TrainingDivergedError`, before anything is saved after
+the bad step, when the loss becomes NaN or infinite; when the update leaves
+a NaN or an infinity in any variable a checkpoint holds (model weights,
+persistent chains, optimizer slots; checked after every step and again
+before every save); when a batch holds pixels outside the dataset's range;
+when the monitored bound collapses: falls below `COLLAPSE_FACTOR` times the
+bound of a model that ignores its latents (`reference_bound`); or when it is
+positive on binary pixels, which no model can reach (log p(x) <= 0), even
+after refreshing a stale log Z. So every checkpoint kept holds finite
+values, the error names the newest one, and rerunning resumes from it.
+
+The loop itself only steps and calls hooks (`dvae_tf.training.hooks`), one
+per concern: the divergence guard, TensorBoard scalars, the progress bar,
+sample grids, log Z refreshes, validation with the best checkpoint, and
+checkpoints. `train(..., callbacks=[...])` adds Keras callbacks of your own.
+"""
+
+import os
+import signal
+import sys
+
+import tensorflow as tf
+
+from dvae_tf import data
+from dvae_tf import distribute
+from dvae_tf import run_dir
+from dvae_tf.training import hooks as hooks_lib
+from dvae_tf.training import step as step_lib
+
+
+class _StopSignal:
+  """Turns SIGINT/SIGTERM into a flag the loop checks after each step."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # Not the main thread: no handlers.
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
+          verbose=True, change_optimizer=False, callbacks=()):
+  """Trains (or resumes training of) a model; see the module docstring.
+
+  Args:
+    model_config: a model config of either kind (`models.config`).
+    train_config: a `TrainConfig`.
+    model_dir: where checkpoints, config and summaries go.
+    data_dir: where dataset files are (see `dvae_tf.data`).
+    strategy: a `tf.distribute.Strategy` (default: the default strategy;
+      `distribute.make_strategy` builds the others). Under a multi-worker
+      strategy every worker calls `train` with the same arguments; the chief
+      holds the lock and writes the run directory, the others save into
+      folders of their own that they delete (`dvae_tf.distribute`).
+    verbose: show a progress bar and what resumed.
+    change_optimizer: on resume, accept other values of
+      `run_dir.OPTIMIZER_FIELDS` (recorded in config.json's `resumed`).
+    callbacks: Keras callbacks called after the run's own hooks, with the
+      step (from 1) as `batch` and the step's logs (`dvae_tf.training.hooks`).
+
+  Returns:
+    dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
+    `bound` (nats per example; an RBM prior's log Z refreshed at the end),
+    and `steps_per_second`.
+
+  Raises:
+    TrainingDivergedError: the loss or a checkpointed variable became NaN or
+      infinite, a batch left the pixel range, or the bound collapsed or rose above 0
+      on binary pixels; the message names the last good checkpoint.
+    CheckpointSaveError: a checkpoint could not be written.
+    run_dir.RunDirectoryError: the directory is locked or not writable.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  distribute.check_divisible('batch_size', train_config.batch_size,
+                             strategy.num_replicas_in_sync)
+  if not os.path.exists(os.path.join(model_dir, run_dir.TRAIN_MEAN_FILE)):
+    # The data are read and checked before anything is written.
+    run_dir.train_mean(train_config, data_dir)
+  run_dir.check_writable(model_dir)
+  if not distribute.is_chief(strategy):
+    return _train_locked(model_config, train_config, model_dir, data_dir,
+                         strategy, False, change_optimizer, callbacks)
+  with run_dir.RunLock(model_dir):
+    return _train_locked(model_config, train_config, model_dir, data_dir,
+                         strategy, verbose, change_optimizer, callbacks)
+
+
+def _train_locked(model_config, cfg, model_dir, data_dir, strategy, verbose,
+                  change_optimizer, callbacks):
+  """`train` inside the run's lock (on the chief; other workers: without)."""
+  run, mean = _open_run(model_config, cfg, model_dir, data_dir, strategy,
+                        verbose, change_optimizer)
+  if run.step >= cfg.num_steps:
+    return {'step': run.step, 'stopped_by': 'num_steps', 'bound': None,
+            'steps_per_second': None}
+  dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
+                              data_dir=data_dir, seed=cfg.seed,
+                              start_step=run.step)
+  iterator = distribute.distribute_global_batches(strategy, dataset,
+                                                 cfg.batch_size)
+  train_step = step_lib.make_train_step(run.model, run.optimizer, cfg,
+                                        strategy)
+  hooks = hooks_lib.default_hooks(
+      run, mean, data.is_binary(cfg.dataset),
+      _validation_images(cfg, data_dir)) + list(callbacks)
+  for hook in hooks:
+    hook.set_model(run.model)
+    hook.set_params({'epochs': 1, 'steps': cfg.num_steps, 'verbose': 0})
+    hook.on_train_begin()
+  stopped_by, logs = 'num_steps', {}
+  with _StopSignal() as stop:
+    while run.step < cfg.num_steps:
+      logs = step_lib.read_metrics(train_step(
+          iterator, tf.constant(float(stop.received is not None))))
+      stop_requested = logs.pop('stop') > 0
+      run.step += 1
+      run.last = stop_requested or run.step == cfg.num_steps
+      for hook in hooks:
+        hook.on_train_batch_end(run.step, logs)
+      if stop_requested:
+        stopped_by = stop.received or 'a signal to another worker'
+        break
+  for hook in hooks:
+    hook.on_train_end(logs)
+  return {'step': run.step, 'stopped_by': stopped_by,
+          'bound': logs.get('bound'),
+          'steps_per_second': logs.get('steps_per_second')}
+
+
+def _open_run(model_config, cfg, model_dir, data_dir, strategy, verbose,
+              change_optimizer):
+  """(the `TrainingRun` at its newest checkpoint, the training mean)."""
+  chief = distribute.is_chief(strategy)
+  record = run_dir.check_run_config(model_dir, model_config, cfg,
+                                    change_optimizer)
+  model, optimizer = run_dir.build_model_and_optimizer(
+      model_config, cfg, data_dir, strategy, model_dir, save_mean=chief)
+  save_dir = distribute.worker_dir(model_dir, strategy)
+  directory = run_dir.checkpoint_dir(save_dir)
+  if chief:
+    for path in (run_dir.remove_leftovers(directory) +
+                 run_dir.remove_leftovers(run_dir.best_dir(model_dir))):
+      hooks_lib.say(verbose, f'Removed {path}, left by an interrupted save.')
+  distribute.remove_worker_dir(model_dir, strategy)
+  checkpoint = run_dir.make_checkpoint(model, optimizer)
+  latest = run_dir.restorable_checkpoint(
+      model_dir, warn=lambda line: print(line, file=sys.stderr, flush=True),
+      quarantine=chief)
+  if latest:
+    checkpoint.restore(latest)
+  start = int(optimizer.iterations.numpy())
+  if record is not None and chief:
+    run_dir.write_json_atomic(os.path.join(model_dir, run_dir.CONFIG_FILE),
+                              record)
+  if latest:
+    hooks_lib.say(verbose, f'Resuming from step {start} ({latest}).')
+  writer = (tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+            if chief else tf.summary.create_noop_writer())
+  run = hooks_lib.TrainingRun(
+      model=model, optimizer=optimizer, cfg=cfg, strategy=strategy,
+      chief=chief, model_dir=model_dir, save_dir=save_dir,
+      manager=tf.train.CheckpointManager(checkpoint, directory,
+                                         max_to_keep=3),
+      best=run_dir.BestCheckpoint(checkpoint, save_dir,
+                                  record=run_dir.read_best(model_dir)),
+      writer=writer, verbose=verbose, step=start)
+  return run, run_dir.train_mean(cfg, data_dir, model_dir)
+
+
+def _validation_images(cfg, data_dir):
+  if not cfg.validate_every:
+    return None
+  images = data.load_images(cfg.dataset, 'validation', data_dir=data_dir)
+  return images[:cfg.validation_images] if cfg.validation_images else images

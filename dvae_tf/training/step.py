@@ -1,0 +1,83 @@
+"""The training step: one `tf.function` update under a `tf.distribute` strategy.
+
+Each replica minimizes `DiscreteVAE.training_objective` (the same objective
+Keras' `fit` trains) on its share of the global batch; what the step returns
+is summed over replicas (and workers) in one all-reduce.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from dvae_tf import data
+
+# The step's reduced scalars, in the order they are packed.
+STEP_SCALARS = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop',
+                'nonfinite', 'bad_batch')
+
+
+def make_train_step(model, optimizer, cfg, strategy):
+  """The `tf.function` training step: iterator -> dict of reduced scalars.
+
+  Each replica's seed is keyed by (seed, step, replica), so a run is
+  reproducible and a resumed run continues exactly. Among the scalars
+  (STEP_SCALARS): `stop`, the number of replicas whose process asked to stop
+  (`stop_requested`), so that every worker of a cluster stops after the
+  same step; `nonfinite`, whether the update left a NaN or an infinity in a
+  variable a checkpoint holds (`nonfinite_count` of `checkpointed_floats`);
+  and `bad_batch`, the replicas whose batch held pixels outside the
+  dataset's range ([0, 1], or [0, 255] for 8-bit data). `beta` and
+  `kl_weight` are divided by the replica count so their sums are the values.
+  """
+  num_replicas = strategy.num_replicas_in_sync
+  state = checkpointed_floats(model, optimizer)
+  top = 1. if data.is_binary(cfg.dataset) else 255.  # `data.make_dataset`
+
+  def replica_step(x, stop_requested):
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    with tf.GradientTape() as tape:
+      loss, out = model.training_objective(x, optimizer.iterations, replica,
+                                           num_replicas)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    # What the update left behind (read after it: automatic control
+    # dependencies): an overflowed Adam slot can sit beside a finite loss.
+    out['nonfinite'] = nonfinite_count(state)
+    # NaN pixels fail both comparisons.
+    out['bad_batch'] = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
+    out['beta'] /= num_replicas
+    out['kl_weight'] /= num_replicas
+    out['stop'] = stop_requested
+    return tf.stack([tf.cast(out[k], tf.float32) for k in STEP_SCALARS])
+
+  @tf.function
+  def train_step(iterator, stop_requested=0.):
+    packed = strategy.run(replica_step, args=(
+        next(iterator), tf.cast(stop_requested, tf.float32)))
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, packed, axis=None)
+    return dict(zip(STEP_SCALARS, tf.unstack(total)))
+
+  return train_step
+
+
+def checkpointed_floats(model, optimizer):
+  """The floating-point variables a checkpoint of `run_dir.make_checkpoint`
+  holds."""
+  return [v for v in list(model.weights) + list(optimizer.variables)
+          if tf.as_dtype(v.dtype).is_floating]
+
+
+def nonfinite_count(variables):
+  """How many of `variables` hold a NaN or an infinity (float32 scalar)."""
+  return tf.add_n([tf.cast(tf.logical_not(tf.reduce_all(tf.math.is_finite(v))),
+                           tf.float32) for v in variables])
+
+
+def nonfinite_names(variables):
+  """The names of the `variables` that hold a NaN or an infinity."""
+  return [getattr(v, 'path', v.name) for v in variables
+          if not np.all(np.isfinite(v.numpy()))]
+
+
+def read_metrics(values):
+  """The step's reduced scalars as Python floats (one host read a step)."""
+  return {k: float(v) for k, v in values.items()}
