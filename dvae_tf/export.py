@@ -59,8 +59,8 @@ import tensorflow_probability as tfp
 
 import dvae_tf
 from dvae_tf import data
-from dvae_tf import evaluation
-from dvae_tf import evaluation_report
+from dvae_tf.evaluation import bound as evaluation
+from dvae_tf.evaluation import report as evaluation_report
 from dvae_tf import ranges
 from dvae_tf import run_dir
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS

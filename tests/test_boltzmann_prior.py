@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import export
 from dvae_tf import graphs
 from dvae_tf import ocean

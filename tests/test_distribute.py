@@ -45,7 +45,8 @@ from dvae_tf import distribute
 STRATEGY = (distribute.make_strategy('mirrored', cpu_devices=2)
             if sys.argv[2] == 'mirrored' else distribute.make_strategy(sys.argv[2]))
 import numpy as np
-from dvae_tf import evaluation_report, run_dir, training
+from dvae_tf import run_dir, training
+from dvae_tf.evaluation import report as evaluation_report
 from tests.test_distribute import TRAIN
 from tests.test_training import MODEL
 """
@@ -204,7 +205,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
 
 EVAL_SCRIPT = PRELUDE + """
 import tensorflow as tf
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 run = run_dir.restore_model(sys.argv[1], strategy=STRATEGY)
 images = np.random.default_rng(0).uniform(size=(77, 28, 28, 1)) < 0.3
 images = images.astype(np.float32)

@@ -17,14 +17,14 @@ from scipy import stats
 import tensorflow as tf
 
 from dvae_tf import data
-from dvae_tf import kl_balancing
-from dvae_tf import latents
+from dvae_tf.networks import kl_balancing
+from dvae_tf.math import latents
 from dvae_tf import models
 from dvae_tf import presets
 from dvae_tf.distributions import discretized_logistic_mixture
 from dvae_tf.models import multiscale_decoder
 from dvae_tf.models import pixel_likelihoods
-from dvae_tf.pyramid import ImagePyramid
+from dvae_tf.networks.pyramid import ImagePyramid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tiny width: every stage 4 channels, 1 local group, a few short chains.
@@ -392,7 +392,7 @@ def test_export_signatures(tmp_path, rng, row):
   rows encode to q(z = 1 | x) and a binary code; the all-continuous row to
   the posterior means (its code).
   """
-  from dvae_tf import evaluation
+  from dvae_tf.evaluation import bound as evaluation
   from dvae_tf import export
   model = tiny_model(rng, latents=row)
   log_normalizer = model.prior.refresh_log_normalizer(ais_chains=8,

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import data
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import export
 from dvae_tf import models
 from dvae_tf import run_dir

@@ -10,13 +10,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import evaluation_report
+from dvae_tf.evaluation import report as evaluation_report
 from dvae_tf import export
 from dvae_tf import graphs
-from dvae_tf import objectives
+from dvae_tf.math import objectives
 from dvae_tf import priors
 from dvae_tf import sampling
-from dvae_tf import smoothing
+from dvae_tf.math import smoothing
 from dvae_tf import run_dir
 from dvae_tf import training
 from dvae_tf.distributions import OverlappingExponential

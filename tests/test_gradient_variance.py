@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvae_tf import gradient_variance as gv
+from dvae_tf.math import gradient_variance as gv
 from dvae_tf import models
 
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import special
 import tensorflow as tf
 
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import models
 
 

@@ -7,10 +7,10 @@ from scipy import special
 import tensorflow as tf
 
 from dvae_tf import graphs
-from dvae_tf import objectives
+from dvae_tf.math import objectives
 from dvae_tf import priors
-from dvae_tf.posterior import PosteriorSample
-from dvae_tf.smoothing import get_smoothing
+from dvae_tf.math.posterior import PosteriorSample
+from dvae_tf.math.smoothing import get_smoothing
 from dvae_tf.distributions import BoltzmannMachine, OverlappingExponential, RBM
 from tests import smoothing_reference as ref
 

@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SCRIPT = textwrap.dedent("""
     import numpy as np
     import tensorflow as tf
-    from dvae_tf import se_resnet
+    from dvae_tf.networks import se_resnet
 
     for cin, cout, side, batch in ((4, 4, 16, 3), (8, 16, 32, 3), (8, 8, 16, 1),
                                    (4, 4, 32, 5)):

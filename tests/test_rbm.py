@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 import tensorflow as tf
 
-from dvae_tf import log_z_gradient
+from dvae_tf.math import log_z_gradient
 from dvae_tf.distributions import RBM, PersistentChains, ais_log_normalizer
 from dvae_tf.distributions import rbm as rbm_lib
 

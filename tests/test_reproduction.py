@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dvae_tf import reproduction
+from dvae_tf.evaluation import reproduction
 
 
 def _write_run(runs_dir, name, nll):

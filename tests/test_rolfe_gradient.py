@@ -13,10 +13,10 @@ import tensorflow as tf
 
 from dvae_tf import graphs
 from dvae_tf import models
-from dvae_tf import objectives
-from dvae_tf import posterior as posterior_lib
-from dvae_tf import rolfe_gradient
-from dvae_tf import smoothing as smoothing_lib
+from dvae_tf.math import objectives
+from dvae_tf.math import posterior as posterior_lib
+from dvae_tf.math import rolfe_gradient
+from dvae_tf.math import smoothing as smoothing_lib
 from dvae_tf import training
 from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.priors.rbm_prior import RBMPrior

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import data
-from dvae_tf import latents
+from dvae_tf.math import latents
 from dvae_tf import models
 from dvae_tf import schedules
 from dvae_tf import run_dir

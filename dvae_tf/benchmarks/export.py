@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import data
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import export
 from dvae_tf import presets
 from dvae_tf.benchmarks import timing

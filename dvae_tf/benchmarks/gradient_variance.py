@@ -3,7 +3,7 @@
 Trains the Table 1 joint-ELBO model (`repro_table1_joint_exp_1_nonlin`, the
 paper's Table 1 protocol) for `steps` steps, then, at those parameters and on
 one minibatch of the protocol's 24 training images, draws the loss gradient
-`draws` times (`dvae_tf.gradient_variance`) for each estimator of
+`draws` times (`dvae_tf.math.gradient_variance`) for each estimator of
 `ESTIMATORS`: the joint and marginal ELBO under the overlapping exponential
 smoothing, and Concrete, at betas of the schedule (6 and 14) and at Concrete's
 own temperature 2/3 (beta 1.5). Per parameter group it reports the variance
@@ -53,7 +53,7 @@ def gradient_variance_suite(quick=False, data_dir=None, steps=None,
   """Per estimator and parameter group: variance, SNR, cosine to reference."""
   # pylint: disable=g-import-not-at-top
   from dvae_tf import data
-  from dvae_tf import gradient_variance as gv
+  from dvae_tf.math import gradient_variance as gv
   from dvae_tf import run_dir
   from dvae_tf import training
   steps = steps or (20 if quick else 10_000)

@@ -5,7 +5,7 @@
 Prints one JSON line (nll, stderr, log_z, log_z_method, ...; bits_per_dim for
 8-bit datasets such as CIFAR-10) and writes it to <model_dir>/eval_<split>.json,
 and each image's NLL to <model_dir>/eval_<split>_nll.npy
-(`dvae_tf.evaluation_report`). When the run directory cannot be written
+(`dvae_tf.evaluation.report`). When the run directory cannot be written
 (read-only, full disk), the JSON line is printed all the same, followed by an
 `error:` line, exit status 1.
 
@@ -25,8 +25,8 @@ from absl import flags
 from dvae_tf.binaries import cli
 from dvae_tf import data
 from dvae_tf import distribute
-from dvae_tf import evaluation
-from dvae_tf import evaluation_report
+from dvae_tf.evaluation import bound as evaluation
+from dvae_tf.evaluation import report as evaluation_report
 
 FLAGS = flags.FLAGS
 cli.define_run_flags('score')

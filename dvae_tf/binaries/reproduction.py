@@ -5,7 +5,7 @@
 
 Reads `reports/runs/tables.json` (which runs make each row, the paper's
 values, the orderings) and each run's `eval_test.json` and
-`eval_test_nll.npy` under `reports/runs/` (`dvae_tf.reproduction`).
+`eval_test_nll.npy` under `reports/runs/` (`dvae_tf.evaluation.reproduction`).
 """
 
 import sys
@@ -13,7 +13,7 @@ import sys
 from absl import flags
 
 from dvae_tf.binaries import cli
-from dvae_tf import reproduction
+from dvae_tf.evaluation import reproduction
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('spec', 'reports/runs/tables.json', 'The table spec.')

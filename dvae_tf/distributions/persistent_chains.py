@@ -1,7 +1,7 @@
 """Persistent Markov chains for the negative phase of a Boltzmann prior.
 
 Training a Boltzmann-machine prior (the RBM of Sec. 5 or one on any graph) needs samples from the model p(z) to estimate
-grad log Z = E_p[-grad E(z)] (Appendix E notes; `dvae_tf.log_z_gradient`). Persistent contrastive
+grad log Z = E_p[-grad E(z)] (Appendix E notes; `dvae_tf.math.log_z_gradient`). Persistent contrastive
 divergence (Tieleman 2008) keeps a set of chains alive across training steps
 and advances each by a few block Gibbs sweeps per step, so the chains track
 the slowly changing model instead of restarting from scratch.

@@ -1,7 +1,7 @@
 """`DiscreteVAE`: what the feed-forward model and DVAE++ share, once.
 
 Both models have a hierarchical posterior over global latent groups
-(`dvae_tf.posterior`, Fig. 2(d)) under a `priors.Prior`, and a decoder; DVAE++
+(`dvae_tf.math.posterior`, Fig. 2(d)) under a `priors.Prior`, and a decoder; DVAE++
 adds local groups between them. The base owns the bound's set-up (seeds,
 samples per example, the combination of samples), the importance weights of
 evaluation, sampling, reconstruction and weight decay; a model implements
@@ -32,8 +32,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import networks
-from dvae_tf import posterior as posterior_lib
+from dvae_tf.networks import mlp as networks
+from dvae_tf.math import posterior as posterior_lib
 from dvae_tf.distributions.ais import MONITOR_AIS_BETAS, MONITOR_AIS_CHAINS
 from dvae_tf.train_config import TrainConfig
 

@@ -19,7 +19,7 @@ following the constraints of Sec. 7.3: one architecture for MNIST and
 OMNIGLOT, a shallower one for Caltech-101 silhouettes (a small dataset that
 is easily overfit), a wider one for CIFAR-10; 16 global binary units for
 binary data and 128 for CIFAR-10; 16 local groups of 32 channels everywhere.
-Images are padded to 32x32 (see `dvae_tf.pyramid`), so for every dataset the
+Images are padded to 32x32 (see `dvae_tf.networks.pyramid`), so for every dataset the
 local latents live at 8x8 and the global posterior reads the 4x4 top of the
 encoder.
 """
@@ -29,15 +29,15 @@ import dataclasses
 import numpy as np
 
 from dvae_tf import graphs
-from dvae_tf import latents as latents_lib
+from dvae_tf.math import latents as latents_lib
 from dvae_tf import priors
-from dvae_tf import smoothing as smoothing_lib
+from dvae_tf.math import smoothing as smoothing_lib
 from dvae_tf.models import pixel_likelihoods
 from dvae_tf.models.base import DiscreteVAE
 from dvae_tf.models.dvaepp import DVAEpp
 from dvae_tf.models.feed_forward import FeedForwardDVAE
 from dvae_tf.priors.factorial_prior import OBJECTIVES
-from dvae_tf.pyramid import DOWNSAMPLINGS
+from dvae_tf.networks.pyramid import DOWNSAMPLINGS
 
 
 def check_choice(name, value, choices):
@@ -313,10 +313,10 @@ class DVAEppConfig(BoltzmannSettings):
     conditional_decoder: the multi-scale decoder (4x4 up to full size);
       False for the factorial "unconditional decoder" of the MNIST rows.
     downsampling: of the scale pyramid, 'pool' or 'subsample'
-      (`dvae_tf.pyramid`).
+      (`dvae_tf.networks.pyramid`).
     likelihood: 'bernoulli' (binary images) or 'logistic_mixture' (8-bit).
     kl_balancing: balance the local groups' KLs during warm-up
-      (`dvae_tf.kl_balancing`, our Appendix H).
+      (`dvae_tf.networks.kl_balancing`, our Appendix H).
     channels: if > 0, every stage gets this width (tests, benchmarks).
     num_local_groups: if > 0, overrides the architecture's.
   """

@@ -5,12 +5,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import kl_balancing as kl_balancing_lib
-from dvae_tf import networks
-from dvae_tf import se_resnet
+from dvae_tf.networks import kl_balancing as kl_balancing_lib
+from dvae_tf.networks import mlp as networks
+from dvae_tf.networks import se_resnet
 from dvae_tf.models import base
 from dvae_tf.models import multiscale_decoder
-from dvae_tf.pyramid import ImagePyramid
+from dvae_tf.networks.pyramid import ImagePyramid
 
 
 @keras.saving.register_keras_serializable(package='dvae_tf')

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import networks
+from dvae_tf.networks import mlp as networks
 from dvae_tf.models import base
 from dvae_tf.models import pixel_likelihoods
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import se_resnet
+from dvae_tf.networks import se_resnet
 
 
 def _upsample(x):

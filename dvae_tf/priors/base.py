@@ -19,7 +19,7 @@ import dataclasses
 
 import keras
 
-from dvae_tf import smoothing as smoothing_lib
+from dvae_tf.math import smoothing as smoothing_lib
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
 
 # The released code's persistent-chain settings (Appendix F notes): 1000

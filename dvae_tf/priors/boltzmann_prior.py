@@ -7,8 +7,8 @@ hierarchical posterior's groups are runs of whole colour classes (or equal
 parts of each class: `Graph.group_sizes`), as the paper's two groups are the
 RBM's two halves. Training uses the KL of Sec. 5 generalised to edges within
 and across groups (`objectives.boltzmann_kl`), log Z with the persistent-chain
-gradient of Appendix E (`dvae_tf.log_z_gradient`), and under a deterministic
-q(z | x, zeta) Rolfe's boundary term (`dvae_tf.rolfe_gradient`).
+gradient of Appendix E (`dvae_tf.math.log_z_gradient`), and under a deterministic
+q(z | x, zeta) Rolfe's boundary term (`dvae_tf.math.rolfe_gradient`).
 
 `RBMPrior` (`priors.rbm_prior`) is the complete bipartite case, with the
 RBM's own parameters; `BoltzmannPrior.from_spec` builds it for that graph,
@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import graphs as graphs_lib
-from dvae_tf import log_z_gradient
-from dvae_tf import objectives
-from dvae_tf import rolfe_gradient
+from dvae_tf.math import log_z_gradient
+from dvae_tf.math import objectives
+from dvae_tf.math import rolfe_gradient
 from dvae_tf.distributions import BoltzmannMachine, PersistentChains
 from dvae_tf.distributions import ais_log_normalizer
 from dvae_tf.distributions import boltzmann_machine
@@ -127,7 +127,7 @@ class BoltzmannPrior(base.Prior):
 
     Under a smoothing with a deterministic q(z | x, zeta) (spike_exp), a
     zero-valued surrogate adds the gradient that the reparameterization
-    misses (Rolfe 2016, `dvae_tf.rolfe_gradient`).
+    misses (Rolfe 2016, `dvae_tf.math.rolfe_gradient`).
     """
     del beta
     machine = self.machine()

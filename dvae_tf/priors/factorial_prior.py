@@ -3,9 +3,9 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import latents
-from dvae_tf import networks
-from dvae_tf import objectives
+from dvae_tf.math import latents
+from dvae_tf.networks import mlp as networks
+from dvae_tf.math import objectives
 from dvae_tf import sampling
 from dvae_tf.priors import base
 

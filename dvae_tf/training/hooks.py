@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import distribute
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import images
 from dvae_tf import run_dir
 from dvae_tf.distributions.ais import MONITOR_AIS_BETAS, MONITOR_AIS_CHAINS

@@ -5,7 +5,7 @@
 each group's network reading the features f of x and the earlier groups'
 zetas (or, in the binary limit, binary z). It is the posterior of the
 feed-forward models and of DVAE++'s global variables; the latent type of the
-groups (`dvae_tf.latents`) says what a network's output means.
+groups (`dvae_tf.math.latents`) says what a network's output means.
 `hierarchical_relaxed` samples it for training, `hierarchical_exact` in the
 binary limit for evaluation; both return a `PosteriorSample`.
 """

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import distribute
-from dvae_tf import evaluation
+from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import ranges
 from dvae_tf import run_dir as run_dir_lib
 from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS

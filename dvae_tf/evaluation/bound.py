@@ -8,7 +8,7 @@ variable), so L_k is a bound on the discrete model's log-likelihood and
 increases with k to log p(x). For an RBM prior, log p(z) = -E(z) - log Z
 needs log Z: the prior's stored value, which
 `Prior.refresh_log_normalizer` computes (exact or AIS) before evaluating.
-`dvae_tf.evaluation_report` scores a trained run directory with it.
+`dvae_tf.evaluation.report` scores a trained run directory with it.
 """
 
 import keras

@@ -53,7 +53,7 @@ h_a computed from the machine's `pair_sum`.
 
 import tensorflow as tf
 
-from dvae_tf import objectives
+from dvae_tf.math import objectives
 
 
 def boundary_surrogate(machine, group_sizes, posterior_logits, nu_logits):

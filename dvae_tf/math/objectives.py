@@ -128,7 +128,7 @@ def boltzmann_kl(machine, group_sizes, posterior_logits, nu_logits, log_z):
   nu = sigmoid(nu_logits), nu_logits = `posterior_logits(zeta)` of each
   group's smoothing (logits + log r(zeta|1)/r(zeta|0)). Where that nu is
   exactly 0 or 1 (spike_exp), the reparameterized gradient of this estimate
-  is biased; `dvae_tf.rolfe_gradient` supplies the missing term.
+  is biased; `dvae_tf.math.rolfe_gradient` supplies the missing term.
 
   Args:
     machine: the prior, a `dvae_tf.distributions.BoltzmannMachine`.

@@ -26,8 +26,8 @@ import re
 
 import numpy as np
 
-from dvae_tf import evaluation
-from dvae_tf import evaluation_report
+from dvae_tf.evaluation import bound as evaluation
+from dvae_tf.evaluation import report as evaluation_report
 
 
 def load_run(runs_dir, run, split='test'):

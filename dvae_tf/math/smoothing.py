@@ -49,7 +49,7 @@ class Smoothing:
     deterministic_posterior: whether q(z = 1 | x, zeta) is exactly 0 or 1
       (r(zeta|0) and r(zeta|1) have disjoint supports, as for Rolfe's
       spike-and-exponential): nu then has no reparameterized gradient, and
-      the RBM prior adds the missing term (`dvae_tf.rolfe_gradient`).
+      the RBM prior adds the missing term (`dvae_tf.math.rolfe_gradient`).
   """
   name: str
   distribution: Callable

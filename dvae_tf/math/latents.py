@@ -17,14 +17,14 @@ unrelaxed variable and its log q), `mean` and `log_prob` of the unrelaxed
 variable, and `kl` of a local group against its prior's params.
 
 `LATENT_TYPES` maps the names configs use to builders of these types; the
-hierarchical posterior over groups of them is `dvae_tf.posterior`.
+hierarchical posterior over groups of them is `dvae_tf.math.posterior`.
 """
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dvae_tf import objectives
+from dvae_tf.math import objectives
 from dvae_tf import sampling
 
 tfd = tfp.distributions
