@@ -63,7 +63,7 @@ from dvae_tf.evaluation import bound as evaluation
 from dvae_tf.evaluation import report as evaluation_report
 from dvae_tf import ranges
 from dvae_tf import run_dir
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+from dvae_tf.distributions.ais import PAPER_AIS_TEMPERATURES, PAPER_AIS_CHAINS
 
 METADATA_FILE = 'metadata.json'
 SIGNATURES = ('sample', 'encode', 'reconstruct', 'log_likelihood')
@@ -487,7 +487,8 @@ def write_saved_model(model, export_dir, metadata, version=None):
 
 
 def export(model_dir, export_dir, version=None, data_dir=None,
-           ais_chains=PAPER_AIS_CHAINS, ais_betas=PAPER_AIS_BETAS, seed=0,
+           ais_chains=PAPER_AIS_CHAINS,
+           ais_temperatures=PAPER_AIS_TEMPERATURES, seed=0,
            limits=ServingLimits(), checkpoint=None):
   """Exports the latest checkpoint of `model_dir`; see the module docstring.
 
@@ -496,7 +497,7 @@ def export(model_dir, export_dir, version=None, data_dir=None,
     export_dir: the model's base path for TF Serving.
     version: a positive integer (default: the next free one).
     data_dir: where the dataset files are (for the training-set mean).
-    ais_chains, ais_betas: AIS settings when log Z is not exact.
+    ais_chains, ais_temperatures: AIS settings when log Z is not exact.
     limits: the `ServingLimits` of requests.
     checkpoint: the checkpoint to export ('ckpt-N'; default the newest).
     seed: AIS seed, as in `evaluation_report.evaluate_run` (so the same
@@ -510,14 +511,15 @@ def export(model_dir, export_dir, version=None, data_dir=None,
       seed is out of range, or `export_dir` cannot be written (all checked
       before the model is restored).
   """
-  for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+  for name, value in (('ais_chains', ais_chains),
+                      ('ais_temperatures', ais_temperatures)):
     ranges.check_count(name, value, minimum=2)
   ranges.check_seed('seed', seed)
   version_path(export_dir, version)
   run_dir.check_directory(export_dir, 'export_dir')
   run = run_dir.restore_model(model_dir, data_dir, checkpoint=checkpoint)
   log_normalizer = run.model.prior.refresh_log_normalizer(
-      ais_chains=ais_chains, ais_betas=ais_betas,
+      ais_chains=ais_chains, ais_temperatures=ais_temperatures,
       seed=evaluation_report.ais_seed(seed))
   metadata = build_metadata(
       run.model, log_normalizer,

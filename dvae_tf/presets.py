@@ -167,7 +167,7 @@ def _table3_presets():
     for dataset, (arch, conditional, likelihood, steps) in (
         _TABLE3_DATASETS.items()):
       presets[f'table3_{row}_{dataset}'] = {
-          'model': dict(kind='dvaepp', arch=arch, latents=row,
+          'model': dict(kind='dvaepp', struct=arch, latents=row,
                         conditional_decoder=conditional,
                         likelihood=likelihood),
           'train': dict(dataset=dataset, num_steps=steps, batch_size=100,
@@ -177,7 +177,7 @@ def _table3_presets():
   # DVAE++ at reduced width (`ARCHITECTURES['cpu']`) for two CPU cores:
   # fewer chains and sweeps, batch 32, 20k steps.
   presets['dvaepp_cpu'] = {
-      'model': dict(kind='dvaepp', arch='cpu', latents='dvaepp',
+      'model': dict(kind='dvaepp', struct='cpu', latents='dvaepp',
                     num_chains=100, num_gibbs_sweeps=10),
       'train': dict(dataset='mnist_dynamic', num_steps=20_000, batch_size=32,
                     learning_rate=1e-3, beta_start=10., beta_end=10.,

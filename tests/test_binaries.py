@@ -1,6 +1,8 @@
-"""The binaries start quietly: TensorFlow's start-up lines are not shown,
-anything else written while it starts is."""
+"""The binaries start quietly (TensorFlow's start-up lines are not shown,
+anything else written while it starts is), and a benchmark measurement runs
+as a program of its own."""
 
+import json
 import os
 import subprocess
 import sys
@@ -52,3 +54,13 @@ def test_dvae_train_demo_prints_no_tensorflow_startup_lines(tmp_path):
       out.stderr)
   assert not [l for l in lines if 'absl::InitializeLog' in l], out.stderr
   assert '"step": 1' in out.stdout
+
+
+def test_a_benchmark_measurement_runs_in_its_own_process():
+  out = subprocess.run(
+      [sys.executable, '-m', 'dvae_tf.binaries.measure',
+       '--cell=training_step', '--steps=2', '--dataset=sample'],
+      capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+  assert out.returncode == 0, out.stderr[-2000:]
+  record = json.loads(out.stdout.strip().splitlines()[-1])
+  assert record['ms_per_step'] > 0 and record['chains'] == 100

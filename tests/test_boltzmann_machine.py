@@ -157,7 +157,7 @@ def test_ais_matches_exact_log_z_on_chimera(rng):
   machine, _, _ = random_machine(graph, rng, scale=0.5)
   exact = float(machine.log_normalizer())
   estimate, stderr = ais_log_normalizer(machine, num_chains=512,
-                                        num_betas=300, seed=(5, 6))
+                                        num_temperatures=300, seed=(5, 6))
   assert 0. < float(stderr) < 0.05
   assert abs(float(estimate) - exact) < 4 * float(stderr) + 0.01
 

@@ -57,7 +57,7 @@ def test_config_records_the_graph_and_lays_groups_by_colour():
 
 
 def test_dvaepp_global_prior_on_a_graph():
-  config = config_lib.DVAEppConfig(arch='cpu', graph='zephyr:1,1',
+  config = config_lib.DVAEppConfig(struct='cpu', graph='zephyr:1,1',
                                    global_groups=2, num_local_groups=1)
   assert config.group_sizes == [6, 6]
   model = config.build(np.full([28, 28, 1], .3, np.float32))
@@ -108,7 +108,7 @@ def test_train_restore_and_resume_keep_the_graph(chimera_run):
 
 def test_saved_model_answers_sample_and_log_likelihood(chimera_run, tmp_path):
   path = export.export(chimera_run, str(tmp_path / 'export'), ais_chains=16,
-                       ais_betas=20)
+                       ais_temperatures=20)
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     metadata = json.load(f)
   assert metadata['model_config']['graph']['name'] == 'chimera:1,2,4'

@@ -55,7 +55,7 @@ result = training.train(MODEL, TRAIN, sys.argv[1], strategy=STRATEGY,
                         verbose=False)
 evaluation_report.evaluate_run(sys.argv[1], num_importance_samples=7,
                                batch_size=30, max_images=100, ais_chains=50,
-                               ais_betas=50, strategy=STRATEGY)
+                               ais_temperatures=50, strategy=STRATEGY)
 print(json.dumps(result))
 """
 

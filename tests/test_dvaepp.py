@@ -330,7 +330,13 @@ def test_configs_of_both_kinds_load_and_bad_ones_are_refused():
   with pytest.raises(ValueError, match='latents'):
     models.DVAEppConfig(latents='gaussian')
   with pytest.raises(ValueError, match='unknown fields'):
+    models.config_from_dict({'kind': 'dvaepp', 'hidden_units': 10})
+  # Both kinds name their networks `struct`, from their own registry; a
+  # record written when DVAE++ called it `arch` reads back the same.
+  with pytest.raises(ValueError, match="struct='1-layer-lin' is not one of"):
     models.config_from_dict({'kind': 'dvaepp', 'struct': '1-layer-lin'})
+  assert models.config_from_dict(
+      {'kind': 'dvaepp', 'arch': 'cpu'}) == models.DVAEppConfig(struct='cpu')
   with pytest.raises(ValueError, match="'logistic_mixture'"):
     models.DVAEppConfig().check_dataset(binary=False)
   with pytest.raises(ValueError, match='model'):
@@ -396,7 +402,7 @@ def test_export_signatures(tmp_path, rng, row):
   from dvae_tf import export
   model = tiny_model(rng, latents=row)
   log_normalizer = model.prior.refresh_log_normalizer(ais_chains=8,
-                                                      ais_betas=5, seed=(0, 1))
+                                                      ais_temperatures=5, seed=(0, 1))
   metadata = export.build_metadata(model, log_normalizer)
   path = export.write_saved_model(model, str(tmp_path), metadata)
   loaded = tf.saved_model.load(path)

@@ -57,7 +57,7 @@ def exported(tmp_path_factory):
   with open(os.path.join(model_dir, 'eval_test.json'), 'w') as f:
     json.dump(EVAL_RECORD, f)
   export_dir = str(tmp_path_factory.mktemp('exports'))
-  path = export.export(model_dir, export_dir, ais_chains=16, ais_betas=20)
+  path = export.export(model_dir, export_dir, ais_chains=16, ais_temperatures=20)
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     metadata = json.load(f)
   return Exported(model_dir, export_dir, path, metadata)

@@ -135,6 +135,8 @@ def test_run_directories_of_version_0_1_restore(run, tmp_path):
   expected = json.loads((model_dir / 'expected.json').read_text())
   restored = run_dir.restore_model(str(model_dir))
   assert restored.step == expected['step']
+  if run == 'dvaepp':  # recorded under the field's old name, `arch`
+    assert restored.model_config.struct == 'cpu'
   model = restored.model
   np.testing.assert_array_equal(model.prior.chains.state.numpy(),
                                 expected['chains'])
@@ -157,3 +159,36 @@ def test_run_directories_of_version_0_1_restore(run, tmp_path):
   assert result['step'] == expected['step'] + 1
   assert os.path.exists(model_dir / 'checkpoints' /
                         f'ckpt-{expected["step"] + 1}.index')
+
+
+def entry_point_style(modules):
+  """The modules of {name: source} that break the one entry-point style:
+  a program is a module of dvae_tf.binaries with `main` and `run`, and no
+  other module runs as a program."""
+  wrong = []
+  for name, source in sorted(modules.items()):
+    tree = ast.parse(source)
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    runs_as_program = "__name__ == '__main__'" in source
+    is_binary = (name.startswith('dvae_tf.binaries.') and
+                 name != 'dvae_tf.binaries.cli')
+    if is_binary != runs_as_program or (
+        is_binary and not {'main', 'run'} <= defined):
+      wrong.append(name)
+  return wrong
+
+
+def test_every_program_is_a_binary_with_main_and_run():
+  modules = {_module_name(p): p.read_text() for p in PACKAGE.rglob('*.py')}
+  assert entry_point_style(modules) == []
+  assert {'dvae_tf.binaries.measure', 'dvae_tf.binaries.make_sample',
+          'dvae_tf.binaries.train'} <= set(modules)
+
+
+def test_the_entry_point_check_sees_a_stray_program():
+  main = "if __name__ == '__main__':\n  main()\n"
+  assert entry_point_style({
+      'dvae_tf.benchmarks.x': 'def main(argv): pass\n' + main,
+      'dvae_tf.binaries.y': 'def main(argv): pass\n' + main,
+      'dvae_tf.binaries.z': 'def main(argv): pass\ndef run(): pass\n' + main,
+  }) == ['dvae_tf.benchmarks.x', 'dvae_tf.binaries.y']

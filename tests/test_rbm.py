@@ -233,12 +233,12 @@ def test_ais_matches_exact_log_normalizer():
   rbm = RBM(a1, a2, w)
   exact = rbm.log_normalizer().numpy()
   log_z, stderr = tf.function(lambda: ais_log_normalizer(
-      rbm, num_chains=512, num_betas=1000, seed=(5, 6)))()
+      rbm, num_chains=512, num_temperatures=1000, seed=(5, 6)))()
   assert stderr > 0
   assert abs(log_z - exact) < 3 * stderr + 1e-3
   assert abs(log_z - exact) < 0.1
   # A short anneal is noisier: its standard error must say so.
-  _, short_stderr = ais_log_normalizer(rbm, num_chains=512, num_betas=10,
+  _, short_stderr = ais_log_normalizer(rbm, num_chains=512, num_temperatures=10,
                                        seed=(5, 6))
   assert short_stderr > stderr
 
@@ -247,12 +247,12 @@ def test_ais_batch_and_errors(rng):
   params = [random_rbm_params(rng, 4, 5, scale=0.5) for _ in range(2)]
   a1, a2, w = (np.stack([p[i] for p in params]) for i in range(3))
   rbm = RBM(a1, a2, w)
-  log_z, stderr = ais_log_normalizer(rbm, num_chains=256, num_betas=200,
+  log_z, stderr = ais_log_normalizer(rbm, num_chains=256, num_temperatures=200,
                                      seed=(1, 1))
   assert log_z.shape == (2,) and stderr.shape == (2,)
   np.testing.assert_allclose(log_z, rbm.log_normalizer(), atol=0.05)
   with pytest.raises(ValueError, match='num_chains'):
-    ais_log_normalizer(rbm, num_chains=1, num_betas=10)
+    ais_log_normalizer(rbm, num_chains=1, num_temperatures=10)
 
 
 def test_persistent_chains_advance_and_checkpoint(tmp_path, rng):

@@ -213,7 +213,7 @@ def test_feed_forward_rbm_with_spike_exp_trains(tmp_path):
 
 
 def test_dvaepp_rbm_rolfe_with_two_global_groups_has_finite_gradients(rng):
-  config = models.DVAEppConfig(arch='cpu', latents='rbm_rolfe',
+  config = models.DVAEppConfig(struct='cpu', latents='rbm_rolfe',
                                global_groups=2, channels=4,
                                num_local_groups=2, num_chains=8,
                                num_gibbs_sweeps=2)

@@ -217,7 +217,7 @@ def test_binaries_train_evaluate_sample(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
                  '--num_importance_samples=5', '--max_images=20',
-                 '--ais_chains=16', '--ais_betas=20')
+                 '--ais_chains=16', '--ais_temperatures=20')
   assert out.returncode == 0, out.stderr[-3000:]
   result = json.loads(out.stdout.strip().splitlines()[-1])
   assert {'nll', 'stderr', 'log_z', 'log_z_method',
@@ -231,7 +231,7 @@ def test_binaries_train_evaluate_sample(tmp_path):
   # Paired against itself (same seed, same images): exactly no difference.
   out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
                  '--num_importance_samples=5', '--max_images=20',
-                 '--ais_chains=16', '--ais_betas=20',
+                 '--ais_chains=16', '--ais_temperatures=20',
                  f'--compare_with={model_dir}')
   assert out.returncode == 0, out.stderr[-3000:]
   paired = json.loads(out.stdout.strip().splitlines()[-1])['paired_difference']

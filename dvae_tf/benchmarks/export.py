@@ -62,7 +62,7 @@ def _rows(preset_name, num_samples, num_images, num_importance_samples,
   model, dataset = _model(preset_name)
   # A quick log Z: its value does not change the work.
   log_normalizer = model.prior.refresh_log_normalizer(ais_chains=16,
-                                                      ais_betas=10)
+                                                      ais_temperatures=10)
   metadata = export.build_metadata(model, log_normalizer,
                                    export.PixelFormat.of_dataset(dataset))
   images = tf.constant(data.load_images('sample', 'test')[:num_images])

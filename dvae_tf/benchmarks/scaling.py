@@ -26,8 +26,8 @@ process (threads and devices are fixed when TensorFlow starts), and the
 configurations alternate within each round; an efficiency is the median of
 the rounds' ratios.
 
-  python -m dvae_tf.benchmarks.scaling --model=feed_forward --replicas=2 \
-      --mode=logical            # one measurement, a JSON line
+  python -m dvae_tf.binaries.measure --cell=scaling --model=feed_forward \
+      --replicas=2 --mode=logical      # one measurement, a JSON line
 """
 
 import json
@@ -103,10 +103,10 @@ def _taskset(cores):
   return []
 
 
-def _child(name, mode, replicas, steps, index=0, deterministic=False):
-  return [sys.executable, '-m', 'dvae_tf.benchmarks.scaling',
+def _child(name, mode, replicas, steps, deterministic=False):
+  return [sys.executable, '-m', 'dvae_tf.binaries.measure', '--cell=scaling',
           f'--model={name}', f'--mode={mode}', f'--replicas={replicas}',
-          f'--steps={steps}', f'--index={index}',
+          f'--steps={steps}',
           f'--deterministic={deterministic}']
 
 
@@ -122,7 +122,7 @@ def _measure(name, mode, replicas, steps, gpus=False, deterministic=False):
   """(images/s, cores busy) of one configuration, in fresh processes."""
   if mode != 'workers':
     cores = [0] if mode == 'one' else list(range(replicas))
-    command = _child(name, mode, replicas, steps, 0, deterministic)
+    command = _child(name, mode, replicas, steps, deterministic)
     if mode in ('one', 'logical') and not gpus:
       command = _taskset(cores) + command
     out = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -140,7 +140,7 @@ def _measure(name, mode, replicas, steps, gpus=False, deterministic=False):
   for index in range(replicas):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
-    command = _taskset([index]) + _child(name, mode, replicas, steps, index)
+    command = _taskset([index]) + _child(name, mode, replicas, steps)
     procs.append((command, subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)))
@@ -201,44 +201,30 @@ def scaling_suite(quick=False, data_dir=None, rounds=3, replicas=2,
                           r['relative_speed'] for r in determinism)}}
 
 
-def _main():
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_enum('model', 'feed_forward', list(MODELS), 'Model.')
-  flags.DEFINE_enum('mode', 'one', ['one', 'logical', 'workers', 'gpus'],
-                    'Replica layout.')
-  flags.DEFINE_integer('replicas', 1, 'Replicas.')
-  flags.DEFINE_integer('steps', 20, 'Timed steps.')
-  flags.DEFINE_integer('index', 0, 'Worker index (mode workers).')
-  flags.DEFINE_bool('deterministic', False, 'Enable op determinism.')
+def measure_here(model, mode, replicas, steps, deterministic=False):
+  """One configuration measured in this process (a fresh one: `_child`).
 
-  def main(argv):
-    del argv
-    fl = flags.FLAGS
-    # pylint: disable=g-import-not-at-top
-    import tensorflow as tf
-    from dvae_tf import distribute
-    if fl.deterministic:
-      tf.config.experimental.enable_op_determinism()
-    if not tf.config.list_physical_devices('GPU'):
-      threads = fl.replicas if fl.mode == 'logical' else 1
-      tf.config.threading.set_intra_op_parallelism_threads(threads)
-      tf.config.threading.set_inter_op_parallelism_threads(threads)
-    strategy = {'one': lambda: distribute.make_strategy('default'),
-                'gpus': lambda: tf.distribute.MirroredStrategy(
-                    [f'/gpu:{i}' for i in range(fl.replicas)]),
-                'logical': lambda: distribute.make_strategy(
-                    'mirrored', cpu_devices=fl.replicas),
-                'workers': lambda: distribute.make_strategy('multi_worker')}[
-                    fl.mode]()
-    rate, cores = images_per_second(fl.model, fl.replicas, strategy,
-                                    fl.steps)
-    print(json.dumps({'images_per_second': rate, 'cores_busy': cores,
-                      'model': fl.model,
-                      'mode': fl.mode, 'replicas': fl.replicas}))
-
-  app.run(main)
-
-
-if __name__ == '__main__':
-  _main()
+  Sets op determinism and, on a CPU, the thread counts before TensorFlow
+  runs anything, builds the strategy of `mode` ('one', 'logical', 'workers'
+  with TF_CONFIG set, or 'gpus') and returns the JSON record of
+  `images_per_second`.
+  """
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from dvae_tf import distribute
+  if deterministic:
+    tf.config.experimental.enable_op_determinism()
+  if not tf.config.list_physical_devices('GPU'):
+    threads = replicas if mode == 'logical' else 1
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+  strategy = {'one': lambda: distribute.make_strategy('default'),
+              'gpus': lambda: tf.distribute.MirroredStrategy(
+                  [f'/gpu:{i}' for i in range(replicas)]),
+              'logical': lambda: distribute.make_strategy(
+                  'mirrored', cpu_devices=replicas),
+              'workers': lambda: distribute.make_strategy('multi_worker')}[
+                  mode]()
+  rate, cores = images_per_second(model, replicas, strategy, steps)
+  return {'images_per_second': rate, 'cores_busy': cores, 'model': model,
+          'mode': mode, 'replicas': replicas}

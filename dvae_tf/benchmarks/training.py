@@ -11,8 +11,8 @@ reference (e.g. a PyTorch implementation of the same model), alternating
 dvae_tf and reference `rounds` times. A cell's ratio is the median of the
 per-round ratios, which share the machine's state.
 
-  python -m dvae_tf.benchmarks.training --chains=100 --threads=1 \
-      --data_dir=DIR        # one dvae_tf measurement, a JSON line
+  python -m dvae_tf.binaries.measure --cell=training_step --chains=100 \
+      --threads=1 --data_dir=DIR     # one dvae_tf measurement, a JSON line
 """
 
 import json
@@ -136,7 +136,7 @@ def _dvae_tf_ms(chains, threads, data_dir, steps):
   """One dvae_tf measurement in a fresh process (the bundled sample without
   `data_dir`: a smoke test only)."""
   command = _pinned(threads) + [
-      sys.executable, '-m', 'dvae_tf.benchmarks.training',
+      sys.executable, '-m', 'dvae_tf.binaries.measure', '--cell=training_step',
       f'--chains={chains}', f'--threads={threads}', f'--steps={steps}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
   return _run_json(command)['ms_per_step']
@@ -173,8 +173,8 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
   summary = {'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
                               default=None)}
   # Keras' fit against the training loop, 100 chains, both threads.
-  command = [sys.executable, '-m', 'dvae_tf.benchmarks.training',
-             '--chains=100', '--threads=2', '--fit_vs_loop',
+  command = [sys.executable, '-m', 'dvae_tf.binaries.measure',
+             '--cell=fit_vs_loop', '--chains=100', '--threads=2',
              f'--steps={20 if quick else 100}',
              f'--rounds={1 if quick else rounds}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
@@ -185,40 +185,3 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
   summary['fit_speed_vs_loop'] = fit_row['fit_speed_vs_loop']
   return {'tables': {'training_step': rows, 'fit_vs_loop': [fit_row]},
           'summary': summary}
-
-
-def _main():
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_integer('chains', 100, 'Persistent chains.')
-  flags.DEFINE_integer('threads', 1, 'TensorFlow intra- and inter-op threads.')
-  flags.DEFINE_integer('steps', 200, 'Timed steps (after 30 untimed).')
-  flags.DEFINE_string('data_dir', None, 'Folder with mnist.npz.')
-  flags.DEFINE_string('dataset', TRAIN['dataset'], 'Training set.')
-  flags.DEFINE_bool('fit_vs_loop', False, 'Time Keras\' fit against the '
-                    'training loop\'s step instead (`rounds` alternations).')
-  flags.DEFINE_integer('rounds', 3, 'With --fit_vs_loop: alternations.')
-
-  def main(argv):
-    del argv
-    fl = flags.FLAGS
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tf.config.threading.set_intra_op_parallelism_threads(fl.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(fl.threads)
-    if fl.fit_vs_loop:
-      fit_ms, loop_ms = fit_and_loop_milliseconds(
-          fl.chains, fl.data_dir, fl.steps, fl.rounds,
-          train_overrides=dict(dataset=fl.dataset))
-      print(json.dumps({'fit_ms': fit_ms, 'loop_ms': loop_ms,
-                        'chains': fl.chains, 'threads': fl.threads}))
-      return
-    ms = step_milliseconds(fl.chains, fl.data_dir, fl.steps,
-                           train_overrides=dict(dataset=fl.dataset))
-    print(json.dumps({'ms_per_step': ms, 'chains': fl.chains,
-                      'threads': fl.threads}))
-
-  app.run(main)
-
-
-if __name__ == '__main__':
-  _main()

@@ -1,7 +1,11 @@
-"""The command-line programs: `dvae-train`, `dvae-evaluate`, `dvae-sample`,
-`dvae-export` and `dvae-benchmark` (console scripts), also run as
-`python bin/<name>.py`. Each module defines its flags, a `main(argv)` that
-turns them into a config and calls one library function, and `run()`.
+"""The command-line programs, every one in one style: a module here that
+defines its flags, a `main(argv)` that turns them into a config and calls
+library functions, and `run()` (`cli.run(main)`), run as `python -m
+dvae_tf.binaries.<name>`. The user's programs are also console scripts
+(`dvae-train`, `dvae-evaluate`, `dvae-sample`, `dvae-export`,
+`dvae-benchmark`) and `python bin/<name>.py`; `reproduction` writes the
+reproduction tables, `measure` is the fresh process of one benchmark
+measurement, and `make_sample` regenerates the bundled MNIST sample.
 
 Importing this package (which every binary does before TensorFlow) makes
 SIGINT and SIGTERM end the program with one `error:` line and status

@@ -18,7 +18,7 @@ builds the config from a preset's values and the flags given explicitly.
 the benchmark the same --strategy flags (`dvae_tf.distribute`);
 `define_run_flags` and `define_ais_flags` give the binaries that restore a
 trained run (evaluate, sample, export) the same --model_dir, --data_dir,
---checkpoint, --ais_chains and --ais_betas.
+--checkpoint, --ais_chains and --ais_temperatures.
 """
 
 import dataclasses
@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from dvae_tf import distribute
 from dvae_tf import training
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+from dvae_tf.distributions.ais import PAPER_AIS_TEMPERATURES, PAPER_AIS_CHAINS
 
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError,
                distribute.StrategyError,
@@ -142,11 +142,11 @@ def define_run_flags(verb):
 
 
 def define_ais_flags():
-  """--ais_chains and --ais_betas: the AIS estimate of log Z (Sec. 7; the
+  """--ais_chains and --ais_temperatures: the AIS estimate of log Z (Sec. 7; the
   paper's 1024 chains and 1000 inverse temperatures by default)."""
   flags.DEFINE_integer('ais_chains', PAPER_AIS_CHAINS,
                        'AIS chains when log Z is not exact.')
-  flags.DEFINE_integer('ais_betas', PAPER_AIS_BETAS,
+  flags.DEFINE_integer('ais_temperatures', PAPER_AIS_TEMPERATURES,
                        'AIS inverse temperatures.')
 
 

@@ -51,7 +51,7 @@ def main(argv):
         FLAGS.model_dir, split=FLAGS.split,
         num_importance_samples=FLAGS.num_importance_samples,
         batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
-        ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
+        ais_chains=FLAGS.ais_chains, ais_temperatures=FLAGS.ais_temperatures,
         seed=FLAGS.seed, data_dir=FLAGS.data_dir,
         compare_with=FLAGS.compare_with, checkpoint=FLAGS.checkpoint,
         verbose=distribute.is_chief(strategy), strategy=strategy)

@@ -32,7 +32,8 @@ def main(argv):
   del argv
   path = export.export(FLAGS.model_dir, FLAGS.export_dir,
                        version=FLAGS.version, data_dir=FLAGS.data_dir,
-                       ais_chains=FLAGS.ais_chains, ais_betas=FLAGS.ais_betas,
+                       ais_chains=FLAGS.ais_chains,
+                       ais_temperatures=FLAGS.ais_temperatures,
                        seed=FLAGS.seed, checkpoint=FLAGS.checkpoint,
                        limits=cli.config_from_flags(export.ServingLimits, {}))
   with open(os.path.join(path, export.METADATA_FILE)) as f:

@@ -36,15 +36,15 @@ from dvae_tf.distributions import boltzmann_machine
 
 # The paper's evaluation setting (Sec. 7): 1024 chains, 1000 temperatures.
 PAPER_AIS_CHAINS = 1024
-PAPER_AIS_BETAS = 1000
+PAPER_AIS_TEMPERATURES = 1000
 # The quick AIS of the log Z refreshes while training (monitoring only;
 # evaluation and export use the paper's settings).
 MONITOR_AIS_CHAINS = 100
-MONITOR_AIS_BETAS = 300
+MONITOR_AIS_TEMPERATURES = 300
 
 
 def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
-                       num_betas=PAPER_AIS_BETAS, seed=None,
+                       num_temperatures=PAPER_AIS_TEMPERATURES, seed=None,
                        name='ais_log_normalizer'):
   """Estimates log Z of a Boltzmann machine and its standard error by AIS.
 
@@ -52,7 +52,8 @@ def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
     machine: a `dvae_tf.distributions.BoltzmannMachine` (an `RBM` among
       them; batch dimensions allowed).
     num_chains: independent annealing runs.
-    num_betas: number of inverse temperatures, linearly spaced in [0, 1].
+    num_temperatures: number of inverse temperatures, linearly spaced in
+      [0, 1].
     seed: stateless seed.
     name: name scope.
 
@@ -66,14 +67,14 @@ def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
   if not isinstance(machine, boltzmann_machine.BoltzmannMachine):
     raise TypeError(f'ais_log_normalizer: expected a BoltzmannMachine (or '
                     f'RBM), got {type(machine).__name__}.')
-  if int(num_chains) < 2 or int(num_betas) < 2:
+  if int(num_chains) < 2 or int(num_temperatures) < 2:
     raise ValueError('ais_log_normalizer: need num_chains >= 2 (for a '
-                     f'standard error) and num_betas >= 2; got {num_chains} '
-                     f'and {num_betas}.')
+                     'standard error) and num_temperatures >= 2; got '
+                     f'{num_chains} and {num_temperatures}.')
   with tf.name_scope(name):
     dtype = machine.dtype
     seed = samplers.sanitize_seed(seed, salt='ais_log_normalizer')
-    betas = tf.cast(tf.linspace(0., 1., num_betas), dtype)
+    temperatures = tf.cast(tf.linspace(0., 1., num_temperatures), dtype)
     num_classes = machine.plan.num_classes
     shape = tf.concat([[num_chains], machine.batch_shape_tensor(),
                        [machine.num_enumerated_units]], 0)
@@ -83,7 +84,7 @@ def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
     log_w = tf.zeros(shape[:-1], dtype)
 
     def body(k, z, log_w):
-      t_prev, t = betas[k - 1], betas[k]
+      t_prev, t = temperatures[k - 1], temperatures[k]
       log_w += (machine.marginal_log_prob(z, t) -
                 machine.marginal_log_prob(z, t_prev))
       seeds = samplers.split_seed(
@@ -91,7 +92,7 @@ def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
           n=num_classes)
       return k + 1, machine.tempered_sweep(z, t, seeds), log_w
 
-    _, _, log_w = tf.while_loop(lambda k, *_: k < num_betas, body,
+    _, _, log_w = tf.while_loop(lambda k, *_: k < num_temperatures, body,
                                 (tf.constant(1), z, log_w))
     n = tf.cast(num_chains, dtype)
     log_z0 = machine.num_units * np.log(2.)

@@ -31,7 +31,7 @@ from dvae_tf import distribute
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import ranges
 from dvae_tf import run_dir as run_dir_lib
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+from dvae_tf.distributions.ais import PAPER_AIS_TEMPERATURES, PAPER_AIS_CHAINS
 
 
 class EvaluationWriteError(ValueError):
@@ -55,7 +55,7 @@ def ais_seed(seed):
 
 
 def read_evaluation(run_dir, split='test'):
-  """The recorded evaluation of `run_dir` on `split`, or None if there is none."""
+  """The recorded evaluation of `run_dir` on `split`, or None if none."""
   path, _ = evaluation_paths(run_dir, split)
   if not os.path.exists(path):
     return None
@@ -123,9 +123,11 @@ def write_evaluation(model_dir, split, result, nll):
         'permissions, then evaluate again to save it.', result) from None
 
 
-def evaluate_run(model_dir, split='test', num_importance_samples=evaluation.NUM_IMPORTANCE_SAMPLES,
-                 batch_size=evaluation.BATCH_SIZE, max_images=0, ais_chains=PAPER_AIS_CHAINS,
-                 ais_betas=PAPER_AIS_BETAS, seed=0, data_dir=None,
+def evaluate_run(model_dir, split='test',
+                 num_importance_samples=evaluation.NUM_IMPORTANCE_SAMPLES,
+                 batch_size=evaluation.BATCH_SIZE, max_images=0,
+                 ais_chains=PAPER_AIS_CHAINS,
+                 ais_temperatures=PAPER_AIS_TEMPERATURES, seed=0, data_dir=None,
                  compare_with=None, checkpoint=None, verbose=False,
                  strategy=None):
   """Scores `model_dir` on `split`; writes and returns its evaluation.
@@ -136,7 +138,7 @@ def evaluate_run(model_dir, split='test', num_importance_samples=evaluation.NUM_
     num_importance_samples: k of the bound.
     batch_size: images per batch.
     max_images: score only the first N images (0: all).
-    ais_chains, ais_betas: AIS settings where log Z is not exact.
+    ais_chains, ais_temperatures: AIS settings where log Z is not exact.
     seed: seeds the importance samples and, as `ais_seed(seed)`, AIS.
     data_dir: where the dataset files are.
     compare_with: another run directory evaluated on the same images with
@@ -158,7 +160,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=evaluation.NUM_
                       ('batch_size', batch_size)):
     ranges.check_count(name, value)
   ranges.check_count('max_images', max_images, minimum=0)
-  for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+  for name, value in (('ais_chains', ais_chains),
+                      ('ais_temperatures', ais_temperatures)):
     ranges.check_count(name, value, minimum=2)
   ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
@@ -173,7 +176,8 @@ def evaluate_run(model_dir, split='test', num_importance_samples=evaluation.NUM_
       print(f'warning: {e} The result will be printed, not saved.',
             file=sys.stderr, flush=True)
   log_z = run.model.prior.refresh_log_normalizer(
-      ais_chains=ais_chains, ais_betas=ais_betas, seed=ais_seed(seed))
+      ais_chains=ais_chains, ais_temperatures=ais_temperatures,
+      seed=ais_seed(seed))
   images = data.load_images(run.train_config.dataset, split,
                             data_dir=data_dir)
   if max_images:

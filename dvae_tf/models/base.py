@@ -1,11 +1,11 @@
 """`DiscreteVAE`: what the feed-forward model and DVAE++ share, once.
 
 Both models have a hierarchical posterior over global latent groups
-(`dvae_tf.math.posterior`, Fig. 2(d)) under a `priors.Prior`, and a decoder; DVAE++
-adds local groups between them. The base owns the bound's set-up (seeds,
-samples per example, the combination of samples), the importance weights of
-evaluation, sampling, reconstruction and weight decay; a model implements
-the hooks:
+(`dvae_tf.math.posterior`, Fig. 2(d)) under a `priors.Prior`, and a
+decoder; DVAE++ adds local groups between them. The base owns the bound's
+set-up (seeds, samples per example, the combination of samples), the
+importance weights of evaluation, sampling, reconstruction and weight decay;
+a model implements the hooks:
 
 - `_features(x)`: (features the global posterior reads [N, F], features the
   local posterior reads, or None);
@@ -34,7 +34,8 @@ import tensorflow_probability as tfp
 
 from dvae_tf.networks import mlp as networks
 from dvae_tf.math import posterior as posterior_lib
-from dvae_tf.distributions.ais import MONITOR_AIS_BETAS, MONITOR_AIS_CHAINS
+from dvae_tf.distributions.ais import MONITOR_AIS_CHAINS
+from dvae_tf.distributions.ais import MONITOR_AIS_TEMPERATURES
 from dvae_tf.train_config import TrainConfig
 
 # The entry points have only Python control flow over static structure (the
@@ -193,9 +194,10 @@ class DiscreteVAE(keras.Model):
   def evaluate(self, *args, **kwargs):
     """Keras' evaluate, after refreshing the prior's log Z (quick AIS where
     it is not exact); `bin/evaluate.py` is the paper's protocol."""
-    self.prior.refresh_log_normalizer(ais_chains=MONITOR_AIS_CHAINS,
-                                      ais_betas=MONITOR_AIS_BETAS,
-                                      seed=(self.train_config.seed, 1))
+    self.prior.refresh_log_normalizer(
+        ais_chains=MONITOR_AIS_CHAINS,
+        ais_temperatures=MONITOR_AIS_TEMPERATURES,
+        seed=(self.train_config.seed, 1))
     if hasattr(self, '_bound_mean'):
       self._bound_mean.reset_state()
     return super().evaluate(*args, **kwargs)
@@ -389,7 +391,7 @@ class RefreshLogNormalizer(keras.callbacks.Callback):
   """Refreshes the prior's log Z every `every` training steps.
 
   Exact where the prior allows it, else the quick AIS of monitoring
-  (MONITOR_AIS_CHAINS chains, MONITOR_AIS_BETAS temperatures) seeded by
+  (MONITOR_AIS_CHAINS chains, MONITOR_AIS_TEMPERATURES temperatures) seeded by
   (train_config.seed, step): between refreshes the bound `log p(z)` uses
   lags the prior's parameters (Appendix E trains log Z's gradient by PCD,
   not its value). `dvae-train` and `fit` both use it.
@@ -409,5 +411,6 @@ class RefreshLogNormalizer(keras.callbacks.Callback):
   def refresh(model, seed, step):
     """Refreshes `model`'s prior's log Z at training `step`."""
     return model.prior.refresh_log_normalizer(
-        ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+        ais_chains=MONITOR_AIS_CHAINS,
+        ais_temperatures=MONITOR_AIS_TEMPERATURES,
         seed=(seed, step))

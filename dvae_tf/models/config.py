@@ -19,9 +19,9 @@ following the constraints of Sec. 7.3: one architecture for MNIST and
 OMNIGLOT, a shallower one for Caltech-101 silhouettes (a small dataset that
 is easily overfit), a wider one for CIFAR-10; 16 global binary units for
 binary data and 128 for CIFAR-10; 16 local groups of 32 channels everywhere.
-Images are padded to 32x32 (see `dvae_tf.networks.pyramid`), so for every dataset the
-local latents live at 8x8 and the global posterior reads the 4x4 top of the
-encoder.
+Images are padded to 32x32 (see `dvae_tf.networks.pyramid`), so for every
+dataset the local latents live at 8x8 and the global posterior reads the 4x4
+top of the encoder.
 """
 
 import dataclasses
@@ -55,7 +55,13 @@ def check_positive(config, names):
 
 
 def dataclass_from_dict(cls, d):
-  """cls(**d), with a ValueError naming the fields `cls` does not have."""
+  """cls(**d), with a ValueError naming the fields `cls` does not have.
+
+  Keys named in `cls.RENAMED_FIELDS` (old name: new name) are read under
+  their new names, so records written before a rename still load.
+  """
+  renamed = getattr(cls, 'RENAMED_FIELDS', {})
+  d = {renamed.get(key, key): value for key, value in d.items()}
   fields = {f.name for f in dataclasses.fields(cls)}
   unknown = set(d) - fields
   if unknown:
@@ -64,7 +70,7 @@ def dataclass_from_dict(cls, d):
 
 
 def check_prior_and_smoothing(prior, smoothing):
-  """ValueError unless prior `prior` works with smoothing `smoothing` (names)."""
+  """ValueError unless prior `prior` works with smoothing `smoothing`."""
   priors.PRIORS[prior].check_smoothing(
       smoothing_lib.get_smoothing(smoothing) if smoothing else None)
 
@@ -127,6 +133,14 @@ class BoltzmannSettings:
   def __post_init__(self):
     check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
 
+  def to_dict(self):
+    """The record config.json keeps (`from_dict` reads it back)."""
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d):
+    return dataclass_from_dict(cls, d)
+
   def resolve_graph(self, prior):
     """Replaces the `graph` spec by its record (`priors.resolve_graph`)."""
     object.__setattr__(self, 'graph', priors.resolve_graph(prior, self.graph))
@@ -149,7 +163,9 @@ class ModelConfig(BoltzmannSettings):
 
   Attributes:
     kind: always 'feed_forward'; tells config.json's readers the model kind.
-    struct: a key of `STRUCTURES`.
+    struct: the networks: a key of `STRUCTURES` for the feed-forward model
+      ('1-layer-nonlin', ...), of `ARCHITECTURES` for DVAE++ ('mnist',
+      'cpu', ...).
     prior: a key of `priors.PRIORS` ('factorial', Sec. 4; 'rbm', Sec. 5;
       'boltzmann', a Boltzmann machine on `graph`).
     smoothing: a key of `smoothing.SMOOTHINGS`.
@@ -211,14 +227,6 @@ class ModelConfig(BoltzmannSettings):
         structure, priors.build_prior(self.prior, spec),
         latents_lib.SmoothedBinary(smoothing, centered=self.centered_latents),
         train_mean)
-
-  def to_dict(self):
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, d):
-    return dataclass_from_dict(cls, d)
-
 
 # DVAE++ (Sec. 6, Table 3).
 
@@ -306,7 +314,8 @@ class DVAEppConfig(BoltzmannSettings):
 
   Attributes:
     kind: always 'dvaepp'; tells config.json's readers the model kind.
-    arch: a key of `ARCHITECTURES`.
+    struct: the networks, a key of `ARCHITECTURES` (records written before
+      the feed-forward and DVAE++ configs shared the name call it `arch`).
     latents: a key of `TABLE3_ROWS`.
     global_groups: groups of the hierarchical global posterior (1, 2, 4;
       cross-validated in Sec. 7.3).
@@ -320,8 +329,10 @@ class DVAEppConfig(BoltzmannSettings):
     channels: if > 0, every stage gets this width (tests, benchmarks).
     num_local_groups: if > 0, overrides the architecture's.
   """
+  RENAMED_FIELDS = {'arch': 'struct'}
+
   kind: str = 'dvaepp'
-  arch: str = 'mnist'
+  struct: str = 'mnist'
   latents: str = 'dvaepp'
   global_groups: int = 2
   conditional_decoder: bool = False
@@ -334,7 +345,7 @@ class DVAEppConfig(BoltzmannSettings):
   def __post_init__(self):
     super().__post_init__()
     check_kind(self, 'dvaepp')
-    check_choice('arch', self.arch, ARCHITECTURES)
+    check_choice('struct', self.struct, ARCHITECTURES)
     check_choice('latents', self.latents, TABLE3_ROWS)
     check_choice('global_groups', self.global_groups, GLOBAL_GROUPS)
     check_choice('downsampling', self.downsampling, DOWNSAMPLINGS)
@@ -349,13 +360,13 @@ class DVAEppConfig(BoltzmannSettings):
     units = self.architecture.num_global_units
     if units % self.global_groups:
       raise ValueError(f'global_groups={self.global_groups} does not divide '
-                       f'the {units} global units of arch={self.arch!r}.')
+                       f'the {units} global units of struct={self.struct!r}.')
     self.layout()  # a graph whose classes cannot form the groups fails here
 
   @property
   def architecture(self):
     """The `Architecture` with this config's overrides."""
-    arch = ARCHITECTURES[self.arch]
+    arch = ARCHITECTURES[self.struct]
     return dataclasses.replace(
         arch,
         channels=((self.channels,) * len(arch.channels) if self.channels
@@ -408,14 +419,6 @@ class DVAEppConfig(BoltzmannSettings):
         conditional_decoder=self.conditional_decoder,
         downsampling=self.downsampling,
         kl_balancing=self.kl_balancing)
-
-  def to_dict(self):
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, d):
-    return dataclass_from_dict(cls, d)
-
 
 # Both kinds.
 

@@ -48,7 +48,7 @@ class DVAEpp(base.DiscreteVAE):
   local, when Bernoulli) variables.
 
   ```python
-  model = DVAEppConfig(arch='mnist').build(train_mean)
+  model = DVAEppConfig(struct='mnist').build(train_mean)
   model.build()
   terms = model.elbo(x, beta=10., seed=(0, 1), kl_weight=0.5, training=True)
   nll = -evaluation.importance_weighted_bound(model, x, num_samples=4000)

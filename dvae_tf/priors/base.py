@@ -20,7 +20,7 @@ import dataclasses
 import keras
 
 from dvae_tf.math import smoothing as smoothing_lib
-from dvae_tf.distributions.ais import PAPER_AIS_BETAS, PAPER_AIS_CHAINS
+from dvae_tf.distributions.ais import PAPER_AIS_TEMPERATURES, PAPER_AIS_CHAINS
 
 # The released code's persistent-chain settings (Appendix F notes): 1000
 # chains, each advanced by 40 block Gibbs sweeps per training step.
@@ -126,19 +126,22 @@ class Prior(keras.layers.Layer):
     return self._sample(num_samples, seed)
 
   def refresh_log_normalizer(self, ais_chains=PAPER_AIS_CHAINS,
-                             ais_betas=PAPER_AIS_BETAS, seed=(0, 0)):
+                             ais_temperatures=PAPER_AIS_TEMPERATURES,
+                             seed=(0, 0)):
     """Recomputes log Z, stores it for `log_prob`, returns a `LogNormalizer`.
 
     Args:
-      ais_chains, ais_betas: AIS settings where log Z is not exact.
+      ais_chains, ais_temperatures: AIS settings where log Z is not exact.
       seed: AIS seed.
     """
-    for name, value in (('ais_chains', ais_chains), ('ais_betas', ais_betas)):
+    for name, value in (('ais_chains', ais_chains),
+                        ('ais_temperatures', ais_temperatures)):
       if int(value) < 2:
         raise ValueError(f'{name} must be at least 2 (AIS needs two chains '
                          f'for a standard error and two temperatures); got '
                          f'{value}.')
-    return self._refresh_log_normalizer(int(ais_chains), int(ais_betas), seed)
+    return self._refresh_log_normalizer(int(ais_chains),
+                                        int(ais_temperatures), seed)
 
   @property
   def log_z(self):
@@ -171,9 +174,9 @@ class Prior(keras.layers.Layer):
   def _sample(self, num_samples, seed):
     raise NotImplementedError(f'{type(self).__name__} must implement _sample.')
 
-  def _refresh_log_normalizer(self, ais_chains, ais_betas, seed):
+  def _refresh_log_normalizer(self, ais_chains, ais_temperatures, seed):
     """A normalized prior: log Z = 0."""
-    del ais_chains, ais_betas, seed
+    del ais_chains, ais_temperatures, seed
     return LogNormalizer(0., 0., 'none (normalized prior)')
 
   def get_config(self):

@@ -7,8 +7,9 @@ hierarchical posterior's groups are runs of whole colour classes (or equal
 parts of each class: `Graph.group_sizes`), as the paper's two groups are the
 RBM's two halves. Training uses the KL of Sec. 5 generalised to edges within
 and across groups (`objectives.boltzmann_kl`), log Z with the persistent-chain
-gradient of Appendix E (`dvae_tf.math.log_z_gradient`), and under a deterministic
-q(z | x, zeta) Rolfe's boundary term (`dvae_tf.math.rolfe_gradient`).
+gradient of Appendix E (`dvae_tf.math.log_z_gradient`), and under a
+deterministic q(z | x, zeta) Rolfe's boundary term
+(`dvae_tf.math.rolfe_gradient`).
 
 `RBMPrior` (`priors.rbm_prior`) is the complete bipartite case, with the
 RBM's own parameters; `BoltzmannPrior.from_spec` builds it for that graph,
@@ -155,13 +156,13 @@ class BoltzmannPrior(base.Prior):
     z = self.machine().sample(num_samples, seed=seed)
     return tf.split(z, self.group_sizes, axis=-1)
 
-  def _ais_graph(self, num_chains, num_betas, seed):
+  def _ais_graph(self, num_chains, num_temperatures, seed):
     """AIS of log Z (`ais_log_normalizer`) as one graph, traced once per
     setting."""
     return ais_log_normalizer(self.machine(), num_chains=num_chains,
-                              num_betas=num_betas, seed=seed)
+                              num_temperatures=num_temperatures, seed=seed)
 
-  def _refresh_log_normalizer(self, ais_chains, ais_betas, seed):
+  def _refresh_log_normalizer(self, ais_chains, ais_temperatures, seed):
     """Exact when at most 24 units lie outside the largest colour class,
     else AIS."""
     machine = self.machine()
@@ -169,11 +170,11 @@ class BoltzmannPrior(base.Prior):
       result = base.LogNormalizer(float(machine.log_normalizer()), 0.,
                                   'exact')
     else:
-      value, stderr = self._ais(int(ais_chains), int(ais_betas),
+      value, stderr = self._ais(int(ais_chains), int(ais_temperatures),
                                 tf.convert_to_tensor(seed, tf.int32))
       result = base.LogNormalizer(
           float(value), float(stderr),
-          f'ais ({ais_chains} chains, {ais_betas} betas)')
+          f'ais ({ais_chains} chains, {ais_temperatures} temperatures)')
     self.log_z_estimate.assign(result.value)
     return result
 

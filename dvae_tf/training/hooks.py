@@ -23,7 +23,8 @@ from dvae_tf import distribute
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import images
 from dvae_tf import run_dir
-from dvae_tf.distributions.ais import MONITOR_AIS_BETAS, MONITOR_AIS_CHAINS
+from dvae_tf.distributions.ais import MONITOR_AIS_CHAINS
+from dvae_tf.distributions.ais import MONITOR_AIS_TEMPERATURES
 from dvae_tf.models.base import RefreshLogNormalizer
 from dvae_tf.training import step as step_lib
 
@@ -145,7 +146,7 @@ def refresh_bound(model, logs, seed):
   """
   before = model.prior.log_z
   logs['bound'] -= model.prior.refresh_log_normalizer(
-      ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+      ais_chains=MONITOR_AIS_CHAINS, ais_temperatures=MONITOR_AIS_TEMPERATURES,
       seed=seed).value - before
 
 
@@ -235,13 +236,15 @@ class ProgressBar(RunHook):
 
 
 class SampleGrids(RunHook):
-  """A grid of `images.GRID_SAMPLES` samples in TensorBoard every `image_every`."""
+  """A grid of `images.GRID_SAMPLES` samples in TensorBoard every
+  `image_every` steps."""
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
     if run.chief and self.every(run.cfg.image_every):
       with run.writer.as_default(step=run.step):
-        means, _ = run.model.sample(images.GRID_SAMPLES, seed=(run.cfg.seed, run.step))
+        means, _ = run.model.sample(images.GRID_SAMPLES,
+                                    seed=(run.cfg.seed, run.step))
         tf.summary.image('samples', images.grid(means.numpy())[None])
 
 
@@ -290,7 +293,8 @@ class Validation(RunHook):
       return  # Not when stopped by a signal: the checkpoint comes first.
     if not run.last:  # At the last step log Z was just refreshed.
       run.model.prior.refresh_log_normalizer(
-          ais_chains=MONITOR_AIS_CHAINS, ais_betas=MONITOR_AIS_BETAS,
+          ais_chains=MONITOR_AIS_CHAINS,
+          ais_temperatures=MONITOR_AIS_TEMPERATURES,
           seed=(cfg.seed, run.step))
     nll, stderr = validation_score(run.model, self.images,
                                    cfg.validation_samples, cfg.seed,

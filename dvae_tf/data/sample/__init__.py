@@ -2,8 +2,9 @@
 
 `mnist_sample.npz` holds 3,000 training, 500 validation and 1,000 test images
 drawn from the `mnist_dynamic` splits and binarized once (README.md says how;
-`make_sample.py` regenerates it). Each split is stored as `<split>_bits`, the
-784 pixels of each image packed 8 to a byte by `np.packbits`, and
+`dvae_tf.binaries.make_sample` regenerates it). Each split is stored as
+`<split>_bits`, the 784 pixels of each image packed 8 to a byte by
+`np.packbits`, and
 `<split>_index`, the image's position in that `mnist_dynamic` split.
 """
 

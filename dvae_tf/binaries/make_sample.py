@@ -1,6 +1,6 @@
 r"""Regenerates `mnist_sample.npz` from Keras' `mnist.npz`.
 
-  python -m dvae_tf.data.sample.make_sample --data_dir=../shared/data
+  python -m dvae_tf.binaries.make_sample --data_dir=../shared/data
 
 `--data_dir` is the folder holding `mnist.npz`. The sample is
 `load_images('mnist_dynamic', split, data_dir, seed=0)` at 3,000 / 500 / 1,000
@@ -8,11 +8,11 @@ positions of the train / validation / test splits, drawn without replacement
 by `np.random.default_rng(0)` and sorted.
 """
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from dvae_tf import data
+from dvae_tf.binaries import cli
 from dvae_tf.data import sample
 
 SIZES = {'train': 3000, 'validation': 500, 'test': 1000}
@@ -40,5 +40,9 @@ def main(argv):
   make_sample(_DATA_DIR.value, _OUTPUT.value)
 
 
+def run():
+  cli.run(main)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  run()
