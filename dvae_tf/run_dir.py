@@ -58,6 +58,9 @@ CONFIG_FILE = 'config.json'
 TRAIN_MEAN_FILE = 'train_mean.npy'
 # TrainConfig fields that may change on resume with `change_optimizer=True`.
 OPTIMIZER_FIELDS = ('learning_rate',)
+# TrainConfig fields that may change on any resume: how a step is computed,
+# not what it computes (the record's `resumed` history notes the change).
+EXECUTION_FIELDS = ('jit_compile',)
 # The best checkpoint's folder (in CHECKPOINT_DIR) and its score's record.
 BEST = 'best'
 BEST_FILE = 'best.json'
@@ -340,9 +343,12 @@ def check_run_config(model_dir, model_config, train_config,
   changed = sorted((part, key) for part in record for key in record[part]
                    if previous[part].get(key) != record[part][key])
   names = ', '.join(f'{part}.{key}' for part, key in changed)
-  optimizer_only = all(part == 'train' and key in OPTIMIZER_FIELDS
+  execution_only = all(part == 'train' and key in EXECUTION_FIELDS
                        for part, key in changed)
-  if not (optimizer_only and change_optimizer):
+  optimizer_only = all(
+      part == 'train' and key in OPTIMIZER_FIELDS + EXECUTION_FIELDS
+      for part, key in changed)
+  if not (execution_only or (optimizer_only and change_optimizer)):
     hint = (' (to resume with other optimizer settings, add '
             '--change_optimizer_settings)' if optimizer_only else '')
     raise ValueError(
@@ -486,8 +492,9 @@ def make_checkpoint(model, optimizer):
                              optimizer=optimizer)
 
 
-def train_mean(train_config, data_dir=None, model_dir=None, save=True):
-  """The training set's mean image, which initialises the decoder's bias.
+def run_train_mean(train_config, data_dir=None, model_dir=None, save=True):
+  """A run's training-set mean image, which initialises the decoder's bias
+  (`data.train_mean` computes it).
 
   Stored in `model_dir` (TRAIN_MEAN_FILE, atomically) when a run starts, so
   a trained model restores (for sampling, evaluation on other data, export)
@@ -523,7 +530,7 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
                               model_dir=None, save_mean=True):
   """(model, optimizer) of a run, built under `strategy`, seeded by the
   run's seed; the model trains by `train_config` (`set_train_config`)."""
-  mean = train_mean(train_config, data_dir, model_dir, save=save_mean)
+  mean = run_train_mean(train_config, data_dir, model_dir, save=save_mean)
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():

@@ -7,7 +7,8 @@ with u ~ U(0, 1) from a stateless sampler, so a seed reproduces the sample.
 import tensorflow as tf
 
 from tensorflow_probability.python.internal import prefer_static as ps
-from tensorflow_probability.python.internal import samplers
+
+from dvae_tf.distributions import philox
 
 
 def bernoulli_from_uniform(u, logits):
@@ -17,5 +18,5 @@ def bernoulli_from_uniform(u, logits):
 
 def bernoulli_sample(logits, seed):
   """A {0, 1} sample (in the dtype of `logits`) of Bernoulli(sigmoid(logits))."""
-  u = samplers.uniform(ps.shape(logits), seed=seed, dtype=logits.dtype)
+  u = philox.uniform(ps.shape(logits), seed, logits.dtype)
   return bernoulli_from_uniform(u, logits)

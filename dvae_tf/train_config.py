@@ -52,6 +52,10 @@ class TrainConfig:
       (0: all); the best-scoring step is kept as the checkpoint 'best'.
     validation_samples: importance samples per validation image.
     validation_images: validation images scored (0: all).
+    jit_compile: compile each replica's training step with XLA, Gibbs sweeps
+      and Adam included (`training.step.make_train_step`; Keras' `fit` the
+      same through `compile`). How the step is computed, not what: a run
+      may resume with the other setting (`run_dir.EXECUTION_FIELDS`).
   """
   dataset: str = 'sample'
   num_steps: int = 100_000
@@ -71,6 +75,7 @@ class TrainConfig:
   validate_every: int = 0
   validation_samples: int = 100
   validation_images: int = 0
+  jit_compile: bool = False
 
   def __post_init__(self):
     if self.dataset not in data.DATASETS:

@@ -12,6 +12,7 @@ from dvae_tf.benchmarks.boltzmann import boltzmann_suite
 from dvae_tf.benchmarks.distributions import distributions_suite
 from dvae_tf.benchmarks.dvaepp import dvaepp_suite
 from dvae_tf.benchmarks.export import export_suite
+from dvae_tf.benchmarks.gpu import gpu_suite
 from dvae_tf.benchmarks.gradient_variance import gradient_variance_suite
 from dvae_tf.benchmarks.report import format_table, write_report
 from dvae_tf.benchmarks.scaling import scaling_suite
@@ -22,6 +23,7 @@ SUITES = {
     'distributions': distributions_suite,
     'dvaepp': dvaepp_suite,
     'export': export_suite,
+    'gpu': gpu_suite,
     'gradient_variance': gradient_variance_suite,
     'scaling': scaling_suite,
     'training': training_suite,

@@ -64,7 +64,7 @@ def gradient_variance_suite(quick=False, data_dir=None, steps=None,
     x = next(iter(data.make_dataset(run.train_config.dataset, 'train', batch,
                                     data_dir=data_dir, seed=1)))
     weights = run.model.get_weights()
-    train_mean = run_dir.train_mean(run.train_config, data_dir, model_dir)
+    train_mean = run_dir.run_train_mean(run.train_config, data_dir, model_dir)
     seeds = [(s, 7) for s in range(draws)]
     results = []
     for objective, smoothing, beta in ESTIMATORS:

@@ -3,13 +3,15 @@
 The configuration is the Table 2 "RBM prior, 1 nonlinear layer" model on
 dynamic MNIST: batch 100, batch norm, overlapping exponential smoothing at a
 fixed beta of 10, 40 block Gibbs sweeps of the persistent chains per step,
-Adam. Each cell (chains 100 or 1000; 1 core, or 2 threads) is timed in fresh
+Adam; and the same networks with the factorial prior (the joint ELBO). Each
+cell (prior; chains 100 or 1000; 1 core, or 2 threads) is timed in fresh
 processes, so that thread settings apply from the start: dvae_tf through
 `step_milliseconds` (the step `training.train` runs, with its per-step read
-of the metrics), and, given `reference_python` and `reference_script`, the
-reference (e.g. a PyTorch implementation of the same model), alternating
-dvae_tf and reference `rounds` times. A cell's ratio is the median of the
-per-round ratios, which share the machine's state.
+of the metrics), as a TensorFlow graph and compiled by XLA
+(`TrainConfig.jit_compile`), and, given `reference_python` and
+`reference_script`, the reference (e.g. a PyTorch implementation of the same
+model), alternating the three `rounds` times. A cell's ratios are the
+medians of the per-round ratios, which share the machine's state.
 
   python -m dvae_tf.binaries.measure --cell=training_step --chains=100 \
       --threads=1 --data_dir=DIR     # one dvae_tf measurement, a JSON line
@@ -23,8 +25,9 @@ import time
 
 import numpy as np
 
-# (persistent chains, threads); one thread runs pinned to one core.
-CELLS = ((100, 1), (100, 2), (1000, 1), (1000, 2))
+# (prior, persistent chains, threads); one thread runs pinned to one core.
+CELLS = (('rbm', 100, 1), ('rbm', 100, 2), ('rbm', 1000, 1), ('rbm', 1000, 2),
+         ('factorial', 100, 1), ('factorial', 100, 2))
 MODEL = dict(struct='1-layer-nonlin', prior='rbm', smoothing='exponential',
              batch_norm=True, num_gibbs_sweeps=40)
 TRAIN = dict(dataset='mnist_dynamic', batch_size=100, beta_start=10.,
@@ -32,7 +35,7 @@ TRAIN = dict(dataset='mnist_dynamic', batch_size=100, beta_start=10.,
 
 
 def step_milliseconds(chains, data_dir, steps, warmup=30,
-                      train_overrides=None):
+                      train_overrides=None, prior='rbm'):
   """Median milliseconds per training step, as `training.train` runs it.
 
   Builds the model, optimizer, input pipeline and `tf.function` step with
@@ -45,7 +48,8 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   from dvae_tf import run_dir
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
-  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains))
+  model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains,
+                                                prior=prior))
   train_config = training.TrainConfig(**dict(TRAIN,
                                              **(train_overrides or {})))
   strategy = tf.distribute.get_strategy()
@@ -122,7 +126,8 @@ def _pinned(threads):
   return []
 
 
-def _run_json(command):
+def run_json(command):
+  """The last JSON line a command prints (RuntimeError if it fails)."""
   result = subprocess.run(command, capture_output=True, text=True,
                           check=False)
   lines = [l for l in result.stdout.splitlines() if l.startswith('{')]
@@ -132,53 +137,70 @@ def _run_json(command):
   return json.loads(lines[-1])
 
 
-def _dvae_tf_ms(chains, threads, data_dir, steps):
+def _dvae_tf_ms(prior, chains, threads, data_dir, steps, jit_compile):
   """One dvae_tf measurement in a fresh process (the bundled sample without
   `data_dir`: a smoke test only)."""
   command = _pinned(threads) + [
       sys.executable, '-m', 'dvae_tf.binaries.measure', '--cell=training_step',
-      f'--chains={chains}', f'--threads={threads}', f'--steps={steps}']
+      f'--prior={prior}', f'--chains={chains}', f'--threads={threads}',
+      f'--steps={steps}', f'--jit_compile={jit_compile}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
-  return _run_json(command)['ms_per_step']
+  return run_json(command)['ms_per_step']
 
 
-def _reference_ms(python, script, chains, threads, steps):
+def _reference_ms(python, script, prior, chains, threads, steps):
   command = _pinned(threads) + [
       python, script, f'--steps={steps + 50}', f'--threads={threads}',
-      f'--chains={chains}', '--gibbs=40', '--beta=10', '--batch=100']
-  return _run_json(command)['ms_per_step']
+      f'--chains={chains}', '--gibbs=40', '--beta=10', '--batch=100',
+      f'--prior={prior}']
+  return run_json(command)['ms_per_step']
 
 
 def training_suite(quick=False, data_dir=None, reference_python=None,
                    reference_script=None, rounds=3, **unused_options):
   """Step times of every cell, with the reference's where one is given."""
-  cells = ((100, 1),) if quick else CELLS
+  cells = CELLS[:1] if quick else CELLS
   rows = []
-  for chains, threads in cells:
+  for prior, chains, threads in cells:
     steps = (20 if quick else 200) if chains == 100 else (10 if quick else 60)
-    ours, theirs = [], []
+    times = {'graph': [], 'xla': [], 'reference': []}
     for _ in range(1 if quick else rounds):
-      ours.append(_dvae_tf_ms(chains, threads, data_dir, steps))
+      for jit_compile, key in ((False, 'graph'), (True, 'xla')):
+        times[key].append(_dvae_tf_ms(prior, chains, threads, data_dir, steps,
+                                      jit_compile))
       if reference_python and reference_script:
-        theirs.append(_reference_ms(reference_python, reference_script,
-                                    chains, threads, steps))
-    row = {'chains': chains, 'sweeps': MODEL['num_gibbs_sweeps'],
-           'threads': threads, 'dvae_tf_ms': float(np.median(ours)),
-           'dvae_tf_ms_rounds': ours}
-    if theirs:
-      row.update(reference_ms=float(np.median(theirs)),
-                 reference_ms_rounds=theirs,
-                 ratio=float(np.median(np.divide(ours, theirs))))
+        times['reference'].append(_reference_ms(
+            reference_python, reference_script, prior, chains, threads,
+            steps))
+    row = {'prior': prior, 'chains': chains,
+           'sweeps': MODEL['num_gibbs_sweeps'] if prior == 'rbm' else 0,
+           'threads': threads,
+           'dvae_tf_ms': float(np.median(times['graph'])),
+           'dvae_tf_xla_ms': float(np.median(times['xla'])),
+           'xla_speedup': float(np.median(np.divide(times['graph'],
+                                                    times['xla']))),
+           'graph_ms_rounds': times['graph'], 'xla_ms_rounds': times['xla']}
+    if times['reference']:
+      row.update(reference_ms=float(np.median(times['reference'])),
+                 reference_ms_rounds=times['reference'],
+                 ratio=float(np.median(np.divide(times['graph'],
+                                                 times['reference']))),
+                 xla_ratio=float(np.median(np.divide(times['xla'],
+                                                     times['reference']))))
     rows.append(row)
-  summary = {'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
-                              default=None)}
+  summary = {
+      'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
+                       default=None),
+      'max_xla_ratio': max((r['xla_ratio'] for r in rows if 'xla_ratio' in r),
+                           default=None),
+      'min_xla_speedup': min(r['xla_speedup'] for r in rows)}
   # Keras' fit against the training loop, 100 chains, both threads.
   command = [sys.executable, '-m', 'dvae_tf.binaries.measure',
              '--cell=fit_vs_loop', '--chains=100', '--threads=2',
              f'--steps={20 if quick else 100}',
              f'--rounds={1 if quick else rounds}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
-  fit = _run_json(command)
+  fit = run_json(command)
   fit_row = {'chains': 100, 'threads': 2, 'fit_ms': fit['fit_ms'],
              'loop_ms': fit['loop_ms'],
              'fit_speed_vs_loop': fit['loop_ms'] / fit['fit_ms']}

@@ -26,6 +26,8 @@ flags.DEFINE_enum('cell', None, list(CELLS), 'What to measure: the training '
                   'step of the training suite, Keras\' fit against it, or '
                   'one configuration of the scaling suite.', required=True)
 # training_step and fit_vs_loop (`dvae_tf.benchmarks.training`).
+flags.DEFINE_enum('prior', 'rbm', ['rbm', 'factorial'], 'training_step: '
+                  'the prior of the Table 2 model.')
 flags.DEFINE_integer('chains', 100, 'Persistent chains.')
 flags.DEFINE_integer('threads', 1, 'TensorFlow intra- and inter-op threads.')
 flags.DEFINE_integer('steps', 200, 'Timed steps (after the untimed warm-up).')
@@ -33,6 +35,7 @@ flags.DEFINE_string('data_dir', None, 'Folder with mnist.npz.')
 flags.DEFINE_string('dataset', training_benchmark.TRAIN['dataset'],
                     'Training set.')
 flags.DEFINE_integer('rounds', 3, 'fit_vs_loop: alternations.')
+flags.DEFINE_bool('jit_compile', False, 'Compile the step with XLA.')
 # scaling (`dvae_tf.benchmarks.scaling`).
 flags.DEFINE_enum('model', 'feed_forward', list(scaling.MODELS), 'Model.')
 flags.DEFINE_enum('mode', 'one', ['one', 'logical', 'workers', 'gpus'],
@@ -51,16 +54,19 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
   tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-  overrides = dict(dataset=FLAGS.dataset)
-  record = {'chains': FLAGS.chains, 'threads': FLAGS.threads}
+  overrides = dict(dataset=FLAGS.dataset, jit_compile=FLAGS.jit_compile)
+  record = {'chains': FLAGS.chains, 'threads': FLAGS.threads,
+            'jit_compile': FLAGS.jit_compile}
   if FLAGS.cell == 'fit_vs_loop':
     record['fit_ms'], record['loop_ms'] = (
         training_benchmark.fit_and_loop_milliseconds(
             FLAGS.chains, FLAGS.data_dir, FLAGS.steps, FLAGS.rounds,
             train_overrides=overrides))
   else:
+    record['prior'] = FLAGS.prior
     record['ms_per_step'] = training_benchmark.step_milliseconds(
-        FLAGS.chains, FLAGS.data_dir, FLAGS.steps, train_overrides=overrides)
+        FLAGS.chains, FLAGS.data_dir, FLAGS.steps, train_overrides=overrides,
+        prior=FLAGS.prior)
   print(json.dumps(record))
 
 

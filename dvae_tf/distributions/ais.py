@@ -33,6 +33,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import samplers
 
 from dvae_tf.distributions import boltzmann_machine
+from dvae_tf.distributions import philox
 
 # The paper's evaluation setting (Sec. 7): 1024 chains, 1000 temperatures.
 PAPER_AIS_CHAINS = 1024
@@ -79,7 +80,7 @@ def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
     shape = tf.concat([[num_chains], machine.batch_shape_tensor(),
                        [machine.num_enumerated_units]], 0)
     init_seed, loop_seed = samplers.split_seed(seed, n=2)
-    z = tf.cast(samplers.uniform(shape, seed=init_seed, dtype=dtype) < 0.5,
+    z = tf.cast(philox.uniform(shape, init_seed, dtype) < 0.5,
                 dtype)
     log_w = tf.zeros(shape[:-1], dtype)
 

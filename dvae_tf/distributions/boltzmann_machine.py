@@ -47,6 +47,7 @@ from tensorflow_probability.python.internal import tensor_util
 from dvae_tf import graphs as graphs_lib
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
+from dvae_tf.distributions import philox
 
 tfd = tfp.distributions
 
@@ -290,7 +291,7 @@ def blocked_sweeps(z, num_gibbs_sweeps, seed, num_units, dtype, run):
   block = max(1, GIBBS_DRAW_PER_CHAIN // num_units)
 
   def run_block(index, count, z, num_drawn):
-    u = uniforms(tf.random.experimental.stateless_fold_in(seed, index),
+    u = uniforms(philox.fold_in(seed, index),
                  ps.concat([[num_drawn], ps.shape(z)], 0), dtype)
     return run(u, count, z)
 
@@ -594,7 +595,7 @@ class BoltzmannMachine(tfd.distribution.AutoCompositeTensorDistribution):
   def _sample_n(self, n, seed=None, num_gibbs_sweeps=None):
     if num_gibbs_sweeps is None:
       num_gibbs_sweeps = self._num_gibbs_sweeps
-    init_seed, gibbs_seed = samplers.split_seed(seed, n=2)
+    init_seed, gibbs_seed = philox.split(seed, n=2)
     logits = tf.broadcast_to(
         self.bias_tensor(),
         tf.concat([[n], self.batch_shape_tensor(), [self.num_units]], 0))

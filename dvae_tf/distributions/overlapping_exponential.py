@@ -5,8 +5,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tensorflow_probability.python.internal import dtype_util
-from tensorflow_probability.python.internal import samplers
 
+from dvae_tf.distributions import philox
 from dvae_tf.distributions import smoothed_bernoulli
 
 tfb = tfp.bijectors
@@ -120,7 +120,7 @@ class OverlappingExponential(smoothed_bernoulli.SmoothedBernoulli):
     """zeta = F^{-1}(rho), rho ~ U(0, 1): the reparameterization of Eq. 3."""
     logits, _ = self._params()
     shape = tf.concat([[n], tf.shape(logits)], axis=0)
-    rho = samplers.uniform(shape, seed=seed, dtype=self.dtype)
+    rho = philox.uniform(shape, seed, self.dtype)
     return self._quantile(rho)
 
   def _default_event_space_bijector(self):

@@ -44,6 +44,7 @@ from dvae_tf.distributions import boltzmann_machine
 from dvae_tf.distributions.boltzmann_machine import GIBBS_DRAW_PER_CHAIN
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
+from dvae_tf.distributions import philox
 
 __all__ = ['RBM', 'GIBBS_DRAW_PER_CHAIN', 'times_weights']
 
@@ -346,7 +347,7 @@ class RBM(boltzmann_machine.BoltzmannMachine):
   def _sample_n(self, n, seed=None, num_gibbs_sweeps=None):
     if num_gibbs_sweeps is None:
       num_gibbs_sweeps = self._num_gibbs_sweeps
-    init_seed, gibbs_seed = samplers.split_seed(seed, n=2)
+    init_seed, gibbs_seed = philox.split(seed, n=2)
     logits = tf.broadcast_to(
         tf.convert_to_tensor(self._linear_left),
         tf.concat([self.batch_shape_tensor(), [self._num_left]], 0))

@@ -27,8 +27,9 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import dtype_util
 from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import reparameterization
-from tensorflow_probability.python.internal import samplers
 from tensorflow_probability.python.internal import tensor_util
+
+from dvae_tf.distributions import philox
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -245,12 +246,11 @@ class SmoothedBernoulli(tfd.distribution.AutoCompositeTensorDistribution):
     """Ancestral sample of (z, zeta), zeta given its implicit gradient."""
     logits, beta = self._params()
     shape = tf.concat([[n], tf.shape(logits)], axis=0)
-    z_seed, zeta_seed = samplers.split_seed(seed, n=2)
+    z_seed, zeta_seed = philox.split(seed, n=2)
     numpy_dtype = dtype_util.as_numpy_dtype(self.dtype)
-    z = samplers.uniform(shape, seed=z_seed, dtype=self.dtype) < tf.math.sigmoid(
-        logits)
-    u = samplers.uniform(shape, minval=np.finfo(numpy_dtype).tiny, maxval=1.,
-                         seed=zeta_seed, dtype=self.dtype)
+    z = philox.uniform(shape, z_seed, self.dtype) < tf.math.sigmoid(logits)
+    u = philox.uniform(shape, zeta_seed, self.dtype,
+                       minval=np.finfo(numpy_dtype).tiny, maxval=1.)
     zeta0 = self._component_quantile(u, beta)
     zeta = self._clip_to_support(tf.where(z, 1. - zeta0, zeta0))
     return implicit_reparameterization(

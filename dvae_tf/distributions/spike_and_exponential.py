@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from tensorflow_probability.python.internal import dtype_util
-from tensorflow_probability.python.internal import samplers
 
+from dvae_tf.distributions import philox
 from dvae_tf.distributions import smoothed_bernoulli
 
 
@@ -85,7 +85,7 @@ class SpikeAndExponential(smoothed_bernoulli.SmoothedBernoulli):
   def _sample_n(self, n, seed=None):
     logits, _ = self._params()
     shape = tf.concat([[n], tf.shape(logits)], axis=0)
-    rho = samplers.uniform(shape, seed=seed, dtype=self.dtype)
+    rho = philox.uniform(shape, seed, self.dtype)
     return self._quantile(rho)
 
   def posterior_logits(self, zeta, name='posterior_logits'):

@@ -26,6 +26,7 @@ import tensorflow_probability as tfp
 
 from dvae_tf.math import objectives
 from dvae_tf import sampling
+from dvae_tf.distributions import philox
 
 tfd = tfp.distributions
 
@@ -128,15 +129,21 @@ class Normal:
     """(distribution, sample, sample): the variable is its own relaxation."""
     del beta
     distribution = self.distribution(params)
-    sample = distribution.sample(seed=seed)
+    sample = self._sample(distribution, seed)
     return distribution, sample, sample
 
   def exact_sample(self, params, seed=None):
     """(h, log q(h) [N]); with `seed=None`, the mean."""
     distribution = self.distribution(params)
     h = (distribution.mean() if seed is None
-         else distribution.sample(seed=seed))
+         else self._sample(distribution, seed))
     return h, tf.reduce_sum(distribution.log_prob(h), axis=-1)
+
+  @staticmethod
+  def _sample(distribution, seed):
+    """h = loc + scale * eps, eps ~ N(0, 1) by Philox (reparameterized)."""
+    eps = philox.normal(tf.shape(distribution.loc), seed, distribution.dtype)
+    return eps * distribution.scale + distribution.loc
 
   def mean(self, params):
     """E[h] = loc, [N, units]."""

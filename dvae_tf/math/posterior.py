@@ -13,7 +13,8 @@ binary limit for evaluation; both return a `PosteriorSample`.
 import dataclasses
 
 import tensorflow as tf
-import tensorflow_probability as tfp
+
+from dvae_tf.distributions import philox
 
 
 @dataclasses.dataclass
@@ -49,7 +50,7 @@ def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
   Returns:
     A `PosteriorSample`.
   """
-  seeds = tfp.random.split_seed(seed, n=len(nets))
+  seeds = philox.split(seed, n=len(nets))
   params, samples, zetas, distributions = [], [], [], []
   for net, group_seed in zip(nets, seeds):
     p = net(tf.concat([features, latent.network_input(zetas)], axis=-1)
@@ -78,7 +79,7 @@ def hierarchical_exact(nets, features, latent, seed=None, training=False,
     (PosteriorSample with zetas = samples = z, [k N] rows; log q(z | x)
     [k N]).
   """
-  seeds = (tfp.random.split_seed(seed, n=len(nets)) if seed is not None
+  seeds = (philox.split(seed, n=len(nets)) if seed is not None
            else [None] * len(nets))
   params, zs, log_q = [], [], 0.
   tiled = tf.tile(features, [num_samples, 1]) if len(nets) > 1 else None

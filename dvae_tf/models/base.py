@@ -30,13 +30,13 @@ import json
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from dvae_tf.networks import mlp as networks
 from dvae_tf.math import posterior as posterior_lib
 from dvae_tf.distributions.ais import MONITOR_AIS_CHAINS
 from dvae_tf.distributions.ais import MONITOR_AIS_TEMPERATURES
 from dvae_tf.train_config import TrainConfig
+from dvae_tf.distributions import philox
 
 # The entry points have only Python control flow over static structure (the
 # groups and scales), so AutoGraph has nothing to convert inside a
@@ -123,6 +123,11 @@ class DiscreteVAE(keras.Model):
       self.set_train_config(train_config)
     if optimizer is None:
       optimizer = self.train_config.make_optimizer()
+    # XLA as `train_config.jit_compile` asks, where Keras can compile the
+    # whole step: with one replica (the optimizer's all-reduce cannot sit
+    # inside an XLA computation).
+    kwargs.setdefault('jit_compile', self.train_config.jit_compile and
+                      self.distribute_strategy.num_replicas_in_sync == 1)
     super().compile(optimizer=optimizer, **kwargs)
 
   def get_compile_config(self):
@@ -148,8 +153,8 @@ class DiscreteVAE(keras.Model):
     unannealed one (KL weight 1), summed over the batch / B like the loss.
     """
     cfg = self.train_config
-    seed = tf.random.experimental.stateless_fold_in(
-        tf.random.experimental.stateless_fold_in(
+    seed = philox.fold_in(
+        philox.fold_in(
             tf.constant([cfg.seed, 1], tf.int32), step), replica)
     beta, kl_weight = cfg.beta(step), cfg.kl_weight(step)
     terms = self.elbo(x, beta, seed, kl_weight=kl_weight,
@@ -307,7 +312,7 @@ class DiscreteVAE(keras.Model):
     x only run once per image.
     """
     x = self._check_images(x)
-    global_seed, local_seed = tfp.random.split_seed(seed, n=2)
+    global_seed, local_seed = philox.split(seed, n=2)
     features, local_features = self._features(x)
     posterior, log_q = posterior_lib.hierarchical_exact(
         self.global_nets, features, self.global_latent, seed=global_seed,
@@ -329,7 +334,7 @@ class DiscreteVAE(keras.Model):
     if samples_per_global < 1:
       raise ValueError(f'samples_per_global must be a positive integer; got '
                        f'{samples_per_global}.')
-    global_seed, rest_seed = tfp.random.split_seed(seed, n=2)
+    global_seed, rest_seed = philox.split(seed, n=2)
     num_global = -(-num_samples // samples_per_global)
     z = [tf.repeat(g, samples_per_global, axis=0)[:num_samples]
          for g in self.prior.sample(num_global, global_seed)]

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from dvae_tf.networks import kl_balancing as kl_balancing_lib
 from dvae_tf.networks import mlp as networks
@@ -11,6 +10,7 @@ from dvae_tf.networks import se_resnet
 from dvae_tf.models import base
 from dvae_tf.models import multiscale_decoder
 from dvae_tf.networks.pyramid import ImagePyramid
+from dvae_tf.distributions import philox
 
 
 @keras.saving.register_keras_serializable(package='dvae_tf')
@@ -215,7 +215,7 @@ class DVAEpp(base.DiscreteVAE):
     Returns:
       (final state, [N, J] per-group KLs).
     """
-    seeds = tfp.random.split_seed(seed, n=self.num_local_groups)
+    seeds = philox.split(seed, n=self.num_local_groups)
 
     def choose(j, prior_params, posterior_params):
       q, sample, h = self.local_latent.relaxed_sample(posterior_params, beta,
@@ -257,7 +257,7 @@ class DVAEpp(base.DiscreteVAE):
     The penalty is KL_global + sum_j g_j KL_j, g_j = 1 or the KL-balancing
     coefficients during warm-up (`kl_balancing`).
     """
-    global_seed, local_seed, kl_seed = tfp.random.split_seed(seed, n=3)
+    global_seed, local_seed, kl_seed = philox.split(seed, n=3)
     local_features, top = self.encoder_features(x)
     posterior = self.global_posterior(top, beta, global_seed, training)
     kl_global = self.prior.kl(posterior, beta, seed=kl_seed,
@@ -280,7 +280,7 @@ class DVAEpp(base.DiscreteVAE):
     """
     local_features = tf.tile(local_features, [num_samples, 1, 1, 1])
     x = tf.tile(x, [num_samples, 1, 1, 1])
-    seeds = tfp.random.split_seed(seed, n=self.num_local_groups)
+    seeds = philox.split(seed, n=self.num_local_groups)
 
     def choose(j, prior_params, posterior_params):
       h, log_q_h = self.local_latent.exact_sample(posterior_params, seeds[j])
@@ -292,8 +292,8 @@ class DVAEpp(base.DiscreteVAE):
   def _generate(self, z, seed):
     """h_j ~ p(h_j | zeta, h_<j), then the coarser scales of x sampled and
     the mean of the finest."""
-    local_seed, pixel_seed = tfp.random.split_seed(seed, n=2)
-    seeds = tfp.random.split_seed(local_seed, n=self.num_local_groups)
+    local_seed, pixel_seed = philox.split(seed, n=2)
+    seeds = philox.split(local_seed, n=self.num_local_groups)
 
     def choose(j, prior_params, unused_posterior_params):
       return self.local_latent.exact_sample(prior_params, seeds[j])[0], 0.

@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from dvae_tf.networks import mlp as networks
 from dvae_tf.models import base
 from dvae_tf.models import pixel_likelihoods
+from dvae_tf.distributions import philox
 
 
 @keras.saving.register_keras_serializable(package='dvae_tf')
@@ -89,7 +89,7 @@ class FeedForwardDVAE(base.DiscreteVAE):
 
   def _bound_terms(self, x, beta, seed, kl_weight, training):
     del kl_weight
-    encode_seed, kl_seed = tfp.random.split_seed(seed, n=2)
+    encode_seed, kl_seed = philox.split(seed, n=2)
     features, _ = self._features(x)
     posterior = self.global_posterior(features, beta, encode_seed, training)
     log_px = self.decoder_log_prob(x, posterior.zetas, training=training)

@@ -17,9 +17,9 @@ it is the unconditional decoder (factorial p(x | zeta, h), Table 3).
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from dvae_tf.networks import se_resnet
+from dvae_tf.distributions import philox
 
 
 def _upsample(x):
@@ -130,7 +130,7 @@ class MultiScaleDecoder(keras.layers.Layer):
 
   def sample(self, features, seed):
     """Samples x_0 .. x_{n-1}, then the mean of x_n: [N, H, W, C] in [0, 1]."""
-    seeds = tfp.random.split_seed(seed, n=len(self.pyramid.sizes))
+    seeds = philox.split(seed, n=len(self.pyramid.sizes))
     coarser = None
     for i in range(len(self.pyramid.sizes) - 1):
       scored = self.pixels.sample(self.params(i, features, coarser), seeds[i])

@@ -8,6 +8,7 @@ from dvae_tf.networks import mlp as networks
 from dvae_tf.math import objectives
 from dvae_tf import sampling
 from dvae_tf.priors import base
+from dvae_tf.distributions import philox
 
 tfd = tfp.distributions
 
@@ -79,7 +80,7 @@ class FactorialPrior(base.Prior):
 
   def _sample(self, num_samples, seed):
     """Ancestral binary sample, a list of [num_samples, units_i]."""
-    seeds = tfp.random.split_seed(seed, n=len(self.group_sizes))
+    seeds = philox.split(seed, n=len(self.group_sizes))
     z = []
     for i, units in enumerate(self.group_sizes):
       if i == 0:

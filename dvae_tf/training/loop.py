@@ -113,7 +113,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
                              strategy.num_replicas_in_sync)
   if not os.path.exists(os.path.join(model_dir, run_dir.TRAIN_MEAN_FILE)):
     # The data are read and checked before anything is written.
-    run_dir.train_mean(train_config, data_dir)
+    run_dir.run_train_mean(train_config, data_dir)
   run_dir.check_writable(model_dir)
   if not distribute.is_chief(strategy):
     return _train_locked(model_config, train_config, model_dir, data_dir,
@@ -202,7 +202,7 @@ def _open_run(model_config, cfg, model_dir, data_dir, strategy, verbose,
       best=run_dir.BestCheckpoint(checkpoint, save_dir,
                                   record=run_dir.read_best(model_dir)),
       writer=writer, verbose=verbose, step=start)
-  return run, run_dir.train_mean(cfg, data_dir, model_dir)
+  return run, run_dir.run_train_mean(cfg, data_dir, model_dir)
 
 
 def _validation_images(cfg, data_dir):

@@ -27,17 +27,28 @@ def make_train_step(model, optimizer, cfg, strategy):
   and `bad_batch`, the replicas whose batch held pixels outside the
   dataset's range ([0, 1], or [0, 255] for 8-bit data). `beta` and
   `kl_weight` are divided by the replica count so their sums are the values.
+
+  With `cfg.jit_compile`, a replica's whole update (the objective with its
+  Gibbs sweeps, the gradient, Adam and the checks) is one XLA computation;
+  with more than one replica the gradient is, and the update that
+  all-reduces it runs outside, where the strategy's collectives live.
   """
   num_replicas = strategy.num_replicas_in_sync
   state = checkpointed_floats(model, optimizer)
   top = 1. if data.is_binary(cfg.dataset) else 255.  # `data.make_dataset`
 
-  def replica_step(x, stop_requested):
-    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+  def gradients(x, replica):
     with tf.GradientTape() as tape:
       loss, out = model.training_objective(x, optimizer.iterations, replica,
                                            num_replicas)
-    grads = tape.gradient(loss, model.trainable_variables)
+    return tape.gradient(loss, model.trainable_variables), out
+
+  whole = cfg.jit_compile and num_replicas == 1
+  if cfg.jit_compile and not whole:
+    gradients = tf.function(gradients, jit_compile=True)
+
+  def update(x, replica):
+    grads, out = gradients(x, replica)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     # What the update left behind (read after it: automatic control
     # dependencies): an overflowed Adam slot can sit beside a finite loss.
@@ -46,6 +57,14 @@ def make_train_step(model, optimizer, cfg, strategy):
     out['bad_batch'] = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
     out['beta'] /= num_replicas
     out['kl_weight'] /= num_replicas
+    return out
+
+  if whole:
+    update = tf.function(update, jit_compile=True)
+
+  def replica_step(x, stop_requested):
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    out = update(x, replica)
     out['stop'] = stop_requested
     return tf.stack([tf.cast(out[k], tf.float32) for k in STEP_SCALARS])
 

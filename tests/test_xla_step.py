@@ -1,0 +1,81 @@
+"""The training step compiled with XLA (`TrainConfig.jit_compile`): the same
+objective as the graph step, deterministic, and a run may switch on resume."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from dvae_tf import run_dir
+from dvae_tf import training
+from tests.test_keras_native import CONFIGS
+from tests.test_keras_native import STEPS
+from tests.test_keras_native import _dataset
+from tests.test_keras_native import _fit_model
+from tests.test_keras_native import _Record
+from tests.test_keras_native import _train_config
+
+
+def _loop(kind, model_dir, **kw):
+  record = _Record()
+  cfg = _train_config(num_steps=STEPS, **kw)
+  training.train(CONFIGS[kind], cfg, str(model_dir), verbose=False,
+                 callbacks=[record])
+  return record.logs, run_dir.restore_model(str(model_dir)).model
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_the_xla_step_trains_the_graph_steps_objective(kind, tmp_path):
+  graph_logs, graph_model = _loop(kind, tmp_path / 'graph')
+  xla_logs, xla_model = _loop(kind, tmp_path / 'xla', jit_compile=True)
+  # Keras' fit compiles its step the same way when the config asks.
+  cfg = _train_config(num_steps=STEPS, jit_compile=True)
+  fit_model = _fit_model(kind, cfg)
+  assert fit_model.jit_compile
+  fit_record = _Record()
+  fit_model.fit(_dataset(cfg), epochs=1, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[fit_record])
+  # The draws are the same (`distributions.philox`; other draws would move
+  # the loss by about 1e-3 of itself at the first step). Fused arithmetic
+  # rounds differently, and the updates carry that on: the KL, a difference
+  # of terms near log Z, agrees to an absolute 0.02; a weight whose gradient
+  # is near 0 (the prior's biases) can take Adam's full step either way, so
+  # the state agrees to twice the learning rate per step.
+  for logs in (xla_logs, fit_record.logs):
+    assert len(logs) == len(graph_logs) == STEPS
+    for step, (a, b) in enumerate(zip(graph_logs, logs)):
+      for key in ('loss', 'beta', 'kl_weight'):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, err_msg=(
+            f'{key} at step {step + 1}'))
+      np.testing.assert_allclose(a['kl'], b['kl'], atol=0.02,
+                                 err_msg=f'kl at step {step + 1}')
+  step_size = 2 * cfg.learning_rate * STEPS
+  for v, w in zip(graph_model.weights, xla_model.weights):
+    np.testing.assert_allclose(v.numpy(), w.numpy(), rtol=1e-2,
+                               atol=step_size, err_msg=v.path)
+
+
+def test_the_xla_step_is_deterministic(tmp_path):
+  _, first = _loop('feed_forward', tmp_path / 'a', jit_compile=True)
+  _, second = _loop('feed_forward', tmp_path / 'b', jit_compile=True)
+  for v, w in zip(first.weights, second.weights):
+    np.testing.assert_array_equal(v.numpy(), w.numpy(), err_msg=v.path)
+
+
+def test_a_run_resumes_with_the_other_compilation(tmp_path):
+  model_dir = str(tmp_path / 'run')
+  cfg = _train_config(num_steps=2)
+  training.train(CONFIGS['feed_forward'], cfg, model_dir, verbose=False)
+  xla = dataclasses.replace(cfg, jit_compile=True)
+  assert training.train(CONFIGS['feed_forward'], xla, model_dir,
+                        verbose=False)['step'] == 2
+  with open(os.path.join(model_dir, run_dir.CONFIG_FILE)) as f:
+    record = json.load(f)
+  assert record['train']['jit_compile']
+  assert record['resumed'][-1]['changed']['train.jit_compile'] == [False, True]
+  # Other changes are still refused.
+  with pytest.raises(ValueError, match='train.seed'):
+    training.train(CONFIGS['feed_forward'], dataclasses.replace(xla, seed=9),
+                   model_dir, verbose=False)
