@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tensorflow_probability.python.internal import prefer_static as ps
 
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 
 def bernoulli_from_uniform(u, logits):

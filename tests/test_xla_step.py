@@ -37,7 +37,7 @@ def test_the_xla_step_trains_the_graph_steps_objective(kind, tmp_path):
   fit_record = _Record()
   fit_model.fit(_dataset(cfg), epochs=1, steps_per_epoch=STEPS, verbose=0,
                 callbacks=[fit_record])
-  # The draws are the same (`distributions.philox`; other draws would move
+  # The draws are the same (`dvae_tf.philox`; other draws would move
   # the loss by about 1e-3 of itself at the first step). Fused arithmetic
   # rounds differently, and the updates carry that on: the KL, a difference
   # of terms near log Z, agrees to an absolute 0.02; a weight whose gradient

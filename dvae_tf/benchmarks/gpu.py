@@ -13,12 +13,11 @@ final bound and the NLL. Without a GPU it stops with one line that says so.
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-
-import numpy as np
 
 from dvae_tf.benchmarks import training as training_benchmark
 
@@ -77,9 +76,10 @@ def gpu_suite(quick=False, data_dir=None, rounds=3, **unused_options):
       graph.append(_step_ms(prior, chains, data_dir, steps, False))
       xla.append(_step_ms(prior, chains, data_dir, steps, True))
     rows.append({'prior': prior, 'chains': chains,
-                 'graph_ms': float(np.median(graph)),
-                 'xla_ms': float(np.median(xla)),
-                 'xla_speedup': float(np.median(np.divide(graph, xla)))})
+                 'graph_ms': statistics.median(graph),
+                 'xla_ms': statistics.median(xla),
+                 'xla_speedup': statistics.median(
+                     [g / x for g, x in zip(graph, xla)])})
   rate, nll = _short_training(data_dir, 50 if quick else 2000)
   training = [{'preset': TRAINING_PRESET, 'jit_compile': True,
                'steps_per_second_with_startup': rate,

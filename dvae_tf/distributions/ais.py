@@ -33,7 +33,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import samplers
 
 from dvae_tf.distributions import boltzmann_machine
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 # The paper's evaluation setting (Sec. 7): 1024 chains, 1000 temperatures.
 PAPER_AIS_CHAINS = 1024

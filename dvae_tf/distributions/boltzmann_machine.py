@@ -47,7 +47,7 @@ from tensorflow_probability.python.internal import tensor_util
 from dvae_tf import graphs as graphs_lib
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 tfd = tfp.distributions
 

@@ -6,7 +6,7 @@ import tensorflow_probability as tfp
 
 from tensorflow_probability.python.internal import dtype_util
 
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 from dvae_tf.distributions import smoothed_bernoulli
 
 tfb = tfp.bijectors

@@ -44,7 +44,7 @@ from dvae_tf.distributions import boltzmann_machine
 from dvae_tf.distributions.boltzmann_machine import GIBBS_DRAW_PER_CHAIN
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 __all__ = ['RBM', 'GIBBS_DRAW_PER_CHAIN', 'times_weights']
 

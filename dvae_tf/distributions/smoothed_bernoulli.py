@@ -29,7 +29,7 @@ from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import reparameterization
 from tensorflow_probability.python.internal import tensor_util
 
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 tfb = tfp.bijectors
 tfd = tfp.distributions

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tensorflow_probability.python.internal import dtype_util
 
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 from dvae_tf.distributions import smoothed_bernoulli
 
 

@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 
 from dvae_tf.math import objectives
 from dvae_tf import sampling
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 tfd = tfp.distributions
 

@@ -14,7 +14,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 
 @dataclasses.dataclass

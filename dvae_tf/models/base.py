@@ -36,7 +36,7 @@ from dvae_tf.math import posterior as posterior_lib
 from dvae_tf.distributions.ais import MONITOR_AIS_CHAINS
 from dvae_tf.distributions.ais import MONITOR_AIS_TEMPERATURES
 from dvae_tf.train_config import TrainConfig
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 # The entry points have only Python control flow over static structure (the
 # groups and scales), so AutoGraph has nothing to convert inside a

@@ -10,7 +10,7 @@ from dvae_tf.networks import se_resnet
 from dvae_tf.models import base
 from dvae_tf.models import multiscale_decoder
 from dvae_tf.networks.pyramid import ImagePyramid
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 
 @keras.saving.register_keras_serializable(package='dvae_tf')

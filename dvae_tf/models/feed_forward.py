@@ -7,7 +7,7 @@ import tensorflow as tf
 from dvae_tf.networks import mlp as networks
 from dvae_tf.models import base
 from dvae_tf.models import pixel_likelihoods
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 
 @keras.saving.register_keras_serializable(package='dvae_tf')

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf.networks import se_resnet
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 
 def _upsample(x):

@@ -8,7 +8,7 @@ from dvae_tf.networks import mlp as networks
 from dvae_tf.math import objectives
 from dvae_tf import sampling
 from dvae_tf.priors import base
-from dvae_tf.distributions import philox
+from dvae_tf import philox
 
 tfd = tfp.distributions
 
