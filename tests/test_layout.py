@@ -30,9 +30,10 @@ def _module_name(path):
 def import_graph():
   """{module: modules of dvae_tf it imports, at any level of its code}.
 
-  `from a.b import c` is an edge to a.b.c when that is a module, else to a.b.
-  Edges to a module's own parent packages are left out: Python runs a
-  package's __init__ before its submodules, which is not a cycle.
+  `from a.b import c` is an edge to a.b (whose __init__ Python runs first)
+  and, when that is a module, to a.b.c. Edges to a module's own parent
+  packages are left out: Python runs a package's __init__ before its
+  submodules, which is not a cycle.
   """
   modules = {_module_name(p): p for p in PACKAGE.rglob('*.py')}
   graph = {}
@@ -45,7 +46,7 @@ def import_graph():
           node.level):
         for alias in node.names:
           full = f'{node.module}.{alias.name}'
-          targets.add(full if full in modules else node.module)
+          targets.update((full, node.module))
     graph[name] = {t for t in targets if t in modules and t != name and
                    not name.startswith(t + '.')}
   return graph
