@@ -115,13 +115,19 @@ def ordering_summaries(spec, runs_dir, key='orderings'):
           for ordering in spec[key]]
 
 
+def _spread(summary, sign=1):
+  """(error of the mean difference, its per-seed values as text), the
+  difference taken as sign * (A - B)."""
+  error = max(summary['paired_stderr'], summary['seed_stderr'])
+  return error, ', '.join(f'{sign * d:+.2f}' for d in summary['per_seed'])
+
+
 def render_orderings(summaries):
   """Markdown table of the `ordering_summaries`."""
   lines = ['| ordering (paper) | ours: A - B (nats), per seed | mean ± error '
            '| holds? |', '| --- | --- | --- | --- |']
   for ordering, summary in summaries:
-    error = max(summary['paired_stderr'], summary['seed_stderr'])
-    per_seed = ', '.join(f'{d:+.2f}' for d in summary['per_seed'])
+    error, per_seed = _spread(summary)
     lines.append(f'| {ordering["better"]} < {ordering["worse"]} | {per_seed} '
                  f'| {summary["difference"]:+.2f} ± {error:.2f} | '
                  f'{verdict(summary)} |')
@@ -143,8 +149,7 @@ def render_comparisons(summaries):
   lines = ['| comparison | B - A (nats), per seed | mean ± error | seeds |',
            '| --- | --- | --- | --- |']
   for comparison, summary in summaries:
-    error = max(summary['paired_stderr'], summary['seed_stderr'])
-    per_seed = ', '.join(f'{-d:+.2f}' for d in summary['per_seed'])
+    error, per_seed = _spread(summary, sign=-1)
     lines.append(f'| A = {comparison["better"]}, B = {comparison["worse"]} | '
                  f'{per_seed} | {-summary["difference"]:+.2f} ± {error:.2f} '
                  f'| {len(summary["per_seed"])} |')
