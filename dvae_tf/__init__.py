@@ -15,7 +15,7 @@ From the bottom up (no module imports one above it):
   the models are built from.
 - `models`: `DiscreteVAE` and its two models, `FeedForwardDVAE` (Secs. 4-5)
   and `DVAEpp` (Sec. 6); `models.config` describes and builds either.
-- `data`, `train_config`, `run_dir`, `evaluation` (`bound`, `report`,
+- `data`, `train_config`, `run_directory`, `evaluation` (`bound`, `report`,
   `reproduction`), `export`: datasets, how to train (`TrainConfig`), what a
   run directory is (its config record, checkpoints, best checkpoint,
   training mean, and `restore_model`), the importance-weighted bound,

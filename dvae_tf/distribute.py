@@ -19,7 +19,7 @@ The rules every run follows under any of them:
   replica its rows of the same global batch a single device would see, so
   the data do not depend on how the replicas are spread over workers.
 - Only the chief writes the run directory (`is_chief`); another worker
-  writes its copy of each checkpoint to `worker_dir(model_dir)`, which it
+  writes its copy of each checkpoint to `worker_dir(run_dir)`, which it
   deletes after the save, as tf.distribute's saving requires every worker to
   take part in it.
 """
@@ -140,19 +140,19 @@ def is_chief(strategy):
                                   task_id == 0)
 
 
-def worker_dir(model_dir, strategy):
-  """Where this process saves: `model_dir` for the chief, else a folder of
+def worker_dir(run_dir, strategy):
+  """Where this process saves: `run_dir` for the chief, else a folder of
   its own inside it, which `remove_worker_dir` deletes after each save."""
   if is_chief(strategy):
-    return model_dir
+    return run_dir
   task_type, task_id = task(strategy)
-  return os.path.join(model_dir, f'.{task_type}-{task_id}')
+  return os.path.join(run_dir, f'.{task_type}-{task_id}')
 
 
-def remove_worker_dir(model_dir, strategy):
+def remove_worker_dir(run_dir, strategy):
   """Deletes a non-chief worker's save folder (nothing on the chief)."""
   if not is_chief(strategy):
-    shutil.rmtree(worker_dir(model_dir, strategy), ignore_errors=True)
+    shutil.rmtree(worker_dir(run_dir, strategy), ignore_errors=True)
 
 
 def check_divisible(what, count, num_replicas):

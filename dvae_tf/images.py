@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 
 # Samples in one grid (a TensorBoard grid while training, `dvae-sample`).
 GRID_SAMPLES = 64
@@ -34,11 +34,11 @@ def grid(images, num_columns=None, pad=1):
 
 def write_png(path, image):
   """Writes an [H, W, C] image in [0, 1] as PNG, atomically: a full disk
-  leaves the old file or none, never half a PNG (`run_dir.write_atomic`).
+  leaves the old file or none, never half a PNG (`run_directory.write_atomic`).
 
   Raises:
     OSError: the file cannot be written.
   """
   encoded = tf.io.encode_png(tf.cast(tf.round(255. * np.clip(image, 0, 1)),
                                      tf.uint8))
-  run_dir.write_atomic(path, lambda f: f.write(encoded.numpy()), binary=True)
+  run_directory.write_atomic(path, lambda f: f.write(encoded.numpy()), binary=True)

@@ -1,6 +1,6 @@
 """`TrainConfig`: how a model is trained, and the schedules it implies.
 
-A run directory records it (`dvae_tf.run_dir`); `dvae_tf.training` and
+A run directory records it (`dvae_tf.run_directory`); `dvae_tf.training` and
 Keras' own `model.fit` (`models.base.DiscreteVAE.compile`) train by it. At
 step t of T = num_steps:
 
@@ -55,7 +55,7 @@ class TrainConfig:
     jit_compile: compile each replica's training step with XLA, Gibbs sweeps
       and Adam included (`training.step.make_train_step`; Keras' `fit` the
       same through `compile`). How the step is computed, not what: a run
-      may resume with the other setting (`run_dir.EXECUTION_FIELDS`).
+      may resume with the other setting (`run_directory.EXECUTION_FIELDS`).
   """
   dataset: str = 'sample'
   num_steps: int = 100_000

@@ -29,11 +29,11 @@ GOOD_FLAGS = TRAIN_FLAGS + ('--units_per_group=8', '--image_every=0',
 
 
 def _run_dir(tmp, name, edit):
-  """A copy of the trained run with `edit(model_dir)` applied."""
-  model_dir = os.path.join(tmp, name)
-  shutil.copytree(os.path.join(tmp, 'good'), model_dir)
-  edit(model_dir)
-  return model_dir
+  """A copy of the trained run with `edit(run_dir)` applied."""
+  run_dir = os.path.join(tmp, name)
+  shutil.copytree(os.path.join(tmp, 'good'), run_dir)
+  edit(run_dir)
+  return run_dir
 
 
 def _write(path, text):
@@ -41,16 +41,16 @@ def _write(path, text):
     f.write(text)
 
 
-def _add_unknown_key(model_dir):
-  path = os.path.join(model_dir, 'config.json')
+def _add_unknown_key(run_dir):
+  path = os.path.join(run_dir, 'config.json')
   with open(path) as f:
     record = json.load(f)
   record['model']['colour'] = 'red'
   _write(path, json.dumps(record))
 
 
-def _edit_units(model_dir):
-  path = os.path.join(model_dir, 'config.json')
+def _edit_units(run_dir):
+  path = os.path.join(run_dir, 'config.json')
   with open(path) as f:
     record = json.load(f)
   record['model']['units_per_group'] = 9
@@ -68,101 +68,101 @@ UNPARSED = ('unparsable value', 'unknown flag', 'missing required flag')
 # function of the temporary folder giving it).
 CASES = [
     ('unparsable value', 'train.py', lambda t: ['--num_steps=abc',
-                                                f'--model_dir={t}/a'],
+                                                f'--run_dir={t}/a'],
      "flag --num_steps=abc"),
     ('unknown flag', 'train.py', lambda t: ['--num_stepz=3',
-                                            f'--model_dir={t}/a'],
+                                            f'--run_dir={t}/a'],
      'Unknown command line flag'),
     ('missing required flag', 'evaluate.py', lambda t: [],
-     'model_dir'),
+     'run_dir'),
     ('negative KL warm-up', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--kl_anneal_fraction=-1', f'--model_dir={t}/a'],
+        *TRAIN_FLAGS, '--kl_anneal_fraction=-1', f'--run_dir={t}/a'],
      'kl_anneal_fraction must lie in [0, 1]'),
     ('negative weight decay', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--weight_decay=-1', f'--model_dir={t}/a'],
+        *TRAIN_FLAGS, '--weight_decay=-1', f'--run_dir={t}/a'],
      'weight_decay must be >= 0'),
     ('negative image interval', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--image_every=-1', f'--model_dir={t}/a'],
+        *TRAIN_FLAGS, '--image_every=-1', f'--run_dir={t}/a'],
      'image_every must be >= 0'),
     ('unknown preset', 'train.py', lambda t: ['--preset=nope',
-                                              f'--model_dir={t}/a'],
+                                              f'--run_dir={t}/a'],
      'Unknown preset'),
-    ('model_dir is a file', 'train.py', lambda t: [
-        *TRAIN_FLAGS, f'--model_dir={t}/a_file'], 'is a file'),
+    ('run_dir is a file', 'train.py', lambda t: [
+        *TRAIN_FLAGS, f'--run_dir={t}/a_file'], 'is a file'),
     ('resume with another structure', 'train.py', lambda t: [
         '--dataset=sample', '--struct=2-layer-lin', '--num_steps=2',
-        '--batch_size=10', f'--model_dir={t}/good'], 'changed: model.struct'),
+        '--batch_size=10', f'--run_dir={t}/good'], 'changed: model.struct'),
     ('resume with another learning rate', 'train.py', lambda t: [
-        *GOOD_FLAGS, '--learning_rate=0.1', f'--model_dir={t}/good'],
+        *GOOD_FLAGS, '--learning_rate=0.1', f'--run_dir={t}/good'],
      '--change_optimizer_settings'),
     ('negative max_images', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--max_images=-5'], 'max_images must be >= 0'),
+        f'--run_dir={t}/good', '--max_images=-5'], 'max_images must be >= 0'),
     ('zero batch size', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--batch_size=0'],
+        f'--run_dir={t}/good', '--batch_size=0'],
      'batch_size must be a positive integer'),
     ('oversized batch', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--batch_size=100000'],
+        f'--run_dir={t}/good', '--batch_size=100000'],
      'use --batch_size of at most'),
     ('zero AIS chains', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--ais_chains=0'],
+        f'--run_dir={t}/good', '--ais_chains=0'],
      'ais_chains must be at least 2'),
     ('config.json not JSON', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/bad_json'], 'config.json is not valid JSON'),
+        f'--run_dir={t}/bad_json'], 'config.json is not valid JSON'),
     ('config.json with an unknown key', 'sample.py', lambda t: [
-        f'--model_dir={t}/unknown_key'], "unknown fields ['colour']"),
+        f'--run_dir={t}/unknown_key'], "unknown fields ['colour']"),
     ('config.json deleted, checkpoints kept', 'train.py', lambda t: [
-        *TRAIN_FLAGS, f'--model_dir={t}/no_config'],
+        *TRAIN_FLAGS, f'--run_dir={t}/no_config'],
      'has checkpoints but no config.json'),
     ('train_mean.npy damaged', 'sample.py', lambda t: [
-        f'--model_dir={t}/bad_mean'], 'train_mean.npy cannot be read'),
+        f'--run_dir={t}/bad_mean'], 'train_mean.npy cannot be read'),
     ('train_mean.npy not finite', 'export.py', lambda t: [
-        f'--model_dir={t}/nan_mean', f'--export_dir={t}/export'],
+        f'--run_dir={t}/nan_mean', f'--export_dir={t}/export'],
      'train_mean.npy is not the mean image'),
     ('too many samples for memory', 'sample.py', lambda t: [
-        f'--model_dir={t}/good', '--num_samples=100000000'],
+        f'--run_dir={t}/good', '--num_samples=100000000'],
      'samples fit in one grid'),
     ('zero export limit', 'export.py', lambda t: [
-        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        f'--run_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
     # Seeds and counts past int32 would wrap (2**32 to seed 0).
     ('seed past int32 (train)', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--seed=4294967296', f'--model_dir={t}/a'], _SEED),
+        *TRAIN_FLAGS, '--seed=4294967296', f'--run_dir={t}/a'], _SEED),
     ('seed past int32 (evaluate)', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+        f'--run_dir={t}/good', '--seed=4294967296'], _SEED),
     ('seed past int32 (sample)', 'sample.py', lambda t: [
-        f'--model_dir={t}/good', '--seed=4294967296'], _SEED),
+        f'--run_dir={t}/good', '--seed=4294967296'], _SEED),
     ('negative seed (sample)', 'sample.py', lambda t: [
-        f'--model_dir={t}/good', '--seed=-1'], _SEED),
+        f'--run_dir={t}/good', '--seed=-1'], _SEED),
     ('seed past int32 (export)', 'export.py', lambda t: [
-        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        f'--run_dir={t}/good', f'--export_dir={t}/export',
         '--seed=4294967296'], _SEED),
     ('importance samples past int32', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/good', '--num_importance_samples=2147483648'],
+        f'--run_dir={t}/good', '--num_importance_samples=2147483648'],
      'num_importance_samples must be a positive integer and at most '
      '2147483647'),
     ('export version past int64', 'export.py', lambda t: [
-        f'--model_dir={t}/good', f'--export_dir={t}/export',
+        f'--run_dir={t}/good', f'--export_dir={t}/export',
         '--version=99999999999999999999'],
      'version must be a positive integer and at most 9223372036854775807'),
     # Paths that cannot be written.
     ('sample output is a folder', 'sample.py', lambda t: [
-        f'--model_dir={t}/good', f'--output={t}'],
+        f'--run_dir={t}/good', f'--output={t}'],
      'is a folder; give the PNG file to write'),
     ('export_dir is a file', 'export.py', lambda t: [
-        f'--model_dir={t}/good', f'--export_dir={t}/a_file'],
+        f'--run_dir={t}/good', f'--export_dir={t}/a_file'],
      'is a file, not a directory'),
-    ('model_dir not UTF-8', 'train.py', lambda t: [
-        *TRAIN_FLAGS, f'--model_dir={t}/{NOT_UTF8}'],
+    ('run_dir not UTF-8', 'train.py', lambda t: [
+        *TRAIN_FLAGS, f'--run_dir={t}/{NOT_UTF8}'],
      'is not valid UTF-8'),
     # A 0 that would silently mean the structure's default.
     ('units_per_group of 0', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--units_per_group=0', f'--model_dir={t}/a'],
+        *TRAIN_FLAGS, '--units_per_group=0', f'--run_dir={t}/a'],
      '--units_per_group must be a positive integer; got 0'),
     ('hidden_units of 0', 'train.py', lambda t: [
-        *TRAIN_FLAGS, '--hidden_units=0', f'--model_dir={t}/a'],
+        *TRAIN_FLAGS, '--hidden_units=0', f'--run_dir={t}/a'],
      '--hidden_units must be a positive integer; got 0'),
     ('config.json edited to another model', 'evaluate.py', lambda t: [
-        f'--model_dir={t}/edited'],
+        f'--run_dir={t}/edited'],
      "weight 0 (prior/first_logits) has shape [9] in the model config.json "
      "describes but [8] in the checkpoint. Was it edited? Put back"),
     # The benchmark's inputs, checked before any suite runs.
@@ -181,8 +181,8 @@ CASES = [
         f'--report_dir={t}/a_file/reports'], 'Cannot write to'),
 ] + [
     # A user error past flag parsing, in every binary that restores a run.
-    (f'no run in model_dir ({binary})', binary, lambda t, binary=binary: [
-        f'--model_dir={t}/no_such_run', f'--export_dir={t}/export'][
+    (f'no run in run_dir ({binary})', binary, lambda t, binary=binary: [
+        f'--run_dir={t}/no_such_run', f'--export_dir={t}/export'][
             :2 if binary == 'export.py' else 1],
      lambda t: f"error: No config.json in '{t}/no_such_run'")
     for binary in ('evaluate.py', 'sample.py', 'export.py')
@@ -241,6 +241,6 @@ def test_bad_input_gives_one_line(results, case):
       name, out.stderr[-3000:])
 
 
-def test_a_model_dir_not_in_utf8_is_not_created(results):
+def test_a_run_dir_not_in_utf8_is_not_created(results):
   tmp, _ = results
   assert NOT_UTF8 not in os.listdir(tmp)

@@ -47,7 +47,7 @@ def test_dvae_train_demo_prints_no_tensorflow_startup_lines(tmp_path):
          if k not in ('TF_CPP_MIN_LOG_LEVEL', 'DVAE_TF_STARTUP_LOGS')}
   out = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'train.py'), '--preset=demo',
-       '--num_steps=1', f'--model_dir={tmp_path}'],
+       '--num_steps=1', f'--run_dir={tmp_path}'],
       capture_output=True, text=True, timeout=300, check=True, env=env)
   lines = out.stderr.splitlines()
   assert not [l for l in lines if l[:1] in 'IWE' and l[1:5].isdigit()], (
@@ -64,3 +64,16 @@ def test_a_benchmark_measurement_runs_in_its_own_process():
   assert out.returncode == 0, out.stderr[-2000:]
   record = json.loads(out.stdout.strip().splitlines()[-1])
   assert record['ms_per_step'] > 0 and record['chains'] == 100
+
+
+def test_run_dir_is_the_flag_and_model_dir_its_alias():
+  from absl import flags
+  from dvae_tf.binaries import cli
+  values = flags.FlagValues()
+  cli.define_run_dir_flag('help', flag_values=values)
+  values(['prog', '--model_dir=runs/old'])
+  assert values.run_dir == 'runs/old'
+  values = flags.FlagValues()
+  cli.define_run_dir_flag('help', flag_values=values)
+  values(['prog', '--run_dir=runs/new'])
+  assert values.run_dir == 'runs/new'

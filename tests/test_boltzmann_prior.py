@@ -15,7 +15,7 @@ from dvae_tf import export
 from dvae_tf import graphs
 from dvae_tf import ocean
 from dvae_tf import priors
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.models import config as config_lib
@@ -33,10 +33,10 @@ TRAIN = training.TrainConfig(dataset='sample', num_steps=6, batch_size=20,
 
 @pytest.fixture(scope='module')
 def chimera_run(tmp_path_factory):
-  model_dir = str(tmp_path_factory.mktemp('chimera'))
-  result = training.train(CHIMERA, TRAIN, model_dir, verbose=False)
+  run_dir = str(tmp_path_factory.mktemp('chimera'))
+  result = training.train(CHIMERA, TRAIN, run_dir, verbose=False)
   assert result['step'] == 6 and np.isfinite(result['bound'])
-  return model_dir
+  return run_dir
 
 
 def test_config_records_the_graph_and_lays_groups_by_colour():
@@ -94,7 +94,7 @@ def test_groups_that_cannot_follow_the_colours_are_refused(tmp_path):
 
 
 def test_train_restore_and_resume_keep_the_graph(chimera_run):
-  run = run_dir.restore_model(chimera_run)
+  run = run_directory.restore_model(chimera_run)
   prior = run.model.prior
   assert prior.graph == graphs.parse_graph('chimera:1,2')
   with open(os.path.join(chimera_run, 'config.json')) as f:
@@ -121,7 +121,7 @@ def test_saved_model_answers_sample_and_log_likelihood(chimera_run, tmp_path):
                    tf.float32)
   ll = loaded.signatures['log_likelihood'](
       images=images, num_importance_samples=tf.constant(4))['log_likelihood']
-  model = run_dir.restore_model(chimera_run).model
+  model = run_directory.restore_model(chimera_run).model
   model.prior.refresh_log_normalizer()
   np.testing.assert_allclose(
       ll, evaluation.importance_weighted_bound(
@@ -196,7 +196,7 @@ def test_simulated_annealing_samples_the_machine(rng):
 
 
 def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
-  model = run_dir.restore_model(chimera_run).model
+  model = run_directory.restore_model(chimera_run).model
   sampler, kwargs = ocean.simulated_annealing()
   z = ocean.sample_machine(model.prior.machine(), sampler, 4, seed=1,
                            **kwargs)
@@ -207,7 +207,7 @@ def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
   output = str(tmp_path / 'sa.png')
   done = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'sample.py'),
-       f'--model_dir={chimera_run}', f'--output={output}', '--num_samples=8',
+       f'--run_dir={chimera_run}', f'--output={output}', '--num_samples=8',
        '--sampler=simulated_annealing'], capture_output=True, text=True,
       check=False, timeout=300)
   assert done.returncode == 0, done.stderr[-2000:]
@@ -224,7 +224,7 @@ def test_binary_refuses_bad_graphs_in_one_line(tmp_path, graph, message):
     graph = str(tmp_path / graph)
   done = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-       f'--model_dir={tmp_path / "run"}', '--preset=demo', '--num_steps=1',
+       f'--run_dir={tmp_path / "run"}', '--preset=demo', '--num_steps=1',
        '--prior=boltzmann', f'--graph={graph}'],
       capture_output=True, text=True, check=False, timeout=300)
   assert done.returncode in (1, 2)

@@ -338,7 +338,7 @@ def test_train_binary_reports_a_bad_file_in_one_line(tmp_path):
   result = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
        '--dataset=mnist_dynamic', f'--data_dir={tmp_path}',
-       f'--model_dir={tmp_path / "run"}', '--num_steps=1'],
+       f'--run_dir={tmp_path / "run"}', '--num_steps=1'],
       capture_output=True, text=True, timeout=600, cwd=REPO,
       env=os.environ | {'PYTHONPATH': REPO, 'TF_CPP_MIN_LOG_LEVEL': '2'})
   assert result.returncode == 1, result.stderr

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from dvae_tf import distribute
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from tests import test_training
 from tests.test_training import REPO
 
@@ -45,7 +45,7 @@ from dvae_tf import distribute
 STRATEGY = (distribute.make_strategy('mirrored', cpu_devices=2)
             if sys.argv[2] == 'mirrored' else distribute.make_strategy(sys.argv[2]))
 import numpy as np
-from dvae_tf import run_dir, training
+from dvae_tf import run_directory, training
 from dvae_tf.evaluation import report as evaluation_report
 from tests.test_distribute import TRAIN
 from tests.test_training import MODEL
@@ -70,26 +70,26 @@ def _free_ports(count):
   return ports
 
 
-def _start_workers(model_dir, ports):
+def _start_workers(run_dir, ports):
   cluster = {'worker': [f'localhost:{p}' for p in ports]}
   procs = []
   for index in range(len(ports)):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
     procs.append(subprocess.Popen(
-        [sys.executable, '-c', TRAIN_SCRIPT, model_dir, 'multi_worker'],
+        [sys.executable, '-c', TRAIN_SCRIPT, run_dir, 'multi_worker'],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   return procs
 
 
-def _newest_step(model_dir):
-  found = run_dir.checkpoints_on_disk(
-      run_dir.checkpoint_dir(model_dir))
+def _newest_step(run_dir):
+  found = run_directory.checkpoints_on_disk(
+      run_directory.checkpoint_dir(run_dir))
   return found[0][0] if found else 0
 
 
-def _weights(model_dir):
-  run = run_dir.restore_model(model_dir)
+def _weights(run_dir):
+  run = run_directory.restore_model(run_dir)
   # In model order: restoring twice in one process renames the layers.
   return run.step, [(v.path, v.numpy()) for v in run.model.weights]
 
@@ -97,12 +97,12 @@ def _weights(model_dir):
 @pytest.fixture(scope='module')
 def mirrored_run(tmp_path_factory):
   """The reference: one process, two logical devices, no interruption."""
-  model_dir = str(tmp_path_factory.mktemp('mirrored'))
-  out = subprocess.run([sys.executable, '-c', TRAIN_SCRIPT, model_dir,
+  run_dir = str(tmp_path_factory.mktemp('mirrored'))
+  out = subprocess.run([sys.executable, '-c', TRAIN_SCRIPT, run_dir,
                         'mirrored'], capture_output=True, text=True,
                        timeout=900)
   assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-  return model_dir
+  return run_dir
 
 
 def test_strategy_errors_are_one_clear_line(monkeypatch):
@@ -131,7 +131,7 @@ def test_asking_for_gpus_that_are_not_there_is_an_error(tmp_path):
   for flag in ('--strategy=mirrored', '--multi_gpu'):
     out = subprocess.run(
         [sys.executable, os.path.join(REPO, 'bin', 'train.py'), flag,
-         '--preset=demo', f'--model_dir={tmp_path}'],
+         '--preset=demo', f'--run_dir={tmp_path}'],
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 1, out.stderr[-2000:]
     errors = [l for l in out.stderr.splitlines() if l.startswith('error:')]
@@ -165,10 +165,10 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
   """Kill one worker mid-run, restart the cluster: it resumes from the last
   checkpoint and ends with the weights of the uninterrupted two-device run;
   its distributed evaluation equals the single-process one image by image."""
-  model_dir = str(tmp_path)
-  procs = _start_workers(model_dir, _free_ports(2))
+  run_dir = str(tmp_path)
+  procs = _start_workers(run_dir, _free_ports(2))
   deadline = time.time() + 600
-  while _newest_step(model_dir) < 20 and time.time() < deadline:
+  while _newest_step(run_dir) < 20 and time.time() < deadline:
     assert all(p.poll() is None for p in procs), procs[0].stdout.read()
     time.sleep(0.05)
   procs[1].send_signal(signal.SIGKILL)
@@ -178,35 +178,35 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
     procs[0].kill()
   for p in procs:
     p.wait()
-  assert _newest_step(model_dir) < TRAIN.num_steps, (
+  assert _newest_step(run_dir) < TRAIN.num_steps, (
       'the kill came after the end')
 
-  procs = _start_workers(model_dir, _free_ports(2))
+  procs = _start_workers(run_dir, _free_ports(2))
   outputs = [p.communicate(timeout=900)[0] for p in procs]
   for p, output in zip(procs, outputs):
     assert p.returncode == 0, output[-3000:]
   assert 'Resuming from step' not in outputs[1]  # Not verbose off the chief.
-  assert '.worker-1' not in os.listdir(model_dir)  # Deleted after saves.
-  step, weights = _weights(model_dir)
+  assert '.worker-1' not in os.listdir(run_dir)  # Deleted after saves.
+  step, weights = _weights(run_dir)
   reference_step, reference = _weights(mirrored_run)
   assert step == reference_step == TRAIN.num_steps
   for (name, value), (_, expected) in zip(weights, reference):
     np.testing.assert_allclose(value, expected, rtol=0, atol=WEIGHT_ATOL,
                                err_msg=name)
-  with open(os.path.join(model_dir, 'checkpoints', 'best', 'best.json')) as f:
+  with open(os.path.join(run_dir, 'checkpoints', 'best', 'best.json')) as f:
     best = json.load(f)
   with open(os.path.join(mirrored_run, 'checkpoints', 'best',
                          'best.json')) as f:
     assert best['step'] == json.load(f)['step']
   np.testing.assert_allclose(
-      np.load(os.path.join(model_dir, 'eval_test_nll.npy')),
+      np.load(os.path.join(run_dir, 'eval_test_nll.npy')),
       np.load(os.path.join(mirrored_run, 'eval_test_nll.npy')), rtol=NLL_RTOL)
 
 
 EVAL_SCRIPT = PRELUDE + """
 import tensorflow as tf
 from dvae_tf.evaluation import bound as evaluation
-run = run_dir.restore_model(sys.argv[1], strategy=STRATEGY)
+run = run_directory.restore_model(sys.argv[1], strategy=STRATEGY)
 images = np.random.default_rng(0).uniform(size=(77, 28, 28, 1)) < 0.3
 images = images.astype(np.float32)
 one = evaluation.per_image_nll(run.model, images, 9, batch_size=10, seed=3,

@@ -366,24 +366,24 @@ def _run_bin(name, *args):
 
 
 def test_binaries_train_evaluate_sample_fixed_global(tmp_path):
-  model_dir = str(tmp_path / 'dvaepp')
+  run_dir = str(tmp_path / 'dvaepp')
   out = _run_bin('train.py', '--model=dvaepp', '--preset=dvaepp_cpu',
                  '--dataset=sample', '--channels=4', '--num_local_groups=2',
                  '--num_chains=16', '--num_gibbs_sweeps=2', '--num_steps=2',
                  '--batch_size=8', '--checkpoint_every=2', '--log_every=1',
                  '--image_every=0', '--log_z_every=2',
-                 f'--model_dir={model_dir}')
+                 f'--run_dir={run_dir}')
   assert out.returncode == 0, out.stderr[-3000:]
-  with open(os.path.join(model_dir, 'config.json')) as f:
+  with open(os.path.join(run_dir, 'config.json')) as f:
     assert json.load(f)['model']['kind'] == 'dvaepp'
-  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  out = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                  '--num_importance_samples=3', '--max_images=4',
                  '--batch_size=4')
   assert out.returncode == 0, out.stderr[-3000:]
   result = json.loads(out.stdout.strip().splitlines()[-1])
   assert result['log_z_method'] == 'exact' and result['nll'] > 0
   png = str(tmp_path / 'fig4.png')
-  out = _run_bin('sample.py', f'--model_dir={model_dir}', '--fixed_global',
+  out = _run_bin('sample.py', f'--run_dir={run_dir}', '--fixed_global',
                  '--num_samples=10', f'--output={png}')
   assert out.returncode == 0, out.stderr[-3000:]
   image = tf.io.decode_png(tf.io.read_file(png))

@@ -16,7 +16,7 @@ from dvae_tf import data
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import export
 from dvae_tf import models
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +44,7 @@ client = load_client()
 
 @dataclasses.dataclass
 class Exported:
-  model_dir: str
+  run_dir: str
   export_dir: str
   path: str
   metadata: dict
@@ -52,20 +52,20 @@ class Exported:
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-  model_dir = str(tmp_path_factory.mktemp('model'))
-  training.train(MODEL, TRAIN, model_dir, verbose=False)
-  with open(os.path.join(model_dir, 'eval_test.json'), 'w') as f:
+  run_dir = str(tmp_path_factory.mktemp('model'))
+  training.train(MODEL, TRAIN, run_dir, verbose=False)
+  with open(os.path.join(run_dir, 'eval_test.json'), 'w') as f:
     json.dump(EVAL_RECORD, f)
   export_dir = str(tmp_path_factory.mktemp('exports'))
-  path = export.export(model_dir, export_dir, ais_chains=16, ais_temperatures=20)
+  path = export.export(run_dir, export_dir, ais_chains=16, ais_temperatures=20)
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     metadata = json.load(f)
-  return Exported(model_dir, export_dir, path, metadata)
+  return Exported(run_dir, export_dir, path, metadata)
 
 
 @pytest.fixture(scope='module')
 def live(exported):
-  model = run_dir.restore_model(exported.model_dir).model
+  model = run_directory.restore_model(exported.run_dir).model
   model.prior.refresh_log_normalizer()  # The export's log Z (exact).
   return model
 
@@ -252,7 +252,7 @@ def test_versions(exported, tmp_path):
   assert 1 in versions
   assert export.next_version(exported.export_dir) == max(versions) + 1
   with pytest.raises(FileExistsError, match='never overwritten'):
-    export.export(exported.model_dir, exported.export_dir, version=1)
+    export.export(exported.run_dir, exported.export_dir, version=1)
   with pytest.raises(ValueError, match='positive integer'):
     export.version_path(exported.export_dir, 0)
   for name in ('3', '.4-staging', 'notes'):
@@ -265,7 +265,7 @@ def test_binary_exports_the_next_version(exported):
   version = str(export.next_version(exported.export_dir))
   out = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'export.py'),
-       f'--model_dir={exported.model_dir}',
+       f'--run_dir={exported.run_dir}',
        f'--export_dir={exported.export_dir}'],
       capture_output=True, text=True, cwd=REPO, timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]

@@ -17,7 +17,7 @@ from dvae_tf.math import objectives
 from dvae_tf import priors
 from dvae_tf import sampling
 from dvae_tf.math import smoothing
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.distributions import OverlappingExponential
 from dvae_tf.models import config as config_lib
@@ -71,18 +71,18 @@ def test_new_prior_and_smoothing_train_evaluate_export(registered, tmp_path):
   train_config = training.TrainConfig(dataset='sample', num_steps=4,
                                       batch_size=10, checkpoint_every=2,
                                       image_every=0, log_z_every=2)
-  model_dir = str(tmp_path / 'run')
-  result = training.train(model_config, train_config, model_dir,
+  run_dir = str(tmp_path / 'run')
+  result = training.train(model_config, train_config, run_dir,
                           verbose=False)
   assert result['step'] == 4 and np.isfinite(result['bound'])
-  run = run_dir.restore_model(model_dir)
+  run = run_directory.restore_model(run_dir)
   assert isinstance(run.model.prior, FixedLogitsPrior)
   assert run.model.global_latent.smoothing is HOT_EXPONENTIAL
   evaluation = evaluation_report.evaluate_run(
-      model_dir, num_importance_samples=5, max_images=20)
+      run_dir, num_importance_samples=5, max_images=20)
   assert evaluation['num_images'] == 20 and np.isfinite(evaluation['nll'])
   assert evaluation['log_z_method'] == 'none (normalized prior)'
-  path = export.export(model_dir, str(tmp_path / 'export'))
+  path = export.export(run_dir, str(tmp_path / 'export'))
   with open(os.path.join(path, export.METADATA_FILE)) as f:
     assert json.load(f)['model_config']['prior'] == 'fixed_logits'
   loaded = tf.saved_model.load(path)
@@ -144,13 +144,13 @@ def test_new_graph_family_trains_a_feed_forward_model(ladder_family, tmp_path):
   train_config = training.TrainConfig(dataset='sample', num_steps=4,
                                       batch_size=10, checkpoint_every=2,
                                       image_every=0, log_z_every=2)
-  model_dir = str(tmp_path / 'run')
-  result = training.train(model_config, train_config, model_dir,
+  run_dir = str(tmp_path / 'run')
+  result = training.train(model_config, train_config, run_dir,
                           verbose=False)
   assert result['step'] == 4 and np.isfinite(result['bound'])
   # The run restores without the family: its graph is recorded.
   del graphs.GRAPH_FAMILIES['ladder']
-  prior = run_dir.restore_model(model_dir).model.prior
+  prior = run_directory.restore_model(run_dir).model.prior
   graphs.register_graph_family('ladder', ladder)
   assert prior.graph == ladder(5) and prior.group_sizes == [5, 5]
   assert prior.refresh_log_normalizer().method == 'exact'

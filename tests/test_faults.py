@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from tests import test_training
 from tests.test_training import REPO
 
@@ -79,8 +79,8 @@ print(result['step'])
 """
 
 
-def child(model_dir, fault='none'):
-  return subprocess.Popen([sys.executable, '-c', CHILD, model_dir, fault],
+def child(run_dir, fault='none'):
+  return subprocess.Popen([sys.executable, '-c', CHILD, run_dir, fault],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
 
@@ -90,72 +90,72 @@ def finish(proc, timeout=300):
   return proc.returncode, out, err
 
 
-def weights(model_dir):
-  run = run_dir.restore_model(model_dir)
+def weights(run_dir):
+  run = run_directory.restore_model(run_dir)
   return run.step, [v.numpy() for v in run.model.weights]
 
 
-def assert_same_weights(model_dir, reference):
-  step, values = weights(model_dir)
+def assert_same_weights(run_dir, reference):
+  step, values = weights(run_dir)
   assert step == reference[0]
   for value, expected in zip(values, reference[1]):
     np.testing.assert_array_equal(value, expected)
 
 
-def checkpoint_steps(model_dir):
+def checkpoint_steps(run_dir):
   return sorted(int(p.rsplit('-', 1)[1].split('.')[0]) for p in glob.glob(
-      os.path.join(model_dir, 'checkpoints', 'ckpt-*.index')))
+      os.path.join(run_dir, 'checkpoints', 'ckpt-*.index')))
 
 
-def no_leftovers(model_dir):
-  return not glob.glob(os.path.join(model_dir, 'checkpoints', '*_temp*'))
+def no_leftovers(run_dir):
+  return not glob.glob(os.path.join(run_dir, 'checkpoints', '*_temp*'))
 
 
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
   """An uninterrupted run: its directory (read-only use) and final weights."""
-  model_dir = str(tmp_path_factory.mktemp('reference') / 'run')
-  code, out, err = finish(child(model_dir))
+  run_dir = str(tmp_path_factory.mktemp('reference') / 'run')
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
-  return model_dir, weights(model_dir)
+  return run_dir, weights(run_dir)
 
 
 def copy_run(reference, tmp_path):
-  model_dir = str(tmp_path / 'run')
-  shutil.copytree(reference[0], model_dir)
-  return model_dir
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(reference[0], run_dir)
+  return run_dir
 
 
 @pytest.mark.parametrize('seed', [1, 2])
 def test_killed_at_random_points_resumes_exactly(reference, tmp_path, seed):
   """SIGKILL twice at seeded random times after the first checkpoint."""
   rng = random.Random(seed)
-  model_dir = str(tmp_path / 'run')
+  run_dir = str(tmp_path / 'run')
   for _ in range(2):
-    proc = child(model_dir)
+    proc = child(run_dir)
     deadline = time.time() + 120
-    while not checkpoint_steps(model_dir) and proc.poll() is None:
+    while not checkpoint_steps(run_dir) and proc.poll() is None:
       assert time.time() < deadline, f'seed {seed}: no checkpoint'
       time.sleep(0.02)
     delay = rng.uniform(0., 1.5)
     time.sleep(delay)
     proc.kill()
     proc.wait()
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   assert code == 0, f'seed {seed}: {err[-3000:]}'
-  assert_same_weights(model_dir, reference[1])
+  assert_same_weights(run_dir, reference[1])
 
 
 @pytest.mark.parametrize('fault', ['kill_before_state_file',
                                    'kill_while_writing'])
 def test_killed_inside_a_save_resumes_exactly(reference, tmp_path, fault):
-  model_dir = str(tmp_path / 'run')
-  code, _, _ = finish(child(model_dir, fault))
+  run_dir = str(tmp_path / 'run')
+  code, _, _ = finish(child(run_dir, fault))
   assert code == -signal.SIGKILL
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
-  assert no_leftovers(model_dir)
-  assert_same_weights(model_dir, reference[1])
+  assert no_leftovers(run_dir)
+  assert_same_weights(run_dir, reference[1])
 
 
 def _truncate(path):
@@ -185,42 +185,42 @@ DAMAGE = {
 def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
   """Training resumes from the checkpoint before it; evaluation refuses it
   in one line naming the fallback."""
-  model_dir = copy_run(reference, tmp_path)
-  latest = os.path.join(model_dir, 'checkpoints', 'ckpt-40')
+  run_dir = copy_run(reference, tmp_path)
+  latest = os.path.join(run_dir, 'checkpoints', 'ckpt-40')
   DAMAGE[damage](latest)
   with pytest.raises(ValueError, match=r'ckpt-40 cannot be read .*'
                      r'--checkpoint=ckpt-30'):
-    run_dir.restore_model(model_dir)
-  code, out, err = finish(child(model_dir))
+    run_directory.restore_model(run_dir)
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
   assert f'checkpoint {latest} cannot be read' in err
   assert 'falling back to ckpt-30' in err
-  assert_same_weights(model_dir, reference[1])
+  assert_same_weights(run_dir, reference[1])
   assert glob.glob(latest + '*.corrupt')
 
 
 def test_deleted_state_file_finds_the_checkpoints(reference, tmp_path):
-  model_dir = copy_run(reference, tmp_path)
-  os.remove(os.path.join(model_dir, 'checkpoints', 'checkpoint'))
-  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+  run_dir = copy_run(reference, tmp_path)
+  os.remove(os.path.join(run_dir, 'checkpoints', 'checkpoint'))
+  for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
-  assert checkpoint_steps(model_dir) == [20, 30, 40]
-  assert_same_weights(model_dir, reference[1])
+  assert checkpoint_steps(run_dir) == [20, 30, 40]
+  assert_same_weights(run_dir, reference[1])
   assert tf.train.latest_checkpoint(
-      os.path.join(model_dir, 'checkpoints')).endswith('ckpt-40')
+      os.path.join(run_dir, 'checkpoints')).endswith('ckpt-40')
 
 
 def test_a_second_training_of_one_directory_is_refused(tmp_path):
-  model_dir = str(tmp_path / 'run')
-  first = child(model_dir, 'long')
-  lock = os.path.join(model_dir, '.lock')
+  run_dir = str(tmp_path / 'run')
+  first = child(run_dir, 'long')
+  lock = os.path.join(run_dir, '.lock')
   deadline = time.time() + 120
   while not (os.path.exists(lock) and open(lock).read().strip()):
     assert first.poll() is None and time.time() < deadline
     time.sleep(0.02)
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   first.kill()
   first.wait()
   assert code == 1
@@ -231,21 +231,21 @@ def test_a_second_training_of_one_directory_is_refused(tmp_path):
 
 def test_a_full_disk_stops_with_a_clear_error(reference, tmp_path):
   """RLIMIT_FSIZE in the child: the next save fails, the previous stays."""
-  model_dir = copy_run(reference, tmp_path)
-  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+  run_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
-  code, out, err = finish(child(model_dir, 'fsize=2000'))
+  code, out, err = finish(child(run_dir, 'fsize=2000'))
   assert code == 1, err[-3000:]
   last = err.strip().splitlines()[-1]
   assert last.startswith('error: Could not save the checkpoint of step 40'), (
       err[-3000:])
   assert 'ckpt-30, is kept' in last
-  assert checkpoint_steps(model_dir) == [20, 30]
-  assert no_leftovers(model_dir)
+  assert checkpoint_steps(run_dir) == [20, 30]
+  assert no_leftovers(run_dir)
   # Then, with room again, it resumes to the same weights.
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
-  assert_same_weights(model_dir, reference[1])
+  assert_same_weights(run_dir, reference[1])
 
 
 def _bind_read_only(path):
@@ -265,35 +265,35 @@ def _bind_read_only(path):
 
 
 def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
-  model_dir = copy_run(reference, tmp_path)
-  for path in glob.glob(os.path.join(model_dir, 'checkpoints', 'ckpt-40*')):
+  run_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
-  checkpoints = os.path.join(model_dir, 'checkpoints')
+  checkpoints = os.path.join(run_dir, 'checkpoints')
   reason = _bind_read_only(checkpoints)
   if reason:
     pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
   try:
-    code, out, err = finish(child(model_dir))
+    code, out, err = finish(child(run_dir))
   finally:
     subprocess.run(['umount', checkpoints], check=False)
   assert code == 1
   assert err.strip().splitlines()[-1].startswith(
       f"error: Cannot write to '{checkpoints}'"), err[-2000:]
-  assert checkpoint_steps(model_dir) == [20, 30]
+  assert checkpoint_steps(run_dir) == [20, 30]
 
 
 def test_sigterm_exits_with_the_requeue_status(tmp_path):
   """bin/train.py stopped by SIGTERM saves, says so and exits 75, not 0."""
-  model_dir = str(tmp_path / 'run')
+  run_dir = str(tmp_path / 'run')
   proc = subprocess.Popen(
       [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
        '--dataset=sample', '--struct=2-layer-lin', '--prior=rbm',
        '--units_per_group=8', '--num_chains=16', '--num_gibbs_sweeps=2',
        '--num_steps=100000', '--batch_size=20', '--checkpoint_every=10',
-       '--image_every=0', '--log_z_every=0', f'--model_dir={model_dir}'],
+       '--image_every=0', '--log_z_every=0', f'--run_dir={run_dir}'],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 120
-  while not checkpoint_steps(model_dir):
+  while not checkpoint_steps(run_dir):
     assert proc.poll() is None and time.time() < deadline
     time.sleep(0.02)
   proc.send_signal(signal.SIGTERM)
@@ -301,13 +301,13 @@ def test_sigterm_exits_with_the_requeue_status(tmp_path):
   assert code == 75, err[-3000:]
   stopped = json.loads(out.strip().splitlines()[-2])
   assert stopped['stopped_by'] == 'SIGTERM'
-  assert checkpoint_steps(model_dir)[-1] == stopped['step']
+  assert checkpoint_steps(run_dir)[-1] == stopped['step']
   assert 'rerun the same command to resume' in err
 
 
 def test_records_are_written_with_the_usual_permissions(tmp_path):
   path = str(tmp_path / 'record.json')
-  run_dir.write_json_atomic(path, {'a': 1})
+  run_directory.write_json_atomic(path, {'a': 1})
   umask = os.umask(0)
   os.umask(umask)
   assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
@@ -341,26 +341,26 @@ def _one_error_line(code, err):
 def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
   """Evaluate prints its NLL, then says it could not save it; sample and
   export refuse the folder before working."""
-  model_dir = copy_run(reference, tmp_path)
-  reason = _bind_read_only(model_dir)
+  run_dir = copy_run(reference, tmp_path)
+  reason = _bind_read_only(run_dir)
   if reason:
     pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
   try:
-    code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+    code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                               *EVALUATE)
-    sample = _run_bin('sample.py', f'--model_dir={model_dir}',
-                      f'--output={model_dir}/samples.png')
-    export = _run_bin('export.py', f'--model_dir={model_dir}',
-                      f'--export_dir={model_dir}/export')
+    sample = _run_bin('sample.py', f'--run_dir={run_dir}',
+                      f'--output={run_dir}/samples.png')
+    export = _run_bin('export.py', f'--run_dir={run_dir}',
+                      f'--export_dir={run_dir}/export')
   finally:
-    subprocess.run(['umount', model_dir], check=False)
+    subprocess.run(['umount', run_dir], check=False)
   last = _one_error_line(code, err)
   assert last.startswith(f"error: Cannot write the evaluation to "
-                         f"'{model_dir}' (Read-only file system)"), err[-2000:]
+                         f"'{run_dir}' (Read-only file system)"), err[-2000:]
   assert json.loads(out.strip().splitlines()[-1])['nll'] > 0
-  assert not os.path.exists(os.path.join(model_dir, 'eval_test.json'))
-  for (code, _, err), folder in ((sample, model_dir),
-                                 (export, f'{model_dir}/export')):
+  assert not os.path.exists(os.path.join(run_dir, 'eval_test.json'))
+  for (code, _, err), folder in ((sample, run_dir),
+                                 (export, f'{run_dir}/export')):
     assert _one_error_line(code, err).startswith(
         f"error: Cannot write to '{folder}' (Read-only file system)"), (
             err[-2000:])
@@ -369,14 +369,14 @@ def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
 def test_a_full_disk_keeps_the_previous_evaluation(reference, tmp_path):
   """RLIMIT_FSIZE during a second evaluation: one line, the NLL printed,
   and the first evaluation's two files left whole and consistent."""
-  model_dir = copy_run(reference, tmp_path)
-  code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  run_dir = copy_run(reference, tmp_path)
+  code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                             *EVALUATE)
   assert code == 0, err[-3000:]
-  json_path = os.path.join(model_dir, 'eval_test.json')
-  nll_path = os.path.join(model_dir, 'eval_test_nll.npy')
+  json_path = os.path.join(run_dir, 'eval_test.json')
+  nll_path = os.path.join(run_dir, 'eval_test_nll.npy')
   before = (open(json_path).read(), np.load(nll_path))
-  code, out, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                             *EVALUATE, '--seed=1', limit=100)
   assert _one_error_line(code, err).startswith(
       'error: Cannot write the evaluation to'), err[-2000:]
@@ -384,32 +384,32 @@ def test_a_full_disk_keeps_the_previous_evaluation(reference, tmp_path):
   assert json.loads(out.strip().splitlines()[-1])['nll'] > 0
   assert open(json_path).read() == before[0]
   np.testing.assert_array_equal(np.load(nll_path), before[1])
-  assert sorted(f for f in os.listdir(model_dir) if f.startswith(
+  assert sorted(f for f in os.listdir(run_dir) if f.startswith(
       ('eval', '.eval'))) == ['eval_test.json', 'eval_test_nll.npy']
 
 
 def test_compare_with_a_damaged_evaluation_is_one_line(reference, tmp_path):
-  model_dir = copy_run(reference, tmp_path)
-  code, _, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  run_dir = copy_run(reference, tmp_path)
+  code, _, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                           *EVALUATE)
   assert code == 0, err[-3000:]
-  _truncate(os.path.join(model_dir, 'eval_test_nll.npy'))
-  code, _, err = _run_bin('evaluate.py', f'--model_dir={model_dir}',
-                          *EVALUATE, f'--compare_with={model_dir}')
+  _truncate(os.path.join(run_dir, 'eval_test_nll.npy'))
+  code, _, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+                          *EVALUATE, f'--compare_with={run_dir}')
   last = _one_error_line(code, err)
   assert last.startswith(f"error: compare_with: the evaluation of "
-                         f"'{model_dir}' cannot be read"), last
+                         f"'{run_dir}' cannot be read"), last
   assert 'evaluate it again' in last
 
 
 def test_a_stray_state_file_copy_is_removed(reference, tmp_path):
   """What a kill during the write of the `checkpoint` state file leaves."""
-  model_dir = copy_run(reference, tmp_path)
-  stray = os.path.join(model_dir, 'checkpoints',
+  run_dir = copy_run(reference, tmp_path)
+  stray = os.path.join(run_dir, 'checkpoints',
                        'checkpoint.tmp0123456789abcdef')
   with open(stray, 'w') as f:
     f.write('model_checkpoint_path: "ckpt-')
-  code, out, err = finish(child(model_dir))
+  code, out, err = finish(child(run_dir))
   assert code == 0, err[-3000:]
   assert not os.path.exists(stray)
 
@@ -419,7 +419,7 @@ def test_a_signal_while_starting_is_one_line(tmp_path, sig):
   """Before TensorFlow has been imported: no traceback, no silent exit."""
   proc = subprocess.Popen(
       [sys.executable, os.path.join(REPO, 'bin', 'sample.py'),
-       f'--model_dir={tmp_path}'], stdout=subprocess.PIPE,
+       f'--run_dir={tmp_path}'], stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True)
   time.sleep(1.5)
   assert proc.poll() is None

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import data
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.models import config as config_lib
 
@@ -49,7 +49,7 @@ class _Record(keras.callbacks.Callback):
 
 
 def _fit_model(kind, cfg):
-  model, optimizer = run_dir.build_model_and_optimizer(
+  model, optimizer = run_directory.build_model_and_optimizer(
       CONFIGS[kind], cfg, None, tf.distribute.get_strategy())
   model.compile(optimizer=optimizer, train_config=cfg)
   return model
@@ -79,7 +79,7 @@ def test_fit_trains_the_binary_objective_step_for_step(kind, tmp_path):
     if step + 1 < STEPS:  # The loop moves the last bound to a fresh log Z.
       np.testing.assert_allclose(a['bound'], b['bound'], rtol=1e-5)
   # The persistent chains are trained state of both.
-  restored = run_dir.restore_model(str(tmp_path / 'run')).model
+  restored = run_directory.restore_model(str(tmp_path / 'run')).model
   for v, w in zip(restored.weights, model.weights):
     np.testing.assert_allclose(v.numpy(), w.numpy(), rtol=1e-4, atol=1e-5,
                                err_msg=v.path)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def _within(module, packages):
 
 
 def test_only_the_programs_import_the_training_package():
-  """Evaluation, export and sampling restore runs through `run_dir`."""
+  """Evaluation, export and sampling restore runs through `run_directory`."""
   graph = import_graph()
   assert 'dvae_tf.training.loop' in graph
   importers = sorted(m for m, targets in graph.items()
@@ -131,10 +131,10 @@ def test_no_repeated_code():
 def test_run_directories_of_version_0_1_restore(run, tmp_path):
   """Runs written before the model base and the single config module restore
   to the same weights, chains and outputs, and resume training."""
-  model_dir = tmp_path / run
-  shutil.copytree(FIXTURES / run, model_dir)
-  expected = json.loads((model_dir / 'expected.json').read_text())
-  restored = run_dir.restore_model(str(model_dir))
+  run_dir = tmp_path / run
+  shutil.copytree(FIXTURES / run, run_dir)
+  expected = json.loads((run_dir / 'expected.json').read_text())
+  restored = run_directory.restore_model(str(run_dir))
   assert restored.step == expected['step']
   if run == 'dvaepp':  # recorded under the field's old name, `arch`
     assert restored.model_config.struct == 'cpu'
@@ -152,13 +152,13 @@ def test_run_directories_of_version_0_1_restore(run, tmp_path):
   # Resuming accepts the old config.json (no `kind` in the feed-forward one).
   train_config = training.TrainConfig(
       **dict(restored.train_config.__dict__, num_steps=expected['step'] + 1))
-  record = json.loads((model_dir / 'config.json').read_text())
+  record = json.loads((run_dir / 'config.json').read_text())
   record['train']['num_steps'] = train_config.num_steps
-  (model_dir / 'config.json').write_text(json.dumps(record))
+  (run_dir / 'config.json').write_text(json.dumps(record))
   result = training.train(restored.model_config, train_config,
-                          str(model_dir), verbose=False)
+                          str(run_dir), verbose=False)
   assert result['step'] == expected['step'] + 1
-  assert os.path.exists(model_dir / 'checkpoints' /
+  assert os.path.exists(run_dir / 'checkpoints' /
                         f'ckpt-{expected["step"] + 1}.index')
 
 

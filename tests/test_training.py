@@ -18,7 +18,7 @@ from dvae_tf import data
 from dvae_tf.math import latents
 from dvae_tf import models
 from dvae_tf import schedules
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.training import hooks as training_hooks
 
@@ -32,25 +32,25 @@ SCRIPT = f"""
 import sys
 sys.path.insert(0, {REPO!r})
 from tests.test_training import MODEL, TRAIN
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
 """
 
 
-def final_weights(model_dir):
-  run = run_dir.restore_model(model_dir)
+def final_weights(run_dir):
+  run = run_directory.restore_model(run_dir)
   model, step = run.model, run.step
   return step, [v.numpy() for v in model.weights]
 
 
-def run_and_interrupt(model_dir, sig):
+def run_and_interrupt(run_dir, sig):
   """Starts training in a subprocess and sends `sig` once a checkpoint exists."""
-  proc = subprocess.Popen([sys.executable, '-c', SCRIPT, model_dir],
+  proc = subprocess.Popen([sys.executable, '-c', SCRIPT, run_dir],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
   # Wait for the checkpoint state file to name a checkpoint: the index file
   # alone can exist before the manager has recorded the save.
-  checkpoints = os.path.join(model_dir, 'checkpoints')
+  checkpoints = os.path.join(run_dir, 'checkpoints')
   deadline = time.time() + 120
   while tf.train.latest_checkpoint(checkpoints) is None:
     assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
@@ -63,24 +63,24 @@ def run_and_interrupt(model_dir, sig):
 
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
-  model_dir = str(tmp_path_factory.mktemp('uninterrupted'))
-  result = training.train(MODEL, TRAIN, model_dir, verbose=False)
+  run_dir = str(tmp_path_factory.mktemp('uninterrupted'))
+  result = training.train(MODEL, TRAIN, run_dir, verbose=False)
   assert result['step'] == TRAIN.num_steps
-  return final_weights(model_dir)
+  return final_weights(run_dir)
 
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_run_resumes_exactly(tmp_path, uninterrupted, sig):
-  model_dir = str(tmp_path)
-  latest = run_and_interrupt(model_dir, sig)
+  run_dir = str(tmp_path)
+  latest = run_and_interrupt(run_dir, sig)
   saved_step = int(latest.rsplit('-', 1)[1])
   assert 10 <= saved_step < TRAIN.num_steps
   if sig == signal.SIGTERM:
     # A graceful stop checkpoints the step it stopped at, not an older one.
     assert saved_step % TRAIN.checkpoint_every != 0 or saved_step > 10
-  result = training.train(MODEL, TRAIN, model_dir, verbose=False)
+  result = training.train(MODEL, TRAIN, run_dir, verbose=False)
   assert result['step'] == TRAIN.num_steps
-  step, weights = final_weights(model_dir)
+  step, weights = final_weights(run_dir)
   assert step == TRAIN.num_steps
   for resumed, reference in zip(weights, uninterrupted[1]):
     np.testing.assert_allclose(resumed, reference, rtol=1e-5, atol=1e-6)
@@ -114,14 +114,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 SHORT = dataclasses.replace(TRAIN, num_steps=20, log_z_every=0)
 
 
-def _checkpoint_files(model_dir):
-  return sorted(f for f in os.listdir(os.path.join(model_dir, 'checkpoints'))
+def _checkpoint_files(run_dir):
+  return sorted(f for f in os.listdir(os.path.join(run_dir, 'checkpoints'))
                 if f.startswith('ckpt-'))
 
 
-def _all_finite(model_dir):
+def _all_finite(run_dir):
   reader = tf.train.load_checkpoint(
-      tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints')))
+      tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')))
   return all(np.all(np.isfinite(reader.get_tensor(name)))
              for name, dtype in reader.get_variable_to_dtype_map().items()
              if dtype.is_floating)
@@ -135,39 +135,39 @@ def test_an_overflowed_optimizer_slot_is_never_saved(tmp_path, monkeypatch):
   monkeypatch.setattr(
       schedules, 'kl_weight',
       lambda step, warmup: tf.where(step == 9 + 10, 1e25, real(step, warmup)))
-  model_dir = str(tmp_path)
+  run_dir = str(tmp_path)
   with pytest.raises(training.TrainingDivergedError) as error:
-    training.train(MODEL, SHORT, model_dir, verbose=False)
+    training.train(MODEL, SHORT, run_dir, verbose=False)
   message = str(error.value)
   assert 'The update left NaN or infinite values in' in message
   assert 'optimizer' in message and 'at step 20' in message
   assert 'The last good checkpoint is' in message and message.count(
       'ckpt-10') == 1
-  assert not any(f.startswith('ckpt-20') for f in _checkpoint_files(model_dir))
+  assert not any(f.startswith('ckpt-20') for f in _checkpoint_files(run_dir))
   monkeypatch.setattr(schedules, 'kl_weight', real)
-  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
-  assert _all_finite(model_dir)
+  assert training.train(MODEL, SHORT, run_dir, verbose=False)['step'] == 20
+  assert _all_finite(run_dir)
 
 
 def test_a_non_finite_checkpoint_on_disk_is_set_aside(tmp_path):
   """One written by an older version: refused by evaluation with the
   fallback named, quarantined by training, which resumes before it."""
-  model_dir = str(tmp_path)
-  training.train(MODEL, SHORT, model_dir, verbose=False)
-  prefix = os.path.join(model_dir, 'checkpoints', 'ckpt-20')
-  model, optimizer = run_dir.build_model_and_optimizer(
-      MODEL, SHORT, None, tf.distribute.get_strategy(), model_dir)
-  checkpoint = run_dir.make_checkpoint(model, optimizer)
+  run_dir = str(tmp_path)
+  training.train(MODEL, SHORT, run_dir, verbose=False)
+  prefix = os.path.join(run_dir, 'checkpoints', 'ckpt-20')
+  model, optimizer = run_directory.build_model_and_optimizer(
+      MODEL, SHORT, None, tf.distribute.get_strategy(), run_dir)
+  checkpoint = run_directory.make_checkpoint(model, optimizer)
   checkpoint.restore(prefix)
   slot = optimizer.variables[-1]  # An Adam slot.
   slot.assign(tf.fill(slot.shape, np.inf))
   checkpoint.write(prefix)
   with pytest.raises(ValueError, match=r'ckpt-20 cannot be read \(.*NaN or '
                      r'infinite.*--checkpoint=ckpt-10'):
-    run_dir.restore_model(model_dir)
-  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
-  assert any(f.endswith('.corrupt') for f in _checkpoint_files(model_dir))
-  assert _all_finite(model_dir)
+    run_directory.restore_model(run_dir)
+  assert training.train(MODEL, SHORT, run_dir, verbose=False)['step'] == 20
+  assert any(f.endswith('.corrupt') for f in _checkpoint_files(run_dir))
+  assert _all_finite(run_dir)
 
 
 def test_a_batch_out_of_range_stops_training(tmp_path, monkeypatch):
@@ -179,13 +179,13 @@ def test_a_batch_out_of_range_stops_training(tmp_path, monkeypatch):
         lambda i, x: tf.where(i == 14, x * 1e30, x))
 
   monkeypatch.setattr(data, 'make_dataset', damaged)
-  model_dir = str(tmp_path)
+  run_dir = str(tmp_path)
   with pytest.raises(training.TrainingDivergedError,
                      match=r'pixel values outside the dataset\'s range.* at '
                            r'step 15.*last good checkpoint is \S*ckpt-10\.'):
-    training.train(MODEL, SHORT, model_dir, verbose=False)
+    training.train(MODEL, SHORT, run_dir, verbose=False)
   monkeypatch.setattr(data, 'make_dataset', real)
-  assert training.train(MODEL, SHORT, model_dir, verbose=False)['step'] == 20
+  assert training.train(MODEL, SHORT, run_dir, verbose=False)['step'] == 20
 
 
 def test_a_positive_bound_on_binary_pixels_stops_training(tmp_path,
@@ -211,11 +211,11 @@ def _run_bin(name, *args):
 
 
 def test_binaries_train_evaluate_sample(tmp_path):
-  model_dir = str(tmp_path / 'demo')
-  out = _run_bin('train.py', '--preset=demo', f'--model_dir={model_dir}',
+  run_dir = str(tmp_path / 'demo')
+  out = _run_bin('train.py', '--preset=demo', f'--run_dir={run_dir}',
                  '--num_steps=20', '--checkpoint_every=10', '--image_every=10')
   assert out.returncode == 0, out.stderr[-3000:]
-  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  out = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                  '--num_importance_samples=5', '--max_images=20',
                  '--ais_chains=16', '--ais_temperatures=20')
   assert out.returncode == 0, out.stderr[-3000:]
@@ -223,27 +223,27 @@ def test_binaries_train_evaluate_sample(tmp_path):
   assert {'nll', 'stderr', 'log_z', 'log_z_method',
           'num_importance_samples'} <= set(result)
   assert result['log_z_method'].startswith('ais') and result['nll'] > 0
-  with open(os.path.join(model_dir, 'eval_test.json')) as f:
+  with open(os.path.join(run_dir, 'eval_test.json')) as f:
     assert json.loads(f.read()) == result
-  per_image = np.load(os.path.join(model_dir, 'eval_test_nll.npy'))
+  per_image = np.load(os.path.join(run_dir, 'eval_test_nll.npy'))
   assert per_image.shape == (20,)
   np.testing.assert_allclose(per_image.mean(), result['nll'], rtol=1e-12)
   # Paired against itself (same seed, same images): exactly no difference.
-  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  out = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                  '--num_importance_samples=5', '--max_images=20',
                  '--ais_chains=16', '--ais_temperatures=20',
-                 f'--compare_with={model_dir}')
+                 f'--compare_with={run_dir}')
   assert out.returncode == 0, out.stderr[-3000:]
   paired = json.loads(out.stdout.strip().splitlines()[-1])['paired_difference']
   assert paired['difference'] == 0. and paired['num_images'] == 20
   # Another k than the baseline's: refused before evaluating, one line.
-  out = _run_bin('evaluate.py', f'--model_dir={model_dir}',
+  out = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                  '--num_importance_samples=6', '--max_images=20',
-                 f'--compare_with={model_dir}')
+                 f'--compare_with={run_dir}')
   assert out.returncode == 1 and 'Traceback' not in out.stderr
   assert 'num_importance_samples=5, this run asks for 6' in out.stderr
   png = str(tmp_path / 'samples.png')
-  out = _run_bin('sample.py', f'--model_dir={model_dir}', f'--output={png}',
+  out = _run_bin('sample.py', f'--run_dir={run_dir}', f'--output={png}',
                  '--num_samples=9')
   assert out.returncode == 0, out.stderr[-3000:]
   image = tf.io.decode_png(tf.io.read_file(png))
@@ -264,19 +264,19 @@ def test_trained_model_restores_without_its_data(tmp_path, monkeypatch):
            y_train=np.zeros(50_010, np.uint8),
            x_test=rng.integers(0, 256, [10, 28, 28], dtype=np.uint8),
            y_test=np.zeros(10, np.uint8))
-  model_dir = str(tmp_path / 'run')
+  run_dir = str(tmp_path / 'run')
   config = training.TrainConfig(dataset='mnist_dynamic', num_steps=2,
                                 batch_size=10, checkpoint_every=2,
                                 image_every=0, log_z_every=0)
-  training.train(MODEL, config, model_dir, data_dir=str(data_dir),
+  training.train(MODEL, config, run_dir, data_dir=str(data_dir),
                  verbose=False)
-  trained = run_dir.restore_model(model_dir, str(data_dir)).model
+  trained = run_directory.restore_model(run_dir, str(data_dir)).model
   expected_mean = data.train_mean('mnist_dynamic', str(data_dir))
   os.remove(data_dir / 'mnist.npz')
-  run = run_dir.restore_model(model_dir)
+  run = run_directory.restore_model(run_dir)
   restored, step = run.model, run.step
   assert step == 2
-  mean = np.load(os.path.join(model_dir, run_dir.TRAIN_MEAN_FILE))
+  mean = np.load(os.path.join(run_dir, run_directory.TRAIN_MEAN_FILE))
   np.testing.assert_array_equal(mean, expected_mean)
   for a, b in zip(restored.weights, trained.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -290,7 +290,7 @@ cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from tests.test_training import MODEL
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 config = training.TrainConfig(dataset='sample', num_steps=6, batch_size=20,
                               checkpoint_every=3, image_every=3, log_z_every=3)
@@ -321,12 +321,12 @@ def test_checkpoint_keeps_batch_norm_statistics(tmp_path):
                                       batch_size=20, image_every=0,
                                       log_z_every=0)
   training.train(config, train_config, str(tmp_path), verbose=False)
-  model = run_dir.restore_model(str(tmp_path)).model
+  model = run_directory.restore_model(str(tmp_path)).model
   moving = [v.numpy() for v in model.non_trainable_variables
             if 'moving_variance' in v.path]
   assert moving and not any(np.allclose(v, 1.) for v in moving)
   x = tf.zeros([2, 28, 28, 1])
-  reloaded = run_dir.restore_model(str(tmp_path)).model
+  reloaded = run_directory.restore_model(str(tmp_path)).model
   np.testing.assert_allclose(reloaded.reconstruct(x), model.reconstruct(x))
 
 
@@ -355,31 +355,31 @@ def test_a_collapsing_bound_stops_training(tmp_path):
   # Every checkpoint kept is from before the collapse.
   latest = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
   if latest:
-    model = run_dir.restore_model(str(tmp_path)).model
+    model = run_directory.restore_model(str(tmp_path)).model
     assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
 
 
 def test_optimizer_settings_change_on_resume_only_when_asked(tmp_path):
   short = training.TrainConfig(dataset='sample', num_steps=2, batch_size=20,
                                image_every=0, log_z_every=0)
-  model_dir = str(tmp_path)
-  training.train(MODEL, short, model_dir, verbose=False)
+  run_dir = str(tmp_path)
+  training.train(MODEL, short, run_dir, verbose=False)
   lower = dataclasses.replace(short, learning_rate=1e-3)
   with pytest.raises(ValueError, match='add --change_optimizer_settings'):
-    training.train(MODEL, lower, model_dir, verbose=False)
+    training.train(MODEL, lower, run_dir, verbose=False)
   # Other changes are refused even then.
   longer = dataclasses.replace(lower, num_steps=4)
   with pytest.raises(ValueError, match='train.num_steps'):
-    training.train(MODEL, longer, model_dir, verbose=False,
+    training.train(MODEL, longer, run_dir, verbose=False,
                    change_optimizer=True)
-  training.train(MODEL, lower, model_dir, verbose=False,
+  training.train(MODEL, lower, run_dir, verbose=False,
                  change_optimizer=True)
-  with open(os.path.join(model_dir, 'config.json')) as f:
+  with open(os.path.join(run_dir, 'config.json')) as f:
     record = json.load(f)
   assert record['train']['learning_rate'] == 1e-3
   assert record['resumed'] == [
       {'changed': {'train.learning_rate': [short.learning_rate, 1e-3]}}]
-  assert run_dir.load_run_config(model_dir)[1] == lower
+  assert run_directory.load_run_config(run_dir)[1] == lower
 
 
 def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
@@ -387,18 +387,18 @@ def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
   short = training.TrainConfig(dataset='sample', num_steps=3, batch_size=20,
                                checkpoint_every=2, image_every=0,
                                log_z_every=0)
-  model_dir = str(tmp_path)
-  training.train(MODEL, dataclasses.replace(short, num_steps=2), model_dir,
+  run_dir = str(tmp_path)
+  training.train(MODEL, dataclasses.replace(short, num_steps=2), run_dir,
                  verbose=False)
-  record = json.load(open(os.path.join(model_dir, 'config.json')))
+  record = json.load(open(os.path.join(run_dir, 'config.json')))
   record['train']['num_steps'] = 3
-  json.dump(record, open(os.path.join(model_dir, 'config.json'), 'w'))
-  result = training.train(MODEL, short, model_dir, verbose=True)
+  json.dump(record, open(os.path.join(run_dir, 'config.json'), 'w'))
+  result = training.train(MODEL, short, run_dir, verbose=True)
   err = capsys.readouterr().err
   assert 'Resuming from step 2 (' in err and 'ckpt-2' in err
   # The last checkpoint holds the log Z refreshed at the end (exact for 16
   # units), which the reported bound uses.
-  model = run_dir.restore_model(model_dir).model
+  model = run_directory.restore_model(run_dir).model
   np.testing.assert_allclose(model.prior.log_z,
                              float(model.prior.rbm().log_normalizer()),
                              rtol=1e-6)
@@ -413,21 +413,21 @@ def test_validation_keeps_the_best_checkpoint(tmp_path):
                                 checkpoint_every=2, image_every=0,
                                 log_z_every=0, validate_every=2,
                                 validation_samples=3, validation_images=30)
-  model_dir = str(tmp_path)
-  training.train(MODEL, config, model_dir, verbose=False)
-  record = run_dir.read_best(model_dir)
+  run_dir = str(tmp_path)
+  training.train(MODEL, config, run_dir, verbose=False)
+  record = run_directory.read_best(run_dir)
   assert record['step'] in (2, 4, 6) and record['num_images'] == 30
-  best = run_dir.restore_model(model_dir, checkpoint='best')
+  best = run_directory.restore_model(run_dir, checkpoint='best')
   assert best.step == record['step']
   # Its score is the validation score of that checkpoint, recomputed.
   images = data.load_images('sample', 'validation')[:30]
   nll, _ = training_hooks.validation_score(best.model, images, 3, config.seed,
                                        record['step'])
   assert nll == pytest.approx(record['nll'], rel=1e-5)
-  shutil.copytree(model_dir, model_dir + '_copy')
-  shutil.rmtree(os.path.join(model_dir + '_copy', 'checkpoints', 'best'))
+  shutil.copytree(run_dir, run_dir + '_copy')
+  shutil.rmtree(os.path.join(run_dir + '_copy', 'checkpoints', 'best'))
   with pytest.raises(FileNotFoundError, match='--validate_every'):
-    run_dir.restore_model(model_dir + '_copy', checkpoint='best')
+    run_directory.restore_model(run_dir + '_copy', checkpoint='best')
 
 
 def test_constant_schedule_and_centered_latents():

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from tests.test_keras_native import CONFIGS
 from tests.test_keras_native import STEPS
@@ -18,12 +18,12 @@ from tests.test_keras_native import _Record
 from tests.test_keras_native import _train_config
 
 
-def _loop(kind, model_dir, **kw):
+def _loop(kind, run_dir, **kw):
   record = _Record()
   cfg = _train_config(num_steps=STEPS, **kw)
-  training.train(CONFIGS[kind], cfg, str(model_dir), verbose=False,
+  training.train(CONFIGS[kind], cfg, str(run_dir), verbose=False,
                  callbacks=[record])
-  return record.logs, run_dir.restore_model(str(model_dir)).model
+  return record.logs, run_directory.restore_model(str(run_dir)).model
 
 
 @pytest.mark.parametrize('kind', sorted(CONFIGS))
@@ -65,17 +65,17 @@ def test_the_xla_step_is_deterministic(tmp_path):
 
 
 def test_a_run_resumes_with_the_other_compilation(tmp_path):
-  model_dir = str(tmp_path / 'run')
+  run_dir = str(tmp_path / 'run')
   cfg = _train_config(num_steps=2)
-  training.train(CONFIGS['feed_forward'], cfg, model_dir, verbose=False)
+  training.train(CONFIGS['feed_forward'], cfg, run_dir, verbose=False)
   xla = dataclasses.replace(cfg, jit_compile=True)
-  assert training.train(CONFIGS['feed_forward'], xla, model_dir,
+  assert training.train(CONFIGS['feed_forward'], xla, run_dir,
                         verbose=False)['step'] == 2
-  with open(os.path.join(model_dir, run_dir.CONFIG_FILE)) as f:
+  with open(os.path.join(run_dir, run_directory.CONFIG_FILE)) as f:
     record = json.load(f)
   assert record['train']['jit_compile']
   assert record['resumed'][-1]['changed']['train.jit_compile'] == [False, True]
   # Other changes are still refused.
   with pytest.raises(ValueError, match='train.seed'):
     training.train(CONFIGS['feed_forward'], dataclasses.replace(xla, seed=9),
-                   model_dir, verbose=False)
+                   run_dir, verbose=False)

@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import presets
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.benchmarks import timing
 from dvae_tf.models import config as config_lib
@@ -139,11 +139,11 @@ def _plain_conv_gflop_s(model, batch, repeats):
 def _train_py_steps_per_second(preset_name, num_steps, overrides):
   """steps/s that bin/train.py reports for the preset (after compilation)."""
   flags_ = [f'--{k}={v}' for k, v in overrides.items()]
-  with tempfile.TemporaryDirectory() as model_dir:
+  with tempfile.TemporaryDirectory() as run_dir:
     result = subprocess.run(
         [sys.executable, '-m', 'dvae_tf.binaries.train',
          '--model=dvaepp', f'--preset={preset_name}', '--dataset=sample',
-         f'--model_dir={model_dir}', f'--num_steps={num_steps}',
+         f'--run_dir={run_dir}', f'--num_steps={num_steps}',
          f'--log_every={num_steps // 2}', f'--checkpoint_every={10**6}',
          '--image_every=0', '--log_z_every=0'] + flags_,
         capture_output=True, text=True, check=False)
@@ -163,7 +163,7 @@ def _row(preset_name, timed_steps, train_py_steps, overrides=None,
       preset['train'], dataset='sample',
       batch_size=batch_size or preset['train']['batch_size']))
   strategy = tf.distribute.get_strategy()
-  model, optimizer = run_dir.build_model_and_optimizer(
+  model, optimizer = run_directory.build_model_and_optimizer(
       model_config, train_config, None, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   iterator = iter(strategy.experimental_distribute_dataset(data.make_dataset(

@@ -42,22 +42,22 @@ def _step_ms(prior, chains, data_dir, steps, jit_compile):
 
 def _short_training(data_dir, steps):
   """(steps/s, final bound, IW-100 NLL) of a short XLA training."""
-  with tempfile.TemporaryDirectory() as model_dir:
+  with tempfile.TemporaryDirectory() as run_dir:
     data = ([f'--data_dir={data_dir}', '--dataset=mnist_dynamic'] if data_dir
             else ['--dataset=sample'])
     start = time.perf_counter()
     subprocess.run([sys.executable, '-m', 'dvae_tf.binaries.train',
-                    f'--preset={TRAINING_PRESET}', f'--model_dir={model_dir}',
+                    f'--preset={TRAINING_PRESET}', f'--run_dir={run_dir}',
                     f'--num_steps={steps}', '--jit_compile', '--log_z_every=0',
                     '--image_every=0', *data], check=True,
                    capture_output=True, text=True)
     wall = time.perf_counter() - start
     subprocess.run([sys.executable, '-m', 'dvae_tf.binaries.evaluate',
-                    f'--model_dir={model_dir}', '--num_importance_samples=100',
+                    f'--run_dir={run_dir}', '--num_importance_samples=100',
                     '--max_images=1000', *data[:1 if data_dir else 0]],
                    check=True,
                    capture_output=True, text=True)
-    with open(os.path.join(model_dir, 'eval_test.json')) as f:
+    with open(os.path.join(run_dir, 'eval_test.json')) as f:
       nll = json.load(f)['nll']
   return steps / wall, nll
 

@@ -31,10 +31,10 @@ ESTIMATORS = (
 PRESET = 'repro_table1_joint_exp_1_nonlin'
 
 
-def _trained_run(quick, data_dir, steps, model_dir):
+def _trained_run(quick, data_dir, steps, run_dir):
   # pylint: disable=g-import-not-at-top
   from dvae_tf import presets
-  from dvae_tf import run_dir
+  from dvae_tf import run_directory
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
   preset = presets.get_preset(PRESET)
@@ -43,9 +43,9 @@ def _trained_run(quick, data_dir, steps, model_dir):
       preset['train'], dataset='sample' if quick or not data_dir
       else preset['train']['dataset'], num_steps=steps, validate_every=0,
       checkpoint_every=steps, image_every=0, log_every=max(1, steps // 10)))
-  training.train(model_config, train_config, model_dir, data_dir=data_dir,
+  training.train(model_config, train_config, run_dir, data_dir=data_dir,
                  verbose=False)
-  return run_dir.restore_model(model_dir, data_dir=data_dir)
+  return run_directory.restore_model(run_dir, data_dir=data_dir)
 
 
 def gradient_variance_suite(quick=False, data_dir=None, steps=None,
@@ -54,17 +54,17 @@ def gradient_variance_suite(quick=False, data_dir=None, steps=None,
   # pylint: disable=g-import-not-at-top
   from dvae_tf import data
   from dvae_tf.math import gradient_variance as gv
-  from dvae_tf import run_dir
+  from dvae_tf import run_directory
   from dvae_tf import training
   steps = steps or (20 if quick else 10_000)
   draws = draws or (4 if quick else 200)
-  with tempfile.TemporaryDirectory() as model_dir:
-    run = _trained_run(quick, data_dir, steps, model_dir)
+  with tempfile.TemporaryDirectory() as run_dir:
+    run = _trained_run(quick, data_dir, steps, run_dir)
     batch = run.train_config.batch_size
     x = next(iter(data.make_dataset(run.train_config.dataset, 'train', batch,
                                     data_dir=data_dir, seed=1)))
     weights = run.model.get_weights()
-    train_mean = run_dir.run_train_mean(run.train_config, data_dir, model_dir)
+    train_mean = run_directory.run_train_mean(run.train_config, data_dir, run_dir)
     seeds = [(s, 7) for s in range(draws)]
     results = []
     for objective, smoothing, beta in ESTIMATORS:

@@ -75,12 +75,12 @@ def images_per_second(name, replicas, strategy, steps, warmup=5):
   # pylint: disable=g-import-not-at-top
   from dvae_tf import data
   from dvae_tf import distribute
-  from dvae_tf import run_dir
+  from dvae_tf import run_directory
   from dvae_tf import training
   model_config, train = _configs(name)
   train['batch_size'] *= replicas
   train_config = training.TrainConfig(**train)
-  model, optimizer = run_dir.build_model_and_optimizer(
+  model, optimizer = run_directory.build_model_and_optimizer(
       model_config, train_config, None, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   iterator = distribute.distribute_global_batches(

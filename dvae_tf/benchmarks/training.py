@@ -45,7 +45,7 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from dvae_tf import data
-  from dvae_tf import run_dir
+  from dvae_tf import run_directory
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
   model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains,
@@ -53,7 +53,7 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   train_config = training.TrainConfig(**dict(TRAIN,
                                              **(train_overrides or {})))
   strategy = tf.distribute.get_strategy()
-  model, optimizer = run_dir.build_model_and_optimizer(
+  model, optimizer = run_directory.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   dataset = data.make_dataset(train_config.dataset, 'train',
@@ -81,7 +81,7 @@ def fit_and_loop_milliseconds(chains, data_dir, steps, rounds=3, warmup=30,
   import keras
   import tensorflow as tf
   from dvae_tf import data
-  from dvae_tf import run_dir
+  from dvae_tf import run_directory
   from dvae_tf import training
   from dvae_tf.models import config as config_lib
   model_config = config_lib.ModelConfig(**dict(MODEL, num_chains=chains))
@@ -91,11 +91,11 @@ def fit_and_loop_milliseconds(chains, data_dir, steps, rounds=3, warmup=30,
   dataset = data.make_dataset(train_config.dataset, 'train',
                               train_config.batch_size, data_dir=data_dir,
                               seed=0)
-  model, optimizer = run_dir.build_model_and_optimizer(
+  model, optimizer = run_directory.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
   step = training.make_train_step(model, optimizer, train_config, strategy)
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  fit_model, fit_optimizer = run_dir.build_model_and_optimizer(
+  fit_model, fit_optimizer = run_directory.build_model_and_optimizer(
       model_config, train_config, data_dir, strategy)
   fit_model.compile(optimizer=fit_optimizer, train_config=train_config)
 

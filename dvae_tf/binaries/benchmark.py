@@ -26,7 +26,7 @@ from dvae_tf import benchmarks
 from dvae_tf.binaries import cli
 from dvae_tf import data
 from dvae_tf import presets
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf.benchmarks import gradient_variance as gradient_variance_suite
 from dvae_tf.benchmarks import training as training_suite
 
@@ -74,7 +74,7 @@ def check_flags():
   if unknown:
     raise app.UsageError(f'--suites: unknown {unknown}; choose from '
                          f'{sorted(benchmarks.SUITES)}.')
-  run_dir.check_directory(FLAGS.report_dir, '--report_dir')
+  run_directory.check_directory(FLAGS.report_dir, '--report_dir')
   if FLAGS.data_dir is not None:
     for dataset in sorted(_datasets(FLAGS.suites)):
       data.load_images(dataset, 'train', data_dir=FLAGS.data_dir)

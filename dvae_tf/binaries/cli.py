@@ -17,7 +17,7 @@ builds the config from a preset's values and the flags given explicitly.
 `define_strategy_flags` and `strategy_from_flags` give train, evaluate and
 the benchmark the same --strategy flags (`dvae_tf.distribute`);
 `define_run_flags` and `define_ais_flags` give the binaries that restore a
-trained run (evaluate, sample, export) the same --model_dir, --data_dir,
+trained run (evaluate, sample, export) the same --run_dir, --data_dir,
 --checkpoint, --ais_chains and --ais_temperatures.
 """
 
@@ -130,11 +130,20 @@ def config_from_flags(cls, preset_values):
   return cls(**values)
 
 
+def define_run_dir_flag(help_text, flag_values=flags.FLAGS):
+  """--run_dir (required): the run directory (`dvae_tf.run_directory`).
+
+  --model_dir, its earlier name, stays an alias so that older commands run.
+  """
+  flags.DEFINE_string('run_dir', None, help_text, required=True,
+                      flag_values=flag_values)
+  flags.DEFINE_alias('model_dir', 'run_dir', flag_values=flag_values)
+
+
 def define_run_flags(verb):
-  """--model_dir (required), --data_dir and --checkpoint of a binary that
+  """--run_dir (required), --data_dir and --checkpoint of a binary that
   restores a trained run to `verb` (score, sample, export) it."""
-  flags.DEFINE_string('model_dir', None, 'A directory written by '
-                      'bin/train.py.', required=True)
+  define_run_dir_flag('A directory written by bin/train.py.')
   flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
   flags.DEFINE_string('checkpoint', None, f'The checkpoint to {verb} '
                       '(ckpt-N, or best: the best validation score; '

@@ -1,10 +1,10 @@
 """Evaluates the importance-weighted test NLL (binary limit) of a trained model.
 
-  dvae-evaluate --model_dir=runs/demo --num_importance_samples=4000
+  dvae-evaluate --run_dir=runs/demo --num_importance_samples=4000
 
 Prints one JSON line (nll, stderr, log_z, log_z_method, ...; bits_per_dim for
-8-bit datasets such as CIFAR-10) and writes it to <model_dir>/eval_<split>.json,
-and each image's NLL to <model_dir>/eval_<split>_nll.npy
+8-bit datasets such as CIFAR-10) and writes it to <run_dir>/eval_<split>.json,
+and each image's NLL to <run_dir>/eval_<split>_nll.npy
 (`dvae_tf.evaluation.report`). When the run directory cannot be written
 (read-only, full disk), the JSON line is printed all the same, followed by an
 `error:` line, exit status 1.
@@ -48,7 +48,7 @@ def main(argv):
   strategy = cli.strategy_from_flags()
   try:
     result = evaluation_report.evaluate_run(
-        FLAGS.model_dir, split=FLAGS.split,
+        FLAGS.run_dir, split=FLAGS.split,
         num_importance_samples=FLAGS.num_importance_samples,
         batch_size=FLAGS.batch_size, max_images=FLAGS.max_images,
         ais_chains=FLAGS.ais_chains, ais_temperatures=FLAGS.ais_temperatures,
@@ -59,7 +59,7 @@ def main(argv):
     print(json.dumps(e.result), flush=True)  # Computed, if not saved.
     raise
   if distribute.is_chief(strategy):
-    path, _ = evaluation_report.evaluation_paths(FLAGS.model_dir, FLAGS.split)
+    path, _ = evaluation_report.evaluation_paths(FLAGS.run_dir, FLAGS.split)
     print(f'Wrote {path}:')
     print(json.dumps(result))
 

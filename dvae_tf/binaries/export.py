@@ -1,6 +1,6 @@
 """Exports a trained model as a SavedModel for sampling and TF Serving.
 
-  dvae-export --model_dir=runs/demo --export_dir=exports/dvae
+  dvae-export --run_dir=runs/demo --export_dir=exports/dvae
 
 Writes <export_dir>/<version>/ (the next free version unless --version is
 given) with the signatures sample (serving_default), encode, reconstruct and
@@ -30,7 +30,7 @@ cli.define_config_flags(export.ServingLimits)
 
 def main(argv):
   del argv
-  path = export.export(FLAGS.model_dir, FLAGS.export_dir,
+  path = export.export(FLAGS.run_dir, FLAGS.export_dir,
                        version=FLAGS.version, data_dir=FLAGS.data_dir,
                        ais_chains=FLAGS.ais_chains,
                        ais_temperatures=FLAGS.ais_temperatures,

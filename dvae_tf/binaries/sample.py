@@ -1,7 +1,7 @@
 """Writes a grid of samples from a trained model's prior as PNG.
 
-  dvae-sample --model_dir=runs/demo --num_samples=64 --output=samples.png
-  dvae-sample --model_dir=runs/dvaepp --fixed_global --num_samples=100
+  dvae-sample --run_dir=runs/demo --num_samples=64 --output=samples.png
+  dvae-sample --run_dir=runs/dvaepp --fixed_global --num_samples=100
 
 With --sampler=simulated_annealing (or another of `ocean.SAMPLERS`) the
 global latents come from that dimod sampler on the prior's BQM (a Boltzmann
@@ -22,7 +22,7 @@ from dvae_tf.binaries import cli
 from dvae_tf import images
 from dvae_tf import ocean
 from dvae_tf import ranges
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 
 FLAGS = flags.FLAGS
 cli.define_run_flags('sample')
@@ -82,7 +82,7 @@ def check_output(path):
     example = os.path.join(path, 'samples.png')
     raise ValueError(f'--output={path} is a folder; give the PNG file to '
                      f'write, e.g. --output={example}.')
-  run_dir.check_directory(os.path.dirname(path) or '.', '--output folder')
+  run_directory.check_directory(os.path.dirname(path) or '.', '--output folder')
 
 
 def main(argv):
@@ -91,7 +91,7 @@ def main(argv):
     ranges.check_count(f'--{name}', FLAGS[name].value)
   ranges.check_seed('--seed', FLAGS.seed)
   check_output(FLAGS.output)
-  model = run_dir.restore_model(FLAGS.model_dir, FLAGS.data_dir,
+  model = run_directory.restore_model(FLAGS.run_dir, FLAGS.data_dir,
                                  checkpoint=FLAGS.checkpoint).model
   fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
   if FLAGS.num_samples > fits:
@@ -110,7 +110,7 @@ def main(argv):
     if not model.num_local_groups:
       raise app.UsageError(
           f'--fixed_global needs a model with local latents (--model=dvaepp); '
-          f'{FLAGS.model_dir} holds a {type(model).__name__}.')
+          f'{FLAGS.run_dir} holds a {type(model).__name__}.')
     samples_per_global = FLAGS.group_size
     columns = FLAGS.group_size * FLAGS.groups_per_row
   if FLAGS.sampler == 'gibbs':

@@ -1,9 +1,9 @@
 """Trains a discrete VAE; rerunning the same command resumes it.
 
-  dvae-train --preset=demo --model_dir=runs/demo
-  dvae-train --preset=repro_rbm_1_nonlin --data_dir=../data --model_dir=runs/rbm1
+  dvae-train --preset=demo --run_dir=runs/demo
+  dvae-train --preset=repro_rbm_1_nonlin --data_dir=../data --run_dir=runs/rbm1
   dvae-train --preset=table3_dvaepp_mnist_dynamic --data_dir=../data \
-      --model_dir=runs/dvaepp_mnist
+      --run_dir=runs/dvaepp_mnist
 
 Flags given explicitly override the preset; model flags of the other model
 kind are refused. --model defaults to the preset's kind (feed_forward without
@@ -32,8 +32,8 @@ from dvae_tf import training
 from dvae_tf.models import config as config_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', None, 'Where checkpoints, config and '
-                    'TensorBoard summaries go.', required=True)
+cli.define_run_dir_flag('Where checkpoints, config and TensorBoard '
+                        'summaries go (the run directory).')
 flags.DEFINE_string('preset', None, f'One of {sorted(presets.PRESETS)}.')
 flags.DEFINE_string('data_dir', None, 'Folder with the dataset files.')
 cli.define_strategy_flags()
@@ -92,10 +92,10 @@ def main(argv):
   print(json.dumps({'model': shown,
                     'train': dataclasses.asdict(train_config)}))
   result = training.train(
-      model_config, train_config, FLAGS.model_dir, data_dir=FLAGS.data_dir,
+      model_config, train_config, FLAGS.run_dir, data_dir=FLAGS.data_dir,
       strategy=strategy, change_optimizer=FLAGS.change_optimizer_settings)
   print(json.dumps(result))
-  print(f'Checkpoints and TensorBoard logs are in {FLAGS.model_dir}.')
+  print(f'Checkpoints and TensorBoard logs are in {FLAGS.run_dir}.')
   if result['stopped_by'] != 'num_steps':
     print(f'Stopped by {result["stopped_by"]} at step {result["step"]}; rerun '
           'the same command to resume.', file=sys.stderr)

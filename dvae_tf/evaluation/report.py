@@ -1,6 +1,6 @@
 """The evaluation of a trained run directory, and the files it leaves there.
 
-`evaluate_run(model_dir, ...)` restores the latest checkpoint, refreshes the
+`evaluate_run(run_dir, ...)` restores the latest checkpoint, refreshes the
 prior's log Z with the paper's AIS settings (exact when small enough),
 scores a split with the importance-weighted bound (`evaluation`), and writes
 
@@ -9,7 +9,7 @@ scores a split with the importance-weighted bound (`evaluation`), and writes
   step; bits_per_dim for 8-bit data; paired_difference with compare_with);
 - `eval_<split>_nll.npy`: each image's NLL, float64 [N], in split order.
 
-Both are written atomically (`run_dir.write_atomic`), the per-image NLLs
+Both are written atomically (`run_directory.write_atomic`), the per-image NLLs
 first, so a reader sees the old pair or the new one, never a truncated
 array beside a new record. A run directory that cannot be written is named
 in a warning before scoring, and after scoring `EvaluationWriteError`
@@ -30,7 +30,7 @@ from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import ranges
-from dvae_tf import run_dir as run_dir_lib
+from dvae_tf import run_directory
 from dvae_tf.distributions.ais import PAPER_AIS_TEMPERATURES, PAPER_AIS_CHAINS
 
 
@@ -55,7 +55,7 @@ def ais_seed(seed):
 
 
 def read_evaluation(run_dir, split='test'):
-  """The recorded evaluation of `run_dir` on `split`, or None if none."""
+  """The recorded evaluation of `run_directory` on `split`, or None if none."""
   path, _ = evaluation_paths(run_dir, split)
   if not os.path.exists(path):
     return None
@@ -64,7 +64,7 @@ def read_evaluation(run_dir, split='test'):
 
 
 def baseline_nll(run_dir, split, expected):
-  """Per-image NLL of `run_dir`'s evaluation, checked to match `expected`.
+  """Per-image NLL of `run_directory`'s evaluation, checked to match `expected`.
 
   Args:
     run_dir: a run evaluated before.
@@ -80,7 +80,7 @@ def baseline_nll(run_dir, split, expected):
     if not os.path.exists(path):
       raise FileNotFoundError(
           f'compare_with: no {os.path.basename(path)} in {run_dir!r}; run '
-          f'bin/evaluate.py --model_dir={run_dir} --split={split} first.')
+          f'bin/evaluate.py --run_dir={run_dir} --split={split} first.')
   try:
     baseline = read_evaluation(run_dir, split)
     nll = np.load(evaluation_paths(run_dir, split)[1], allow_pickle=False)
@@ -88,7 +88,7 @@ def baseline_nll(run_dir, split, expected):
     raise ValueError(
         f'compare_with: the evaluation of {run_dir!r} cannot be read '
         f'({type(e).__name__}: {" ".join(str(e).split())}); evaluate it '
-        f'again: bin/evaluate.py --model_dir={run_dir} --split={split}.'
+        f'again: bin/evaluate.py --run_dir={run_dir} --split={split}.'
     ) from None
   for key, value in expected.items():
     if baseline.get(key) != value:
@@ -104,36 +104,36 @@ def baseline_nll(run_dir, split, expected):
   return nll
 
 
-def write_evaluation(model_dir, split, result, nll):
+def write_evaluation(run_dir, split, result, nll):
   """Writes eval_<split>_nll.npy, then eval_<split>.json, each atomically.
 
   Raises:
     EvaluationWriteError: a file cannot be written (read-only directory,
       full disk); it carries `result`, and the files keep their old content.
   """
-  json_path, nll_path = evaluation_paths(model_dir, split)
+  json_path, nll_path = evaluation_paths(run_dir, split)
   try:
-    run_dir_lib.write_atomic(nll_path, lambda f: np.save(f, nll), binary=True)
-    run_dir_lib.write_atomic(json_path,
+    run_directory.write_atomic(nll_path, lambda f: np.save(f, nll), binary=True)
+    run_directory.write_atomic(json_path,
                              lambda f: f.write(json.dumps(result) + '\n'))
   except OSError as e:
     raise EvaluationWriteError(
-        f'Cannot write the evaluation to {model_dir!r} ({e.strerror or e}); '
+        f'Cannot write the evaluation to {run_dir!r} ({e.strerror or e}); '
         'its result is printed above. Free disk space or fix the '
         'permissions, then evaluate again to save it.', result) from None
 
 
-def evaluate_run(model_dir, split='test',
+def evaluate_run(run_dir, split='test',
                  num_importance_samples=evaluation.NUM_IMPORTANCE_SAMPLES,
                  batch_size=evaluation.BATCH_SIZE, max_images=0,
                  ais_chains=PAPER_AIS_CHAINS,
                  ais_temperatures=PAPER_AIS_TEMPERATURES, seed=0, data_dir=None,
                  compare_with=None, checkpoint=None, verbose=False,
                  strategy=None):
-  """Scores `model_dir` on `split`; writes and returns its evaluation.
+  """Scores `run_dir` on `split`; writes and returns its evaluation.
 
   Args:
-    model_dir: a run directory (`dvae_tf.run_dir`).
+    run_dir: a run directory (`dvae_tf.run_directory`).
     split: a key of `data.SPLITS`.
     num_importance_samples: k of the bound.
     batch_size: images per batch.
@@ -166,13 +166,13 @@ def evaluate_run(model_dir, split='test',
   ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  run = run_dir_lib.restore_model(model_dir, data_dir, strategy=strategy,
+  run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
                                checkpoint=checkpoint)
   chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
   if chief:
     try:
-      run_dir_lib.check_directory(model_dir, '--model_dir')
-    except run_dir_lib.RunDirectoryError as e:
+      run_directory.check_directory(run_dir, '--run_dir')
+    except run_directory.RunDirectoryError as e:
       print(f'warning: {e} The result will be printed, not saved.',
             file=sys.stderr, flush=True)
   log_z = run.model.prior.refresh_log_normalizer(
@@ -203,5 +203,5 @@ def evaluate_run(model_dir, split='test',
         bits_per_dim_stderr=evaluation.bits_per_dim(result['stderr'],
                                                     images.shape[1:]))
   if chief:
-    write_evaluation(model_dir, split, result, nll)
+    write_evaluation(run_dir, split, result, nll)
   return result

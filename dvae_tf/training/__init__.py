@@ -6,7 +6,7 @@
 - `hooks`: one Keras callback per concern of the loop.
 
 What a run directory is (config record, checkpoints, best, train mean,
-restoring a model) is `dvae_tf.run_dir`'s; how to train is a `TrainConfig`
+restoring a model) is `dvae_tf.run_directory`'s; how to train is a `TrainConfig`
 (`dvae_tf.train_config`).
 """
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 from dvae_tf import distribute
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import images
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf.distributions.ais import MONITOR_AIS_CHAINS
 from dvae_tf.distributions.ais import MONITOR_AIS_TEMPERATURES
 from dvae_tf.models.base import RefreshLogNormalizer
@@ -50,10 +50,10 @@ class TrainingRun:
     model, optimizer, cfg: the model, its optimizer and its `TrainConfig`.
     strategy: the `tf.distribute.Strategy`; `chief`: whether this worker
       writes the run directory.
-    model_dir: the run directory; `save_dir`: where this worker saves
+    run_dir: the run directory; `save_dir`: where this worker saves
       (`distribute.worker_dir`).
     manager: the `tf.train.CheckpointManager` of the latest checkpoints;
-      `best`: the `run_dir.BestCheckpoint`.
+      `best`: the `run_directory.BestCheckpoint`.
     writer: the TensorBoard summary writer (a no-op off the chief).
     verbose: whether to show progress.
     step: the steps done; `last`: whether this step ends the training
@@ -64,7 +64,7 @@ class TrainingRun:
   cfg: object
   strategy: object
   chief: bool
-  model_dir: str
+  run_dir: str
   save_dir: str
   manager: object
   best: object
@@ -82,7 +82,7 @@ class TrainingRun:
     if step_lib.nonfinite_names(state):  # E.g. a log Z refreshed since.
       raise self.diverged(nonfinite_text(state))
     result = save_fn()
-    distribute.remove_worker_dir(self.model_dir, self.strategy)
+    distribute.remove_worker_dir(self.run_dir, self.strategy)
     return result
 
   @property
@@ -321,7 +321,7 @@ class Checkpoints(RunHook):
     try:
       return run.manager.save(checkpoint_number=run.step)
     except (OSError, tf.errors.OpError) as e:
-      run_dir.remove_leftovers(run.manager.directory)
+      run_directory.remove_leftovers(run.manager.directory)
       reason = str(e).splitlines()[0] if str(e) else type(e).__name__
       raise CheckpointSaveError(
           f'Could not save the checkpoint of step {run.step} in '

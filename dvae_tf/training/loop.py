@@ -1,7 +1,7 @@
 """The training loop of `dvae-train`: steps, then hooks, checkpointed.
 
-`train(model_config, train_config, model_dir)` trains the model a config
-describes on its dataset and leaves in `model_dir` (`dvae_tf.run_dir`):
+`train(model_config, train_config, run_dir)` trains the model a config
+describes on its dataset and leaves in `run_dir` (`dvae_tf.run_directory`):
 
 - `config.json`: the model and training configurations (what `evaluate`,
   `sample` and `export` rebuild the model from);
@@ -16,7 +16,7 @@ Rerunning the same call resumes from the newest readable checkpoint: the
 step count, the schedules (functions of the step) and the input order (keyed
 by step) continue exactly, so at most the steps after the last checkpoint are
 redone. The run directory is kept consistent through faults
-(`dvae_tf.run_dir`): one training at a time holds its lock; it must be
+(`dvae_tf.run_directory`): one training at a time holds its lock; it must be
 writable before training starts; config.json is written, atomically, only
 once the run is known to match its checkpoints; a checkpoint that does not
 read back is set aside with a warning and the one before it used; a failed
@@ -47,7 +47,7 @@ import tensorflow as tf
 
 from dvae_tf import data
 from dvae_tf import distribute
-from dvae_tf import run_dir
+from dvae_tf import run_directory
 from dvae_tf.training import hooks as hooks_lib
 from dvae_tf.training import step as step_lib
 
@@ -76,14 +76,14 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
-def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
+def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
           verbose=True, change_optimizer=False, callbacks=()):
   """Trains (or resumes training of) a model; see the module docstring.
 
   Args:
     model_config: a model config of either kind (`models.config`).
     train_config: a `TrainConfig`.
-    model_dir: where checkpoints, config and summaries go.
+    run_dir: where checkpoints, config and summaries go.
     data_dir: where dataset files are (see `dvae_tf.data`).
     strategy: a `tf.distribute.Strategy` (default: the default strategy;
       `distribute.make_strategy` builds the others). Under a multi-worker
@@ -92,7 +92,7 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
       folders of their own that they delete (`dvae_tf.distribute`).
     verbose: show a progress bar and what resumed.
     change_optimizer: on resume, accept other values of
-      `run_dir.OPTIMIZER_FIELDS` (recorded in config.json's `resumed`).
+      `run_directory.OPTIMIZER_FIELDS` (recorded in config.json's `resumed`).
     callbacks: Keras callbacks called after the run's own hooks, with the
       step (from 1) as `batch` and the step's logs (`dvae_tf.training.hooks`).
 
@@ -106,27 +106,27 @@ def train(model_config, train_config, model_dir, data_dir=None, strategy=None,
       infinite, a batch left the pixel range, or the bound collapsed or rose above 0
       on binary pixels; the message names the last good checkpoint.
     CheckpointSaveError: a checkpoint could not be written.
-    run_dir.RunDirectoryError: the directory is locked or not writable.
+    run_directory.RunDirectoryError: the directory is locked or not writable.
   """
   strategy = strategy or tf.distribute.get_strategy()
   distribute.check_divisible('batch_size', train_config.batch_size,
                              strategy.num_replicas_in_sync)
-  if not os.path.exists(os.path.join(model_dir, run_dir.TRAIN_MEAN_FILE)):
+  if not os.path.exists(os.path.join(run_dir, run_directory.TRAIN_MEAN_FILE)):
     # The data are read and checked before anything is written.
-    run_dir.run_train_mean(train_config, data_dir)
-  run_dir.check_writable(model_dir)
+    run_directory.run_train_mean(train_config, data_dir)
+  run_directory.check_writable(run_dir)
   if not distribute.is_chief(strategy):
-    return _train_locked(model_config, train_config, model_dir, data_dir,
+    return _train_locked(model_config, train_config, run_dir, data_dir,
                          strategy, False, change_optimizer, callbacks)
-  with run_dir.RunLock(model_dir):
-    return _train_locked(model_config, train_config, model_dir, data_dir,
+  with run_directory.RunLock(run_dir):
+    return _train_locked(model_config, train_config, run_dir, data_dir,
                          strategy, verbose, change_optimizer, callbacks)
 
 
-def _train_locked(model_config, cfg, model_dir, data_dir, strategy, verbose,
+def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
                   change_optimizer, callbacks):
   """`train` inside the run's lock (on the chief; other workers: without)."""
-  run, mean = _open_run(model_config, cfg, model_dir, data_dir, strategy,
+  run, mean = _open_run(model_config, cfg, run_dir, data_dir, strategy,
                         verbose, change_optimizer)
   if run.step >= cfg.num_steps:
     return {'step': run.step, 'stopped_by': 'num_steps', 'bound': None,
@@ -165,44 +165,44 @@ def _train_locked(model_config, cfg, model_dir, data_dir, strategy, verbose,
           'steps_per_second': logs.get('steps_per_second')}
 
 
-def _open_run(model_config, cfg, model_dir, data_dir, strategy, verbose,
+def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
               change_optimizer):
   """(the `TrainingRun` at its newest checkpoint, the training mean)."""
   chief = distribute.is_chief(strategy)
-  record = run_dir.check_run_config(model_dir, model_config, cfg,
+  record = run_directory.check_run_config(run_dir, model_config, cfg,
                                     change_optimizer)
-  model, optimizer = run_dir.build_model_and_optimizer(
-      model_config, cfg, data_dir, strategy, model_dir, save_mean=chief)
-  save_dir = distribute.worker_dir(model_dir, strategy)
-  directory = run_dir.checkpoint_dir(save_dir)
+  model, optimizer = run_directory.build_model_and_optimizer(
+      model_config, cfg, data_dir, strategy, run_dir, save_mean=chief)
+  save_dir = distribute.worker_dir(run_dir, strategy)
+  directory = run_directory.checkpoint_dir(save_dir)
   if chief:
-    for path in (run_dir.remove_leftovers(directory) +
-                 run_dir.remove_leftovers(run_dir.best_dir(model_dir))):
+    for path in (run_directory.remove_leftovers(directory) +
+                 run_directory.remove_leftovers(run_directory.best_dir(run_dir))):
       hooks_lib.say(verbose, f'Removed {path}, left by an interrupted save.')
-  distribute.remove_worker_dir(model_dir, strategy)
-  checkpoint = run_dir.make_checkpoint(model, optimizer)
-  latest = run_dir.restorable_checkpoint(
-      model_dir, warn=lambda line: print(line, file=sys.stderr, flush=True),
+  distribute.remove_worker_dir(run_dir, strategy)
+  checkpoint = run_directory.make_checkpoint(model, optimizer)
+  latest = run_directory.restorable_checkpoint(
+      run_dir, warn=lambda line: print(line, file=sys.stderr, flush=True),
       quarantine=chief)
   if latest:
     checkpoint.restore(latest)
   start = int(optimizer.iterations.numpy())
   if record is not None and chief:
-    run_dir.write_json_atomic(os.path.join(model_dir, run_dir.CONFIG_FILE),
+    run_directory.write_json_atomic(os.path.join(run_dir, run_directory.CONFIG_FILE),
                               record)
   if latest:
     hooks_lib.say(verbose, f'Resuming from step {start} ({latest}).')
-  writer = (tf.summary.create_file_writer(os.path.join(model_dir, 'train'))
+  writer = (tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
             if chief else tf.summary.create_noop_writer())
   run = hooks_lib.TrainingRun(
       model=model, optimizer=optimizer, cfg=cfg, strategy=strategy,
-      chief=chief, model_dir=model_dir, save_dir=save_dir,
+      chief=chief, run_dir=run_dir, save_dir=save_dir,
       manager=tf.train.CheckpointManager(checkpoint, directory,
                                          max_to_keep=3),
-      best=run_dir.BestCheckpoint(checkpoint, save_dir,
-                                  record=run_dir.read_best(model_dir)),
+      best=run_directory.BestCheckpoint(checkpoint, save_dir,
+                                  record=run_directory.read_best(run_dir)),
       writer=writer, verbose=verbose, step=start)
-  return run, run_dir.run_train_mean(cfg, data_dir, model_dir)
+  return run, run_directory.run_train_mean(cfg, data_dir, run_dir)
 
 
 def _validation_images(cfg, data_dir):

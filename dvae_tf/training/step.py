@@ -79,7 +79,7 @@ def make_train_step(model, optimizer, cfg, strategy):
 
 
 def checkpointed_floats(model, optimizer):
-  """The floating-point variables a checkpoint of `run_dir.make_checkpoint`
+  """The floating-point variables a checkpoint of `run_directory.make_checkpoint`
   holds."""
   return [v for v in list(model.weights) + list(optimizer.variables)
           if tf.as_dtype(v.dtype).is_floating]

@@ -1,6 +1,6 @@
 """A run directory: everything it is, in one place.
 
-A run directory (`--model_dir`) holds:
+A run directory (`--run_dir`) holds:
 
 - `config.json` (CONFIG_FILE): the model and training configurations, the
   record `restore_model` rebuilds the model from (`run_record`,
@@ -72,19 +72,19 @@ class RunDirectoryError(ValueError):
   """The run directory cannot be used as asked (locked, unwritable, ...)."""
 
 
-def checkpoint_dir(model_dir):
-  return os.path.join(model_dir, CHECKPOINT_DIR)
+def checkpoint_dir(run_dir):
+  return os.path.join(run_dir, CHECKPOINT_DIR)
 
 
-def check_writable(model_dir):
-  """Creates `model_dir/checkpoints` and checks that files can be written.
+def check_writable(run_dir):
+  """Creates `run_dir/checkpoints` and checks that files can be written.
 
   Raises:
-    RunDirectoryError: `model_dir` is a file, not UTF-8, or a directory
+    RunDirectoryError: `run_dir` is a file, not UTF-8, or a directory
       cannot be created or written.
   """
-  check_directory(model_dir, '--model_dir')
-  check_directory(checkpoint_dir(model_dir), '--model_dir')
+  check_directory(run_dir, '--run_dir')
+  check_directory(checkpoint_dir(run_dir), '--run_dir')
 
 
 def check_directory(directory, flag):
@@ -92,7 +92,7 @@ def check_directory(directory, flag):
 
   Args:
     directory: the folder.
-    flag: the flag that names it, for the message (e.g. '--model_dir').
+    flag: the flag that names it, for the message (e.g. '--run_dir').
 
   Raises:
     RunDirectoryError: `directory` is a file, its name is not UTF-8 (which
@@ -121,8 +121,8 @@ def check_directory(directory, flag):
 class RunLock:
   """An exclusive lock on a run directory while a training runs in it."""
 
-  def __init__(self, model_dir):
-    self.path = os.path.join(model_dir, LOCK_FILE)
+  def __init__(self, run_dir):
+    self.path = os.path.join(run_dir, LOCK_FILE)
     self._file = None
 
   def __enter__(self):
@@ -136,7 +136,7 @@ class RunLock:
       raise RunDirectoryError(
           f'{os.path.dirname(self.path)!r} is being trained by process '
           f'{holder} (lock {self.path}); wait for it to finish or stop it, '
-          'or train into another --model_dir.') from None
+          'or train into another --run_dir.') from None
     self._file.seek(0)
     self._file.truncate()
     self._file.write(str(os.getpid()))
@@ -241,8 +241,8 @@ def remove_leftovers(directory):
   return removed
 
 
-def restorable_checkpoint(model_dir, warn=print, quarantine=True):
-  """The newest checkpoint of `model_dir` that reads back, or None.
+def restorable_checkpoint(run_dir, warn=print, quarantine=True):
+  """The newest checkpoint of `run_dir` that reads back, or None.
 
   Checkpoints are found from their files, so a deleted or stale state file
   loses nothing. Each newer one that does not read back (truncated, bytes
@@ -251,7 +251,7 @@ def restorable_checkpoint(model_dir, warn=print, quarantine=True):
   to the remaining checkpoints.
 
   Args:
-    model_dir: a run directory.
+    run_dir: a run directory.
     warn: called with one line per unreadable checkpoint.
     quarantine: rename unreadable checkpoints and rewrite the state file
       (training, which holds the run's lock); evaluation only reads.
@@ -259,7 +259,7 @@ def restorable_checkpoint(model_dir, warn=print, quarantine=True):
   Returns:
     The checkpoint prefix, or None if there is none.
   """
-  directory = checkpoint_dir(model_dir)
+  directory = checkpoint_dir(run_dir)
   on_disk = checkpoints_on_disk(directory)
   # Data files whose index is gone are checkpoints too, unreadable ones.
   chosen, bad = None, [(p, 'its .index file is missing')
@@ -303,16 +303,16 @@ def run_record(model_config, train_config):
           'train': dataclasses.asdict(train_config)}
 
 
-def check_run_config(model_dir, model_config, train_config,
+def check_run_config(run_dir, model_config, train_config,
                      change_optimizer=False):
-  """Checks a run against the record of `model_dir`; writes nothing.
+  """Checks a run against the record of `run_dir`; writes nothing.
 
   A recorded config is compared after reading it back through the config
   classes, so records written before a field existed (e.g. `kind`) or with
   an old name of a prior compare by meaning.
 
   Args:
-    model_dir: the run directory.
+    run_dir: the run directory.
     model_config, train_config: the run asked for.
     change_optimizer: accept other values of `OPTIMIZER_FIELDS` (e.g. a
       lower learning rate after a divergence).
@@ -326,17 +326,17 @@ def check_run_config(model_dir, model_config, train_config,
     ValueError: the configuration differs, or the directory has
       checkpoints but no config.json.
   """
-  path = os.path.join(model_dir, CONFIG_FILE)
+  path = os.path.join(run_dir, CONFIG_FILE)
   record = run_record(model_config, train_config)
   if not os.path.exists(path):
-    found = checkpoints_on_disk(checkpoint_dir(model_dir))
+    found = checkpoints_on_disk(checkpoint_dir(run_dir))
     if found:
       raise ValueError(
-          f'{model_dir!r} has checkpoints but no {CONFIG_FILE}, which says '
+          f'{run_dir!r} has checkpoints but no {CONFIG_FILE}, which says '
           'how they were trained; put the run\'s config.json back, or train '
-          'into a new --model_dir.')
+          'into a new --run_dir.')
     return record
-  previous_model, previous_train = load_run_config(model_dir)
+  previous_model, previous_train = load_run_config(run_dir)
   previous = run_record(previous_model, previous_train)
   if previous == record:
     return None
@@ -352,9 +352,9 @@ def check_run_config(model_dir, model_config, train_config,
     hint = (' (to resume with other optimizer settings, add '
             '--change_optimizer_settings)' if optimizer_only else '')
     raise ValueError(
-        f'{model_dir} holds a run with a different configuration (changed: '
+        f'{run_dir} holds a run with a different configuration (changed: '
         f'{names}){hint}. Resume it with the same flags, or train into a new '
-        '--model_dir.')
+        '--run_dir.')
   with open(path) as f:
     history = json.load(f).get('resumed', [])
   record['resumed'] = history + [{
@@ -363,12 +363,12 @@ def check_run_config(model_dir, model_config, train_config,
   return record
 
 
-def load_run_config(model_dir):
+def load_run_config(run_dir):
   """(model config of either kind, TrainConfig) of a trained model directory."""
-  path = os.path.join(model_dir, CONFIG_FILE)
+  path = os.path.join(run_dir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(
-        f'No {CONFIG_FILE} in {model_dir!r}: is --model_dir a directory '
+        f'No {CONFIG_FILE} in {run_dir!r}: is --run_dir a directory '
         'written by bin/train.py?')
   try:
     with open(path) as f:
@@ -402,11 +402,11 @@ class RestoredRun:
   step: int
 
 
-def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
-  """The trained model of `model_dir`, a `RestoredRun`.
+def restore_model(run_dir, data_dir=None, strategy=None, checkpoint=None):
+  """The trained model of `run_dir`, a `RestoredRun`.
 
   Args:
-    model_dir: a directory written by `train`.
+    run_dir: a directory written by `train`.
     data_dir: where the dataset is (only for directories without
       train_mean.npy).
     strategy: the `tf.distribute.Strategy` to build under.
@@ -419,21 +419,21 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
     ValueError: the newest checkpoint (or the one asked for) is unreadable;
       the message names the newest readable one.
   """
-  model_config, train_config = load_run_config(model_dir)
-  directory = checkpoint_dir(model_dir)
+  model_config, train_config = load_run_config(run_dir)
+  directory = checkpoint_dir(run_dir)
   if checkpoint is None:
     prefix = newest_checkpoint(directory)
     if prefix is None:
       raise FileNotFoundError(f'No checkpoint in {directory}: train the model '
                               'first (bin/train.py).')
   elif checkpoint == BEST:
-    prefix = best_prefix(model_dir)
+    prefix = best_prefix(run_dir)
   else:
     prefix = (checkpoint if os.path.dirname(checkpoint)
               else os.path.join(directory, checkpoint))
   error = read_error(prefix)
   if error:
-    readable = restorable_checkpoint(model_dir, warn=lambda _: None,
+    readable = restorable_checkpoint(run_dir, warn=lambda _: None,
                                              quarantine=False)
     fallback = (f'pass --checkpoint={os.path.basename(readable)} (the newest '
                 'readable one), or rerun training to set it aside' if readable
@@ -442,14 +442,14 @@ def restore_model(model_dir, data_dir=None, strategy=None, checkpoint=None):
                      f'{fallback}.')
   model, optimizer = build_model_and_optimizer(
       model_config, train_config, data_dir,
-      strategy or tf.distribute.get_strategy(), model_dir)
-  check_checkpoint_matches(model, prefix, model_dir)
+      strategy or tf.distribute.get_strategy(), run_dir)
+  check_checkpoint_matches(model, prefix, run_dir)
   make_checkpoint(model, optimizer).restore(prefix).expect_partial()
   return RestoredRun(model, model_config, train_config,
                      int(optimizer.iterations.numpy()))
 
 
-def check_checkpoint_matches(model, prefix, model_dir):
+def check_checkpoint_matches(model, prefix, run_dir):
   """Checks that checkpoint `prefix` holds `model`'s weights, shape by shape.
 
   A config.json edited by hand builds another model, which would fail deep
@@ -476,7 +476,7 @@ def check_checkpoint_matches(model, prefix, model_dir):
           f'the checkpoint holds {len(saved)} weights, the model '
           f'{len(built)}')
   raise ValueError(
-      f'{os.path.join(model_dir, CONFIG_FILE)} does not describe the model '
+      f'{os.path.join(run_dir, CONFIG_FILE)} does not describe the model '
       f'of {prefix}: {what}. Was it edited? Put back the run\'s original '
       f'{CONFIG_FILE} (the one training wrote).')
 
@@ -492,16 +492,16 @@ def make_checkpoint(model, optimizer):
                              optimizer=optimizer)
 
 
-def run_train_mean(train_config, data_dir=None, model_dir=None, save=True):
+def run_train_mean(train_config, data_dir=None, run_dir=None, save=True):
   """A run's training-set mean image, which initialises the decoder's bias
   (`data.train_mean` computes it).
 
-  Stored in `model_dir` (TRAIN_MEAN_FILE, atomically) when a run starts, so
+  Stored in `run_dir` (TRAIN_MEAN_FILE, atomically) when a run starts, so
   a trained model restores (for sampling, evaluation on other data, export)
   without the training data; computed from `data_dir` for older model
   directories, and by workers other than the chief (`save=False`).
   """
-  path = model_dir and os.path.join(model_dir, TRAIN_MEAN_FILE)
+  path = run_dir and os.path.join(run_dir, TRAIN_MEAN_FILE)
   shape = data.image_shape(train_config.dataset)
   if path and os.path.exists(path):
     try:
@@ -527,10 +527,10 @@ def run_train_mean(train_config, data_dir=None, model_dir=None, save=True):
 
 
 def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
-                              model_dir=None, save_mean=True):
+                              run_dir=None, save_mean=True):
   """(model, optimizer) of a run, built under `strategy`, seeded by the
   run's seed; the model trains by `train_config` (`set_train_config`)."""
-  mean = run_train_mean(train_config, data_dir, model_dir, save=save_mean)
+  mean = run_train_mean(train_config, data_dir, run_dir, save=save_mean)
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():
@@ -546,48 +546,48 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
 # The best checkpoint (kept by validation during training).
 
 
-def best_dir(model_dir):
-  return os.path.join(checkpoint_dir(model_dir), BEST)
+def best_dir(run_dir):
+  return os.path.join(checkpoint_dir(run_dir), BEST)
 
 
-def read_best(model_dir):
+def read_best(run_dir):
   """The record of the kept best checkpoint, or None."""
-  path = os.path.join(best_dir(model_dir), BEST_FILE)
+  path = os.path.join(best_dir(run_dir), BEST_FILE)
   if not os.path.exists(path):
     return None
   with open(path) as f:
     return json.load(f)
 
 
-def best_prefix(model_dir):
+def best_prefix(run_dir):
   """The prefix of the kept best checkpoint.
 
   Raises:
     FileNotFoundError: there is none (training ran without validate_every).
   """
-  record = read_best(model_dir)
+  record = read_best(run_dir)
   if record is None:
     raise FileNotFoundError(
-        f'No best checkpoint in {best_dir(model_dir)}: train with '
+        f'No best checkpoint in {best_dir(run_dir)}: train with '
         '--validate_every=N to keep one.')
-  return os.path.join(best_dir(model_dir), record['checkpoint'])
+  return os.path.join(best_dir(run_dir), record['checkpoint'])
 
 
 class BestCheckpoint:
   """Keeps the checkpoint of the best validation score (lowest NLL)."""
 
-  def __init__(self, checkpoint, model_dir, record=None):
-    """Keeps the best checkpoint in `best_dir(model_dir)`.
+  def __init__(self, checkpoint, run_dir, record=None):
+    """Keeps the best checkpoint in `best_dir(run_dir)`.
 
     Args:
       checkpoint: the `tf.train.Checkpoint` to save.
-      model_dir: the run directory (a non-chief worker: its own folder).
-      record: the best record so far (default: the one in `model_dir`).
+      run_dir: the run directory (a non-chief worker: its own folder).
+      record: the best record so far (default: the one in `run_dir`).
     """
-    self._dir = best_dir(model_dir)
+    self._dir = best_dir(run_dir)
     self._manager = tf.train.CheckpointManager(checkpoint, self._dir,
                                                max_to_keep=1)
-    self.record = read_best(model_dir) if record is None else record
+    self.record = read_best(run_dir) if record is None else record
 
   def better(self, nll):
     """Whether `nll` beats the kept score."""
