@@ -201,6 +201,31 @@ def test_multiscale_binary_likelihood_normalizes(rng, image_shape,
     assert total < 1. - 1e-3  # Strictly: the pyramid leaks mass.
 
 
+@pytest.mark.parametrize('pixels,image_shape', [
+    (pixel_likelihoods.BernoulliPixels(), (4, 4, 1)),
+    (pixel_likelihoods.DiscretizedLogisticPixels(2), (4, 4, 3)),
+])
+def test_multiscale_log_prob_broadcasts_images_over_samples(rng, pixels,
+                                                            image_shape):
+  """log p(x | features) of k samples per image, x given once, equals the
+  score of x tiled k times."""
+  pyramid = ImagePyramid(image_shape, num_scales=3, downsampling='subsample',
+                         binary=pixels.binary, coarsest=1)
+  keras.utils.set_random_seed(2)
+  decoder = multiscale_decoder.MultiScaleDecoder(
+      pyramid, pixels, 4, np.full(image_shape, 0.3 * pixels.max_value,
+                                  np.float32))
+  x = rng.integers(0, int(pixels.max_value) + 1,
+                   size=(2,) + image_shape).astype(np.float32)
+  features = {4: tf.constant(rng.normal(size=(6, 4, 4, 3)), tf.float32)}
+  decoder.log_prob(features, np.tile(x, [3, 1, 1, 1]))
+  randomize(decoder, rng, scale=0.5)
+  broadcast = decoder.log_prob(features, x, num_samples=3)
+  tiled = decoder.log_prob(features, np.tile(x, [3, 1, 1, 1]))
+  assert broadcast.shape == (6,)
+  np.testing.assert_allclose(broadcast, tiled, rtol=1e-6, atol=1e-4)
+
+
 def test_bernoulli_log_prob_against_float64_and_its_gradient(rng):
   """The fused Bernoulli log-likelihood: against x l - softplus(l) in
   float64 over a grid of logits with the extremes, and its gradient

@@ -235,9 +235,11 @@ class DVAEpp(base.DiscreteVAE):
       features[state.shape[1]] = state
     return features
 
-  def decoder_log_prob(self, x, state):
-    """log p(x | zeta, h) [N] given the final local state."""
-    return self.pixel_decoder.log_prob(self.decoder_features(state), x)
+  def decoder_log_prob(self, x, state, num_samples=1):
+    """log p(x | zeta, h) [k N] given the final local state, which holds k =
+    `num_samples` samples per image of x [N, H, W, C], sample-major."""
+    return self.pixel_decoder.log_prob(self.decoder_features(state), x,
+                                       num_samples)
 
   # The hooks of `DiscreteVAE`.
 
@@ -276,10 +278,11 @@ class DVAEpp(base.DiscreteVAE):
     """log p(x | z, h) + sum_j [log p(h_j | z, h_<j) - log q(h_j | ...)].
 
     h sampled from the posterior (binary for Bernoulli local groups); the
-    encoder's features, computed once per image, are tiled k times.
+    encoder's features, computed once per image, are tiled k times for the
+    local posterior networks, and x is broadcast over the k samples
+    (`MultiScaleDecoder.log_prob`).
     """
     local_features = tf.tile(local_features, [num_samples, 1, 1, 1])
-    x = tf.tile(x, [num_samples, 1, 1, 1])
     seeds = philox.split(seed, n=self.num_local_groups)
 
     def choose(j, prior_params, posterior_params):
@@ -287,7 +290,8 @@ class DVAEpp(base.DiscreteVAE):
       return h, self.local_latent.log_prob(prior_params, h) - log_q_h
 
     state, terms = self._local_groups(self.lift(z), local_features, choose)
-    return self.decoder_log_prob(x, state) + tf.add_n(terms)
+    return (self.decoder_log_prob(x, state, num_samples) +
+            tf.add_n(terms))
 
   def _generate(self, z, seed):
     """h_j ~ p(h_j | zeta, h_<j), then the coarser scales of x sampled and

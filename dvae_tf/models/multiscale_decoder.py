@@ -102,16 +102,28 @@ class MultiScaleDecoder(keras.layers.Layer):
           [inputs, self.pixels.network_input(_upsample(coarser))], axis=-1)
     return self.heads[i](inputs) + self._offsets[i]
 
-  def log_prob(self, features, x):
-    """log p(x | zeta, h) [N] of images x [N, H, W, C] (Sec. 6.1)."""
+  def log_prob(self, features, x, num_samples=1):
+    """log p(x | zeta, h) [k N] of images x [N, H, W, C] (Sec. 6.1).
+
+    `features` hold k = `num_samples` samples per image, sample-major (as
+    for x tiled k times). x is not tiled: its pyramid is built once per
+    image, each scale is scored against the k samples' parameters by
+    broadcasting, and only the coarser scale that conditions the next one
+    is repeated for the networks.
+    """
     levels = self.pyramid.scales(x)
     total = 0.
     for i, level in enumerate(levels):
-      params = self.params(i, features, levels[i - 1] if i else None)
+      coarser = None
+      if i:
+        coarser = tf.tile(levels[i - 1], [num_samples, 1, 1, 1])
+      params = self.params(i, features, coarser)
+      params = tf.reshape(params, tf.concat(
+          [[num_samples, -1], tf.shape(params)[1:]], 0))
       total += tf.reduce_sum(
-          self._masks[i] * self.pixels.log_prob(params, level),
-          axis=[1, 2])
-    return total
+          self._masks[i] * self.pixels.log_prob(params, level[tf.newaxis]),
+          axis=[2, 3])
+    return tf.reshape(total, [-1])
 
   def _complete(self, i, scored, coarser):
     """Scale i from its scored pixels: fixed pixels from x_{i-1}, padding 0."""
