@@ -48,6 +48,7 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.checkpoint import checkpoint_management
 
 from dvae_tf import data
 from dvae_tf.models import config as config_lib
@@ -284,9 +285,13 @@ def restorable_checkpoint(run_dir, warn=print, quarantine=True):
   if quarantine and (newest_bad or on_disk):
     remaining = [p for _, p in checkpoints_on_disk(directory)]
     if remaining:
-      tf.compat.v1.train.update_checkpoint_state(
+      # What `tf.train.CheckpointManager` writes (relative paths, through a
+      # `checkpoint.tmp*` file), without the deprecation warning that the
+      # public `update_checkpoint_state` printed on every resume.
+      checkpoint_management.update_checkpoint_state_internal(
           directory, remaining[0],
-          all_model_checkpoint_paths=list(reversed(remaining)))
+          all_model_checkpoint_paths=list(reversed(remaining)),
+          save_relative_paths=True)
   return chosen
 
 

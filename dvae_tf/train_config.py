@@ -13,6 +13,8 @@ and the learning rate follows `learning_rate_schedule`
 
 import dataclasses
 
+import numpy as np
+
 from dvae_tf import data
 from dvae_tf import optimizer as optimizer_lib
 from dvae_tf import ranges
@@ -88,6 +90,7 @@ class TrainConfig:
                  'log_z_every'):
       ranges.check_count(name, getattr(self, name), minimum=0)
     ranges.check_seed('seed', self.seed)
+    self._check_step_rows()
     if self.learning_rate_schedule not in schedules.LEARNING_RATE_SCHEDULES:
       raise ValueError(
           f'learning_rate_schedule={self.learning_rate_schedule!r} is not one '
@@ -100,6 +103,21 @@ class TrainConfig:
                        f'{self.kl_anneal_fraction}.')
     if not self.weight_decay >= 0.:
       raise ValueError(f'weight_decay must be >= 0; got {self.weight_decay}.')
+
+  def _check_step_rows(self):
+    """A step's batch_size * num_iw_train images (`DiscreteVAE.elbo` tiles
+    each k times) must fit in one tensor, `ranges.MAX_INT32` values; whether
+    they fit in memory is `training.memory`'s check."""
+    pixels = int(np.prod(data.image_shape(self.dataset)))
+    rows = self.batch_size * self.num_iw_train
+    if rows * pixels > ranges.MAX_INT32:
+      most = ranges.MAX_INT32 // (self.batch_size * pixels)
+      raise ValueError(
+          f'num_iw_train={self.num_iw_train} with batch_size='
+          f'{self.batch_size} makes {rows} images of {pixels} pixels in one '
+          f'step, more than a tensor holds ({ranges.MAX_INT32} values); ' +
+          (f'use at most num_iw_train={most}.' if most else
+           'lower batch_size.'))
 
   @property
   def warmup_steps(self):

@@ -108,8 +108,9 @@ def _stop(signum, frame):
   """SIGINT or SIGTERM outside a training loop (which saves first): one line,
   not a KeyboardInterrupt traceback or a silent exit."""
   del frame
-  print(f'error: stopped by {signal.Signals(signum).name}; rerun the same '
-        'command (a training resumes from its last checkpoint).',
+  print(f'error: stopped by {signal.Signals(signum).name} before finishing; '
+        'rerun the same command (nothing a training saved is lost: it '
+        'resumes from its last checkpoint, or begins if it had not yet).',
         file=sys.stderr, flush=True)
   sys.exit(EXIT_STOPPED)
 

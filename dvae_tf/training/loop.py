@@ -18,7 +18,9 @@ by step) continue exactly, so at most the steps after the last checkpoint are
 redone. The run directory is kept consistent through faults
 (`dvae_tf.run_directory`): one training at a time holds its lock; it must be
 writable before training starts; config.json is written, atomically, only
-once the run is known to match its checkpoints; a checkpoint that does not
+once the run is known to match its checkpoints and its step to fit in memory
+(`dvae_tf.training.memory`: a `num_iw_train` too large is one line); a
+checkpoint that does not
 read back is set aside with a warning and the one before it used; a failed
 save stops training with `CheckpointSaveError`, keeping the previous one.
 
@@ -49,6 +51,7 @@ from dvae_tf import data
 from dvae_tf import distribute
 from dvae_tf import run_directory
 from dvae_tf.training import hooks as hooks_lib
+from dvae_tf.training import memory
 from dvae_tf.training import step as step_lib
 
 
@@ -126,9 +129,10 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
 def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
                   change_optimizer, callbacks):
   """`train` inside the run's lock (on the chief; other workers: without)."""
-  run, mean = _open_run(model_config, cfg, run_dir, data_dir, strategy,
-                        verbose, change_optimizer)
+  run, mean, record = _open_run(model_config, cfg, run_dir, data_dir,
+                                strategy, verbose, change_optimizer)
   if run.step >= cfg.num_steps:
+    _write_record(run, record)
     return {'step': run.step, 'stopped_by': 'num_steps', 'bound': None,
             'steps_per_second': None}
   dataset = data.make_dataset(cfg.dataset, 'train', cfg.batch_size,
@@ -138,6 +142,8 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
                                                  cfg.batch_size)
   train_step = step_lib.make_train_step(run.model, run.optimizer, cfg,
                                         strategy)
+  memory.check_step_fits(train_step, iterator, cfg, strategy)
+  _write_record(run, record)
   hooks = hooks_lib.default_hooks(
       run, mean, data.is_binary(cfg.dataset),
       _validation_images(cfg, data_dir)) + list(callbacks)
@@ -167,7 +173,8 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
 
 def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
               change_optimizer):
-  """(the `TrainingRun` at its newest checkpoint, the training mean)."""
+  """(the `TrainingRun` at its newest checkpoint, the training mean, the
+  config record to write: `run_directory.check_run_config`)."""
   chief = distribute.is_chief(strategy)
   record = run_directory.check_run_config(run_dir, model_config, cfg,
                                     change_optimizer)
@@ -187,9 +194,6 @@ def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
   if latest:
     checkpoint.restore(latest)
   start = int(optimizer.iterations.numpy())
-  if record is not None and chief:
-    run_directory.write_json_atomic(os.path.join(run_dir, run_directory.CONFIG_FILE),
-                              record)
   if latest:
     hooks_lib.say(verbose, f'Resuming from step {start} ({latest}).')
   writer = (tf.summary.create_file_writer(os.path.join(run_dir, 'train'))
@@ -202,7 +206,15 @@ def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
       best=run_directory.BestCheckpoint(checkpoint, save_dir,
                                   record=run_directory.read_best(run_dir)),
       writer=writer, verbose=verbose, step=start)
-  return run, run_directory.run_train_mean(cfg, data_dir, run_dir)
+  return run, run_directory.run_train_mean(cfg, data_dir, run_dir), record
+
+
+def _write_record(run, record):
+  """Writes config.json (`record`, None: it matches) once the run is known
+  to match its checkpoints and its step to fit (the chief only)."""
+  if record is not None and run.chief:
+    run_directory.write_json_atomic(
+        os.path.join(run.run_dir, run_directory.CONFIG_FILE), record)
 
 
 def _validation_images(cfg, data_dir):

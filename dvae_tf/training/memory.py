@@ -1,0 +1,108 @@
+"""Memory admission of the training step: does one step fit, before it runs?
+
+A step's memory grows with its rows, the per-replica batch times
+`num_iw_train` (`DiscreteVAE.elbo` tiles each image k times), so a large
+`--num_iw_train` could take the machine's memory, or overflow TensorFlow's
+int32 tensor sizes, in the middle of the first step. Two checks stop it
+first, each with one line:
+
+- rows times pixels must be a tensor size (`ranges.MAX_INT32`), which
+  `TrainConfig` checks before anything is built;
+- `check_step_fits`: the step traced for the run's real shapes, and the bytes
+  of every floating-point tensor its graph computes (forward pass, gradient,
+  update, nested functions and loop bodies once each: `graph_bytes`), as if
+  all were alive at once, must fit in the memory free on the device
+  (`available_bytes`). That sum bounds the step's peak from above;
+  tests/test_memory.py measures the peak of a small run (the process's
+  maximum resident size) and checks the estimate lies above it, and within
+  `MAX_OVERESTIMATE` of it. The trace is the one the first step runs.
+"""
+
+import os
+
+import tensorflow as tf
+
+# How far above a measured peak `graph_bytes` may lie (tests/test_memory.py).
+MAX_OVERESTIMATE = 4.
+
+
+# Ops whose output is a tensor counted elsewhere: a function's inputs, and
+# views that share their input's buffer.
+_NOT_NEW = frozenset({'Placeholder', 'Identity', 'IdentityN', 'Reshape',
+                      'Squeeze', 'ExpandDims', 'StopGradient', 'Snapshot',
+                      'EnsureShape', 'ReadVariableOp'})
+
+
+def graph_bytes(graph):
+  """Bytes of every floating-point tensor `graph` computes, the bodies of its
+  function calls, loops and conditionals counted once each (and their
+  results there, not again as the call's outputs)."""
+  library = graph
+  total, seen, pending = 0, set(), [graph]
+  while pending:
+    g = pending.pop()
+    for op in g.get_operations():
+      names = [name for value in op.node_def.attr.values() for name in (
+          [value.func.name] if value.HasField('func') else
+          [f.name for f in value.list.func])]
+      if not names and op.type not in _NOT_NEW:
+        total += sum(t.shape.num_elements() * t.dtype.size
+                     for t in op.outputs
+                     if t.dtype.is_floating and t.shape.is_fully_defined())
+      for name in set(names) - seen:
+        seen.add(name)
+        function = library._get_function(name)  # pylint: disable=protected-access
+        if function is not None:
+          pending.append(function.graph)
+  return total
+
+
+def available_bytes(strategy):
+  """(bytes free where this worker's replicas run, its name): the smallest
+  GPU's memory times the replicas on GPUs, or the host's available memory,
+  which its CPU replicas share."""
+  try:
+    devices = strategy.extended.worker_devices
+  except RuntimeError:  # The default strategy: TensorFlow's first device.
+    devices = [d.name for d in tf.config.list_logical_devices('GPU')[:1]]
+  if any('GPU' in d.upper() for d in devices):
+    from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
+    limits = [d.memory_limit for d in device_lib.list_local_devices()
+              if d.device_type == 'GPU']
+    return min(limits) * len(devices), f'{len(devices)} GPU(s)'
+  try:
+    with open('/proc/meminfo') as f:
+      fields = dict(line.split(':', 1) for line in f)
+    return int(fields['MemAvailable'].split()[0]) * 1024, 'this machine'
+  except (OSError, KeyError, ValueError):
+    return (os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'),
+            'this machine')
+
+
+class StepMemoryError(ValueError):
+  """One training step would need more memory than is free."""
+
+
+def check_step_fits(train_step, iterator, cfg, strategy):
+  """Traces `train_step` for `iterator`'s batches and raises
+  `StepMemoryError` if `graph_bytes` of the trace exceeds `available_bytes`.
+
+  Args:
+    train_step: the `tf.function` of `step.make_train_step`.
+    iterator: the distributed iterator it is called with.
+    cfg: the run's `TrainConfig`.
+    strategy: the run's strategy.
+  """
+  needed = graph_bytes(train_step.get_concrete_function(
+      iterator, tf.constant(0.)).graph)
+  free, where = available_bytes(strategy)
+  if needed <= free:
+    return
+  per_sample = needed / cfg.num_iw_train
+  most = int(free // per_sample)
+  hint = (f'use at most num_iw_train={most}' if most >= 1 else
+          'lower batch_size')
+  raise StepMemoryError(
+      f'One training step with num_iw_train={cfg.num_iw_train} and '
+      f'batch_size={cfg.batch_size} needs up to {needed / 2**30:.1f} GiB, '
+      f'more than the {free / 2**30:.1f} GiB free on {where}; {hint}.')

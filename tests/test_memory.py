@@ -1,0 +1,95 @@
+"""Memory admission of the training step (`dvae_tf.training.memory`): the
+estimate against a measured peak, and what a step too large does."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dvae_tf import training
+from dvae_tf.training import memory
+from tests import test_training
+from tests.test_training import REPO
+
+# test_training's tiny RBM-prior run, two steps, no refreshes.
+MODEL = test_training.MODEL
+TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=2, log_z_every=0)
+
+# Trains at each k of argv[1:] in turn and prints {k: [estimate, peak]}: the
+# estimate of the step `check_step_fits` judged and the process's maximum
+# resident size after the run; a run's tensors are freed before the next,
+# so the growth of the peak from the smallest k is the larger step's.
+PEAKS = f"""
+import dataclasses, json, resource, sys, tempfile
+sys.path.insert(0, {REPO!r})
+from dvae_tf import training
+from dvae_tf.training import memory
+from tests.test_memory import MODEL, TRAIN
+estimates = []
+graph_bytes = memory.graph_bytes
+memory.graph_bytes = lambda g: estimates.append(graph_bytes(g)) or estimates[-1]
+out = {{}}
+for k in map(int, sys.argv[1:]):
+  with tempfile.TemporaryDirectory() as run_dir:
+    training.train(MODEL, dataclasses.replace(TRAIN, batch_size=100,
+                                              num_iw_train=k),
+                   run_dir, verbose=False)
+  out[k] = [estimates[-1],
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]
+print(json.dumps(out))
+"""
+
+
+def test_the_estimate_lies_above_the_measured_peak():
+  """10,000 rows a step: the estimate bounds the growth of the peak from
+  above, and within `MAX_OVERESTIMATE` of it."""
+  out = subprocess.run([sys.executable, '-c', PEAKS, '1', '100'],
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  peaks = json.loads(out.stdout.splitlines()[-1])
+  estimate = peaks['100'][0]
+  growth = peaks['100'][1] - peaks['1'][1]
+  assert growth > 50 * 2**20, peaks  # Well above the allocator's noise.
+  assert growth <= estimate <= memory.MAX_OVERESTIMATE * growth, peaks
+
+
+def test_a_step_that_does_not_fit_is_refused_before_anything_is_recorded(
+    tmp_path, monkeypatch):
+  """One line naming the need and what fits; no config.json, so the same
+  directory then trains with a smaller num_iw_train."""
+  run_dir = str(tmp_path)
+  free = 64 * 2**20
+  monkeypatch.setattr(memory, 'available_bytes',
+                      lambda strategy: (free, 'this machine'))
+  large = dataclasses.replace(TRAIN, num_iw_train=2000)
+  with pytest.raises(memory.StepMemoryError,
+                     match=r'^One training step with num_iw_train=2000 and '
+                           r'batch_size=20 needs up to \S+ GiB, more than the '
+                           r'0\.1 GiB free on this machine; use at most '
+                           r'num_iw_train=\d+\.$') as error:
+    training.train(MODEL, large, run_dir, verbose=False)
+  most = int(str(error.value).rsplit('=', 1)[1][:-1])
+  assert 1 <= most < 2000
+  assert not os.path.exists(os.path.join(run_dir, 'config.json'))
+  fits = dataclasses.replace(TRAIN, num_iw_train=most)
+  assert training.train(MODEL, fits, run_dir, verbose=False)['step'] == 2
+
+
+def test_a_step_past_a_tensor_is_one_line(tmp_path):
+  """--num_iw_train=1e8: one line before anything is made, not a stack
+  from inside TensorFlow's shape inference."""
+  run_dir = str(tmp_path / 'run')
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
+       '--preset=demo', '--dataset=sample', '--num_iw_train=100000000',
+       f'--run_dir={run_dir}'],
+      capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert out.returncode == 1, out.stderr[-3000:]
+  assert out.stderr.strip().splitlines()[-1] == (
+      'error: num_iw_train=100000000 with batch_size=100 makes 10000000000 '
+      'images of 784 pixels in one step, more than a tensor holds '
+      '(2147483647 values); use at most num_iw_train=27391.')
+  assert not os.path.exists(run_dir)
