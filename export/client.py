@@ -17,7 +17,8 @@ address that is not host:port or an http(s) URL, or an input out of its
 range, raises `ValueError` before anything is sent. From the command line
 either prints `error: <message>` and exits with 1. The timeout bounds the
 whole request, however slowly the server answers, and an answer longer than
-`--max_response_mb` is refused as it arrives.
+`--max_response_mb` is refused as it arrives. The outputs are written to
+`--output` (.npz) atomically, only once all have arrived; a folder is refused.
 
 The signatures and their inputs are listed in the export's metadata.json and
 by `saved_model_cli show --all --dir <export>/<version>`.
@@ -33,13 +34,19 @@ import sys
 import threading
 import time
 import urllib.parse
+import zipfile
 
 import numpy as np
 
 REST_PORT = 8501
 GRPC_PORT = 8500
 DEFAULT_TIMEOUT_S = 60.
+# A day: longer than any request the export's limits admit, and well inside
+# what sockets and timers accept (their limit is near 9e9 s).
+MAX_TIMEOUT_S = 86_400.
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
+# gRPC's limit on a received message is a C int.
+_MAX_GRPC_MESSAGE_BYTES = 2**31 - 1
 _REST_SCHEMES = ('http', 'https')
 _MAX_DETAIL = 300  # Characters of a server's message quoted in an error.
 _SERVING_API_MISSING = (
@@ -55,6 +62,25 @@ def _one_line(text):
   """`text` with its whitespace collapsed, cut to `_MAX_DETAIL` characters."""
   text = ' '.join(str(text).split())
   return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL - 3] + '...'
+
+
+def check_timeout(timeout):
+  """Raises ValueError unless `timeout` is a number of seconds in (0, a day]."""
+  if not 0 < timeout <= MAX_TIMEOUT_S:
+    raise ValueError(f'timeout must be a number of seconds in (0, '
+                     f'{MAX_TIMEOUT_S:g}]; got {timeout:g}.')
+
+
+def _check_model(model_name, version):
+  """ValueError unless the model name is given and the version a positive
+  int64 (TF Serving's version numbers)."""
+  if not model_name:
+    raise ValueError('model_name is empty; give the name the server serves '
+                     'the model under, e.g. dvae.')
+  top = int(np.iinfo(np.int64).max)
+  if version is not None and not 1 <= version <= top:
+    raise ValueError(f'version must be an integer in [1, {top}] (int64); got '
+                     f'{version}.')
 
 
 def check_sample_inputs(num_samples, seed):
@@ -203,7 +229,7 @@ def decode_rest_response(body):
         f'the response has neither "outputs" nor "predictions" ({found}); '
         'expected a TensorFlow Serving predict response')
   try:
-    return _outputs(body)
+    return _numeric(_outputs(body))
   except (TypeError, ValueError, KeyError, IndexError) as e:
     raise ServingError(
         f'the response\'s outputs are not arrays ({type(e).__name__}: '
@@ -230,6 +256,22 @@ def _outputs(body):
   if isinstance(outputs, dict):
     return {name: np.asarray(v) for name, v in outputs.items()}
   return {'output': np.asarray(outputs)}
+
+
+def _numeric(outputs):
+  """`outputs`, checked to be at least one array of numbers (or booleans).
+
+  Raises:
+    ValueError: there are no outputs, or one holds something else (JSON
+      null, strings, objects, integers past 64 bits).
+  """
+  if not outputs:
+    raise ValueError('there are no outputs')
+  for name, value in outputs.items():
+    if value.dtype.kind not in 'biuf':
+      raise ValueError(f'output {name!r} does not hold numbers (NumPy makes '
+                       f'an array of dtype {value.dtype} of it)')
+  return outputs
 
 
 def _checked_address(server, address, example):
@@ -269,8 +311,10 @@ def rest_url(server, model_name, version=None):
     version: a model version (default: the server's choice, the latest).
 
   Raises:
-    ValueError: `server` has another scheme, no host or an invalid port.
+    ValueError: `server` has another scheme, no host or an invalid port;
+      `model_name` is empty or `version` not a positive int64.
   """
+  _check_model(model_name, version)
   address = server if '://' in server else 'http://' + server
   scheme = address.split('://', 1)[0].lower()
   if scheme not in _REST_SCHEMES:
@@ -279,7 +323,7 @@ def rest_url(server, model_name, version=None):
         f'host:port or an http:// or https:// URL (gRPC: --protocol=grpc '
         f'with host:port).')
   _checked_address(server, address, f'localhost:{REST_PORT}')
-  path = f'/v1/models/{model_name}'
+  path = f'/v1/models/{urllib.parse.quote(model_name, safe="")}'
   if version is not None:
     path += f'/versions/{int(version)}'
   return f'{address.rstrip("/")}{path}:predict'
@@ -327,6 +371,8 @@ def _post(url, data, deadline, max_bytes):
   Raises:
     TimeoutError: the deadline passed.
     _TooLarge: the answer has more than `max_bytes` bytes.
+    http.client.IncompleteRead: the connection closed before the announced
+      length arrived.
     OSError, http.client.HTTPException: the connection failed.
   """
   parts = urllib.parse.urlsplit(url)
@@ -343,7 +389,8 @@ def _post(url, data, deadline, max_bytes):
     connection.request('POST', parts.path or '/', body=data,
                        headers={'Content-Type': 'application/json'})
     response = connection.getresponse()
-    if int(response.getheader('Content-Length') or 0) > max_bytes:
+    announced = response.length  # Content-Length; None if absent or invalid.
+    if (announced or 0) > max_bytes:
       raise _TooLarge()
     chunks, size = [], 0
     while chunk := response.read1(1 << 16):
@@ -353,6 +400,8 @@ def _post(url, data, deadline, max_bytes):
       chunks.append(chunk)
     if time.monotonic() >= deadline:  # Cut short by the watchdog.
       raise TimeoutError()
+    if announced is not None and size < announced:
+      raise http.client.IncompleteRead(b''.join(chunks), announced - size)
     return response.status, response.reason, b''.join(chunks)
   except (OSError, http.client.HTTPException):
     if time.monotonic() >= deadline:
@@ -385,14 +434,16 @@ def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S,
     url: from `rest_url`.
     body: a request dict (`columnar_request`, `instances_request`).
     timeout: seconds for the whole request, connection to last byte.
-    max_bytes: the longest answer read (its JSON takes several times that
-      in memory).
+    max_bytes: the longest answer read; decoding it takes about 4 times
+      more memory (measured: 1.3 GB in all at the default 256 MiB).
 
   Raises:
+    ValueError: `timeout` is not in (0, `MAX_TIMEOUT_S`].
     ServingError: the server cannot be reached, does not answer within
-      `timeout` seconds, answers with an HTTP error or more than
-      `max_bytes`, or its answer is not a prediction.
+      `timeout` seconds, answers with an HTTP error, a redirection, part of
+      an answer or more than `max_bytes`, or its answer is not a prediction.
   """
+  check_timeout(timeout)
   try:
     status, reason, answer = _post(url, json.dumps(body).encode(),
                                    time.monotonic() + timeout, max_bytes)
@@ -404,13 +455,18 @@ def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S,
         'for fewer samples or raise --max_response_mb') from e
   except (ConnectionRefusedError, socket.gaierror) as e:
     raise ServingError(_unreachable(url, e)) from e
+  except http.client.IncompleteRead as e:
+    raise ServingError(
+        f'{url}: the connection closed after {len(e.partial)} bytes of the '
+        f'answer, {e.expected} short of its announced length; the server '
+        'stopped or restarted, try again') from e
   except http.client.HTTPException as e:
     raise ServingError(
         f'{url}: the answer is not HTTP ({type(e).__name__}); is this the '
         f'REST port ({REST_PORT}) of TensorFlow Serving?') from e
   except OSError as e:
     raise ServingError(f'{url}: the connection failed ({_one_line(e)})') from e
-  if status >= 400:
+  if status >= 300:  # Redirections too: a predict call is not redirected.
     raise ServingError(_http_error(url, status, reason, answer))
   try:
     return decode_rest_response(answer)
@@ -445,8 +501,10 @@ def grpc_predict_request(model_name, inputs, dtypes,
     A `tensorflow_serving.apis.predict_pb2.PredictRequest`.
 
   Raises:
-    ValueError: an integer input does not fit in its dtype.
+    ValueError: an integer input does not fit in its dtype, `model_name` is
+      empty or `version` is not a positive int64.
   """
+  _check_model(model_name, version)
   for name, value in inputs.items():
     if np.issubdtype(np.dtype(dtypes[name]), np.integer):
       _check_fits(name, value, dtypes[name])
@@ -491,15 +549,18 @@ def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S,
   """Sends a `PredictRequest` to `target` (host:port); returns its outputs.
 
   Raises:
-    ValueError: `target` is not host:port.
+    ValueError: `target` is not host:port, or `timeout` not in (0,
+      `MAX_TIMEOUT_S`].
     ServingError: the call fails: the server cannot be reached, does not
       answer within `timeout` seconds (the whole call), answers with more
       than `max_bytes`, or returns an error status.
   """
   grpc_target(target)
+  check_timeout(timeout)
   _, _, service = _serving_apis()
   import grpc  # pylint: disable=g-import-not-at-top
-  options = [('grpc.max_receive_message_length', int(max_bytes))]
+  options = [('grpc.max_receive_message_length',
+              min(int(max_bytes), _MAX_GRPC_MESSAGE_BYTES))]
   with grpc.insecure_channel(target, options=options) as channel:
     stub = service.PredictionServiceStub(channel)
     try:
@@ -521,28 +582,79 @@ def grpc_predict(target, request, timeout=DEFAULT_TIMEOUT_S,
   return decode_grpc_response(response)
 
 
-def _positive_number(text):
-  """A finite number > 0 (socket timeouts overflow on inf)."""
+def _number(text):
   try:
-    value = float(text)
+    return float(text)
   except ValueError:
     raise argparse.ArgumentTypeError(f'not a number: {text}') from None
+
+
+def _positive_number(text):
+  """A finite number > 0."""
+  value = _number(text)
   if not (value > 0 and math.isfinite(value)):
     raise argparse.ArgumentTypeError(f'must be positive, got {text}')
   return value
 
 
+def _timeout(text):
+  """Seconds in (0, `MAX_TIMEOUT_S`] (sockets and timers overflow past)."""
+  try:
+    check_timeout(value := _number(text))
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
+  return value
+
+
 def output_path(output):
-  """The file `np.savez` writes for `output`: it adds .npz when missing.
+  """The .npz file written for `output`: .npz is added when missing.
+
+  A folder is refused rather than written into, so that the path given is
+  the path written (with .npz added).
 
   Raises:
-    ValueError: that path is a folder.
+    ValueError: `output` is empty or a folder, or its folder does not exist.
   """
+  if not output:
+    raise ValueError('--output is empty; give the .npz file to write, e.g. '
+                     '--output=samples.npz')
   path = output if output.endswith('.npz') else output + '.npz'
   if os.path.isdir(output) or output.endswith(os.sep):
     raise ValueError(f'--output={output} names a folder; give the .npz file '
                      'to write, e.g. --output=samples.npz')
+  folder = os.path.dirname(path) or os.curdir
+  if not os.path.isdir(folder):
+    raise ValueError(f'cannot write {path}: the folder {folder} does not '
+                     'exist')
   return path
+
+
+def save_outputs(path, outputs):
+  """Writes `outputs` to the .npz file `path`, as `np.savez` would.
+
+  Any output name is kept (`np.savez` takes them as keyword arguments, so
+  'file' would clash with its own). The file is written beside `path` and
+  renamed into place, so `path` is whole or untouched.
+
+  Args:
+    path: the file to write (from `output_path`).
+    outputs: dict name -> array of numbers.
+
+  Raises:
+    OSError: `path` cannot be written.
+  """
+  staging = f'{path}.{os.getpid()}.tmp'
+  try:
+    with zipfile.ZipFile(staging, 'w', allowZip64=True) as archive:
+      for name, value in outputs.items():
+        with archive.open(f'{name}.npy', 'w', force_zip64=True) as entry:
+          np.lib.format.write_array(entry, np.asanyarray(value),
+                                    allow_pickle=False)
+    os.replace(staging, path)
+  except BaseException:
+    if os.path.exists(staging):
+      os.remove(staging)
+    raise
 
 
 def main(argv=None):
@@ -552,7 +664,8 @@ def main(argv=None):
     argv: the command-line arguments (default: `sys.argv[1:]`).
 
   Returns:
-    0, or 1 after printing `error: ...` for a failed request.
+    0; 1 after printing `error: ...` for a failed request; 130 after
+    printing that Ctrl-C interrupted it.
   """
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--server', default=f'localhost:{REST_PORT}',
@@ -562,18 +675,29 @@ def main(argv=None):
   parser.add_argument('--version', type=int, default=None)
   parser.add_argument('--num_samples', type=int, default=4)
   parser.add_argument('--seed', type=int, nargs=2, default=(0, 0))
-  parser.add_argument('--timeout', type=_positive_number,
+  parser.add_argument('--timeout', type=_timeout,
                       default=DEFAULT_TIMEOUT_S,
-                      help='seconds for the whole request (a finite number)')
+                      help='seconds for the whole request, at most '
+                      f'{MAX_TIMEOUT_S:g}')
   parser.add_argument('--max_response_mb', type=_positive_number,
                       default=DEFAULT_MAX_RESPONSE_BYTES / 2**20,
                       help='the longest answer accepted, in MiB')
   parser.add_argument('--output', default='samples.npz',
-                      help='where the `sample` outputs go (.npz; the '
-                      'extension is added when missing)')
+                      help='the .npz file the `sample` outputs go to (the '
+                      'extension is added when missing; a folder is '
+                      'refused)')
   args = parser.parse_args(argv)
   inputs = {'num_samples': args.num_samples, 'seed': list(args.seed)}
-  max_bytes = int(args.max_response_mb * 2**20)
+  max_bytes = max(int(args.max_response_mb * 2**20), 1)
+  try:
+    return _request_and_save(args, inputs, max_bytes)
+  except KeyboardInterrupt:
+    print('error: interrupted; nothing was written', file=sys.stderr)
+    return 130
+
+
+def _request_and_save(args, inputs, max_bytes):
+  """`main` after parsing: the request, then the file; the exit status."""
   try:
     check_sample_inputs(args.num_samples, args.seed)
     path = output_path(args.output)
@@ -592,7 +716,7 @@ def main(argv=None):
     print(f'error: {e}', file=sys.stderr)
     return 1
   try:
-    np.savez(path, **outputs)
+    save_outputs(path, outputs)
   except OSError as e:
     print(f'error: cannot write {path}: {e.strerror or e}', file=sys.stderr)
     return 1

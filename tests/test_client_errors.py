@@ -8,9 +8,11 @@ and exits with status 1.
 """
 
 import http.server
+import importlib.util
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -124,8 +126,9 @@ FAILURES = {
     'a URL for gRPC': (
         None, ['--protocol=grpc', '--server=http://localhost:8500'],
         "server 'http://localhost:8500' is a URL; gRPC takes host:port"),
+    # A --max_response_mb past gRPC's C int limit raised OverflowError.
     'gRPC connection refused': (
-        None, ['--protocol=grpc', '--timeout=20'],
+        None, ['--protocol=grpc', '--timeout=20', '--max_response_mb=1e300'],
         'cannot reach {server}: connection refused; is TensorFlow Serving '
         'running there?'),
     'HTTP 404': (
@@ -178,6 +181,18 @@ FAILURES = {
         None, ['--protocol=grpc', '--num_samples=2147483648'],
         'num_samples must be an integer in [1, 2147483647] (int32); got '
         '2147483648'),
+    # A REST version past int64 or below 1 was sent as is; gRPC's failed
+    # after importing TensorFlow, with a message naming no flag.
+    'version past int64': (
+        None, ['--version=99999999999999999999'],
+        'version must be an integer in [1, 9223372036854775807] (int64); got '
+        '99999999999999999999'),
+    'gRPC version past int64': (
+        None, ['--protocol=grpc', '--version=99999999999999999999'],
+        'version must be an integer in [1, 9223372036854775807] (int64); got '
+        '99999999999999999999'),
+    'version 0': (None, ['--version=0'], 'version must be an integer in [1, '),
+    'empty model name': (None, ['--model_name='], 'model_name is empty'),
     # Malformed answers (each was a traceback).
     'predictions a number': (
         {'body': _json({'predictions': 5})}, [],
@@ -189,6 +204,28 @@ FAILURES = {
     'ragged outputs': (
         {'body': _json({'outputs': {'images': [[1], [1, 2]]}})}, [],
         "the response's outputs are not arrays (ValueError"),
+    # Answers that were saved as they came (object arrays, an empty file).
+    'null in an output': (
+        {'body': _json({'outputs': {'images': [1, None]}})}, [],
+        "output 'images' does not hold numbers (NumPy makes an array of dtype "
+        "object of it)"),
+    'a string output': (
+        {'body': _json({'outputs': {'images': 'abc'}})}, [],
+        "output 'images' does not hold numbers"),
+    'an integer past 64 bits': (
+        {'body': b'{"outputs": {"images": [123456789012345678901234567890]}}'},
+        [], "output 'images' does not hold numbers"),
+    'no outputs': (
+        {'body': _json({'outputs': {}})}, [], 'there are no outputs'),
+    # Said "the response is not JSON".
+    'an answer cut short': (
+        {'raw': b'HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n{"outputs"'},
+        [], 'http://{server}' + PREDICT + ': the connection closed after 10 '
+        'bytes of the answer, 990 short of its announced length'),
+    'a redirection': (
+        {'raw': b'HTTP/1.0 302 Found\r\nLocation: http://example.com/\r\n'
+                b'Content-Length: 0\r\n\r\n'}, [],
+        'http://{server}' + PREDICT + ': HTTP 302 Found'),
     'JSON nested 100,000 deep': (
         {'body': b'[' * 100_000 + b']' * 100_000}, [],
         'the response is JSON nested too deeply'),
@@ -223,13 +260,49 @@ def test_failure_prints_one_error_line(serve, tmp_path, answer, args,
   assert not output.exists()
 
 
-@pytest.mark.parametrize('value', ['0', 'inf', 'nan'])
-def test_bad_timeout_is_a_usage_error(value):
+def _load_client():
+  """export/client.py as a module (a script folder, not a package)."""
+  spec = importlib.util.spec_from_file_location('serving_client', CLIENT)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_grpc_inputs_are_checked_without_the_serving_api(monkeypatch,
+                                                         capsys):
+  """Without tensorflow-serving-api, gRPC inputs out of range are still
+  refused by range (before any import), not by what is missing."""
+  monkeypatch.setitem(sys.modules, 'tensorflow_serving', None)
+  monkeypatch.setitem(sys.modules, 'tensorflow_serving.apis', None)
+  monkeypatch.setitem(sys.modules, 'grpc', None)
+  client = _load_client()
+  dtypes = {'num_samples': np.int32, 'seed': np.int32}
+  with pytest.raises(ValueError, match=r'seed must hold integers in '
+                     r'\[-2147483648, 2147483647\] \(int32\)'):
+    client.grpc_predict_request('dvae', {'num_samples': 1,
+                                         'seed': [0, 2**31]}, dtypes)
+  with pytest.raises(ValueError, match=r'version must be an integer in \[1, '):
+    client.grpc_predict_request('dvae', {'num_samples': 1, 'seed': [0, 0]},
+                                dtypes, version=2**63)
+  assert client.main(['--protocol=grpc', '--num_samples=2147483648']) == 1
+  assert capsys.readouterr().err.strip() == (
+      'error: num_samples must be an integer in [1, 2147483647] (int32); got '
+      '2147483648.')
+  with pytest.raises(ImportError, match='pip install tensorflow-serving-api'):
+    client.grpc_predict_request('dvae', {'num_samples': 1, 'seed': [0, 0]},
+                                dtypes)
+
+
+@pytest.mark.parametrize('value, shown', [
+    ('0', '0'), ('inf', 'inf'), ('nan', 'nan'), ('1e300', '1e+300')])
+def test_bad_timeout_is_a_usage_error(value, shown):
+  # 1e300 is finite, but sockets overflow on it: that was a traceback.
   result = _run_client(f'--timeout={value}')
   assert result.returncode == 2
   assert 'Traceback' not in result.stderr
   assert result.stderr.splitlines()[-1].endswith(
-      f'argument --timeout: must be positive, got {value}')
+      'argument --timeout: timeout must be a number of seconds in (0, '
+      f'86400]; got {shown}.')
 
 
 def test_the_timeout_bounds_the_whole_answer(serve, tmp_path):
@@ -276,9 +349,52 @@ def test_samples_are_saved(serve, tmp_path):
 
 
 def test_unwritable_output_is_one_line(serve, tmp_path):
-  server, _ = serve(body=_json({'outputs': {'images': [[0.5]]}}))
+  """A missing folder is found before the request is sent."""
+  server, requests = serve(body=_json({'outputs': {'images': [[0.5]]}}))
   output = tmp_path / 'missing' / 'samples.npz'
   result = _run_client(f'--server={server}', f'--output={output}')
   assert result.returncode == 1
   assert result.stderr.strip() == (
-      f'error: cannot write {output}: No such file or directory')
+      f'error: cannot write {output}: the folder {output.parent} does not '
+      'exist')
+  assert not requests
+  result = _run_client(f'--server={server}', '--output=')
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      'error: --output is empty; give the .npz file to write, e.g. '
+      '--output=samples.npz')
+
+
+def test_any_output_name_is_saved(serve, tmp_path):
+  """Names np.savez takes for its own arguments ('file' was a traceback,
+  'allow_pickle' an empty file), read to the end when the length header is
+  not a number; the model name is quoted in the URL."""
+  body = _json({'outputs': {'file': [1, 2], 'allow_pickle': [[0.5]]}})
+  server, requests = serve(raw=b'HTTP/1.0 200 OK\r\nContent-Length: abc\r\n'
+                           b'\r\n' + body)
+  output = tmp_path / 'samples.npz'
+  result = _run_client(f'--server={server}', '--model_name=my model/v2',
+                       f'--output={output}')
+  assert result.returncode == 0, result.stderr
+  assert requests[0][0] == '/v1/models/my%20model%2Fv2:predict'
+  with np.load(output) as saved:
+    np.testing.assert_array_equal(saved['file'], [1, 2])
+    np.testing.assert_array_equal(saved['allow_pickle'], [[0.5]])
+  assert os.listdir(tmp_path) == ['samples.npz']  # Nothing staged is left.
+
+
+def test_interrupt_is_one_line(serve, tmp_path):
+  """Ctrl-C while waiting for the answer: one line, exit 130, no file."""
+  server, requests = serve(delay=5., body=_json({'outputs': {'a': [1]}}))
+  output = tmp_path / 'samples.npz'
+  process = subprocess.Popen(
+      [sys.executable, CLIENT, f'--server={server}', f'--output={output}'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+  deadline = time.monotonic() + 30
+  while not requests and time.monotonic() < deadline:
+    time.sleep(0.05)
+  process.send_signal(signal.SIGINT)
+  _, stderr = process.communicate(timeout=30)
+  assert process.returncode == 130
+  assert stderr.strip() == 'error: interrupted; nothing was written'
+  assert not output.exists()

@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvae_tf.binaries import cli
 from dvae_tf import data
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf import export
@@ -506,6 +508,8 @@ def test_factorial_prior_model_exports(tmp_path, factorial_model, images):
   model = factorial_model
   log_normalizer = model.prior.refresh_log_normalizer()
   metadata = export.build_metadata(model, log_normalizer)
+  # Metadata as an older export wrote it still exports (default limits).
+  del metadata['limits']['max_importance_weights']
   path = export.write_saved_model(model, str(tmp_path), metadata)
   assert path == os.path.join(str(tmp_path), '1')
   assert metadata['sample_gibbs_sweeps'] is None
@@ -542,12 +546,14 @@ def test_oversized_requests_are_rejected(tmp_path, factorial_model, images):
   """Requests over the export's limits fail with INVALID_ARGUMENT, and the
   server goes on answering; the limits are in the metadata."""
   limits = export.ServingLimits(max_samples=5, max_images=4,
-                                max_importance_samples=7)
+                                max_importance_samples=7,
+                                max_importance_weights=20)
   metadata = export.build_metadata(
       factorial_model, factorial_model.prior.refresh_log_normalizer(),
       limits=limits)
   assert metadata['limits'] == {'max_samples': 5, 'max_images': 4,
-                                'max_importance_samples': 7}
+                                'max_importance_samples': 7,
+                                'max_importance_weights': 20}
   signatures = tf.saved_model.load(export.write_saved_model(
       factorial_model, str(tmp_path), metadata)).signatures
   oversized = [
@@ -562,17 +568,66 @@ def test_oversized_requests_are_rejected(tmp_path, factorial_model, images):
       ('log_likelihood', {'images': images[:2],
                           'num_importance_samples': 10**9},
        r'num_importance_samples must be at most 7'),
+      # Each count within its limit, their product (the time) past its own.
+      ('log_likelihood', {'images': images[:3], 'num_importance_samples': 7},
+       r'images x num_importance_samples must be at most 20 '
+       r'\(max_importance_weights, the limit this model was exported with\); '
+       r'got\] \[3\] \[x\] \[7\] \[=\] \[21\]'),
   ]
   for name, inputs, message in oversized:
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
       call(signatures[name], inputs)
   assert call(signatures['sample'], {'num_samples': 5, 'seed': [0, 1]})[
       'images'].shape == (5, 28, 28, 1)
-  assert call(signatures['log_likelihood'], {
-      'images': images[:4], 'num_importance_samples': 7})[
-          'log_likelihood'].shape == (4,)
+  for n, k in (4, 5), (2, 7):  # At the limit of weights.
+    assert call(signatures['log_likelihood'], {
+        'images': images[:n], 'num_importance_samples': k})[
+            'log_likelihood'].shape == (n,)
   with pytest.raises(ValueError, match='max_images must be a positive'):
     export.ServingLimits(max_images=0)
+  with pytest.raises(ValueError, match='max_importance_weights must be a '
+                     'positive integer and at most 9223372036854775807'):
+    export.ServingLimits(max_importance_weights=2**63)
+  # Past int32, as a product of int32 counts may be.
+  assert export.ServingLimits(
+      max_importance_weights=2**40).max_importance_weights == 2**40
+
+
+def test_default_limits_refuse_hours_of_work(loaded, exported, images):
+  """At the default limits, images x importance samples is bounded too: 20
+  images at k = 100,000 (each count within its own limit) are refused."""
+  assert exported.metadata['limits']['max_importance_weights'] == 1_000_000
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'images x num_importance_samples must be at most '
+                           r'1000000 \(max_importance_weights'):
+    call(loaded.signatures['log_likelihood'],
+         {'images': images, 'num_importance_samples': 100_000})
+
+
+def test_metadata_of_older_exports_gives_their_limits():
+  """Limits an older export's metadata does not record take the defaults."""
+  old = {'max_samples': 5, 'max_images': 4, 'max_importance_samples': 7}
+  assert export.ServingLimits.of_metadata({'limits': old}) == (
+      export.ServingLimits(**old))
+  assert export.ServingLimits.of_metadata({}) == export.ServingLimits()
+  assert 'max_importance_weights' in cli.field_docs(export.ServingLimits)
+
+
+def test_default_work_bound_is_about_a_minute(images):
+  """The default `max_importance_weights` costs the default model about a
+  minute: the time of 10,000 weights, scaled, is under 3 minutes (loose, as
+  the cores may be shared)."""
+  model = models.build_model(models.ModelConfig(),
+                             np.full([28, 28, 1], .3, np.float32))
+  module = export.ServingModule(model)
+  n, k = 4, tf.constant(2500)
+  times = []
+  for _ in range(3):  # The first call traces the graph and warms it up.
+    start = time.perf_counter()
+    module.log_likelihood(images[:n], k)
+    times.append(time.perf_counter() - start)
+  per_weight = min(times[1:]) / (n * int(k))
+  assert per_weight * export.ServingLimits().max_importance_weights < 180.
 
 
 def test_abandoned_staging_folders_are_removed(tmp_path, factorial_model):

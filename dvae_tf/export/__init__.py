@@ -28,8 +28,9 @@ Every input is validated in the graph: wrong rank or size, pixels outside
 other than 0 and 1 for a model of binary images, a count below 1 or a seed
 not of shape [2] fail with INVALID_ARGUMENT naming the input. So does a
 request larger than the export's `ServingLimits` (samples, images per call,
-importance samples), chosen at export and recorded in the metadata, so that
-no request can exhaust a server's memory or hold it for hours. For that
+importance samples, and images x importance samples, the time of a
+`log_likelihood` call), chosen at export and recorded in the metadata, so
+that no request can exhaust a server's memory or hold it for hours. For that
 the signatures declare inputs of unknown shape (a declared shape is trusted
 by the runtime, not checked); the expected shapes are in the metadata.
 

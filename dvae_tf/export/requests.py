@@ -69,20 +69,46 @@ def _checked(x, checks, stand_in):
 class ServingLimits:
   """The largest request each signature accepts.
 
+  The limits bound a request's memory and its time: `log_likelihood` draws
+  its importance samples in chunks (`evaluation.importance_weighted_bound`),
+  so its memory is bounded by the model, but its time grows with images x
+  importance samples, which `max_importance_weights` bounds. A `sample`
+  call's Gibbs sweeps are the model's, fixed at export
+  (`sample_gibbs_sweeps` in the metadata), so `max_samples` bounds its time.
+
   Attributes:
     max_samples: `num_samples` of one `sample` call.
     max_images: images of one `encode`, `reconstruct` or `log_likelihood`
       call.
     max_importance_samples: `num_importance_samples` of one
       `log_likelihood` call.
+    max_importance_weights: images x `num_importance_samples` of one
+      `log_likelihood` call (the importance weights it computes). The
+      default keeps a call of the default feed-forward model to about a
+      minute on two shared CPU cores (0.04 to 0.07 ms a weight); DVAE++
+      takes 2 to 40 ms a weight (the `cpu` to the `mnist` architecture), so
+      export it with 1,500 to 25,000 for about a minute.
   """
   max_samples: int = 10_000
   max_images: int = 1_000
   max_importance_samples: int = 100_000
+  max_importance_weights: int = 1_000_000
 
   def __post_init__(self):
     for name, value in dataclasses.asdict(self).items():
-      ranges.check_count(name, value)
+      # A product of two int32 counts; the signature compares it in int64.
+      ranges.check_count(name, value, maximum=(
+          ranges.MAX_INT64 if name == 'max_importance_weights' else
+          ranges.MAX_INT32))
+
+  @classmethod
+  def of_metadata(cls, metadata):
+    """The limits an export's metadata records.
+
+    Limits an older export does not record (it was made before they
+    existed) take their defaults.
+    """
+    return cls(**metadata.get('limits', {}))
 
 
 def checked_count(n, name, maximum):
@@ -95,6 +121,23 @@ def checked_count(n, name, maximum):
           'exported with); got', n]),
   ], tf.constant(1))
   return tf.ensure_shape(n, [])
+
+
+def checked_importance_samples(images, k, maximum):
+  """`k`, checked so that the importance weights N x k are at most `maximum`.
+
+  Args:
+    images: checked images [N, H, W, C] (`checked_images`).
+    k: the checked scalar `num_importance_samples` (`checked_count`).
+    maximum: `ServingLimits.max_importance_weights`.
+  """
+  # int64: both factors are int32 counts.
+  weights = tf.cast(tf.shape(images)[0], tf.int64) * tf.cast(k, tf.int64)
+  k = _checked(k, [(weights <= maximum, [
+      f'images x num_importance_samples must be at most {maximum} '
+      '(max_importance_weights, the limit this model was exported with); '
+      'got', tf.shape(images)[0], 'x', k, '=', weights])], tf.constant(1))
+  return tf.ensure_shape(k, [])
 
 
 def checked_seed(seed):

@@ -9,8 +9,9 @@ import tensorflow as tf
 from dvae_tf.evaluation import bound as evaluation
 from dvae_tf.export.requests import (IMAGES_SPEC, SEED_SPEC, PixelFormat,
                                      ServingLimits, checked_count,
-                                     checked_images, checked_seed, count_spec,
-                                     shape_text)
+                                     checked_images,
+                                     checked_importance_samples, checked_seed,
+                                     count_spec, shape_text)
 
 SIGNATURES = ('sample', 'encode', 'reconstruct', 'log_likelihood')
 # `log_likelihood` draws its importance samples with this seed.
@@ -65,7 +66,9 @@ class _SignatureBodies:
     """L_k of each image in nats, k = `num_importance_samples`, [N]."""
     images = self._images(images)
     k = checked_count(num_importance_samples, 'num_importance_samples',
-                       self.limits.max_importance_samples)
+                      self.limits.max_importance_samples)
+    k = checked_importance_samples(images, k,
+                                   self.limits.max_importance_weights)
     return {'log_likelihood': evaluation.importance_weighted_bound(
         self.model, images, k, seed=LOG_LIKELIHOOD_SEED)}
 

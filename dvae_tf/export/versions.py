@@ -106,7 +106,7 @@ def write_saved_model(model, export_dir, metadata, version=None):
     pixels = PixelFormat(metadata['binary_pixels'],
                          metadata['max_pixel_value'])
     module = ServingModule(model, pixels=pixels,
-                           limits=ServingLimits(**metadata['limits']),
+                           limits=ServingLimits.of_metadata(metadata),
                            metadata_path=metadata_path)
     tf.saved_model.save(module, staging, signatures=module.signatures())
     os.rename(staging, path)
