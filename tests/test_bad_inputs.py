@@ -118,9 +118,12 @@ CASES = [
     ('train_mean.npy not finite', 'export.py', lambda t: [
         f'--run_dir={t}/nan_mean', f'--export_dir={t}/export'],
      'train_mean.npy is not the mean image'),
-    ('too many samples for memory', 'sample.py', lambda t: [
-        f'--run_dir={t}/good', '--num_samples=100000000'],
-     'samples fit in one grid'),
+    ('too many samples for the disk', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', '--num_samples=2147483647'],
+     'of free disk; ask for fewer samples or choose another --output'),
+    ('sample output ends in a slash', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', f'--output={t}/no_such_folder/'],
+     'is a folder; give the PNG file to write'),
     ('zero export limit', 'export.py', lambda t: [
         f'--run_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
