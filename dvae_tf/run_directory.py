@@ -89,12 +89,14 @@ def check_writable(run_dir):
   check_directory(checkpoint_dir(run_dir), '--run_dir')
 
 
-def check_directory(directory, flag):
+def check_directory(directory, flag, fix=None):
   """Creates `directory` if needed and checks that files can be written in it.
 
   Args:
     directory: the folder.
     flag: the flag that names it, for the message (e.g. '--run_dir').
+    fix: what the message says to do when it cannot be written (default:
+      choose a writable `flag` or fix its permissions).
 
   Raises:
     RunDirectoryError: `directory` is a file, its name is not UTF-8 (which
@@ -115,9 +117,10 @@ def check_directory(directory, flag):
     with tempfile.TemporaryFile(dir=directory):
       pass
   except OSError as e:
+    fix = fix or f'choose a writable {flag} or fix its permissions'
     raise RunDirectoryError(
-        f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
-        f'writable {flag} or fix its permissions.') from None
+        f'Cannot write to {directory!r} ({e.strerror or e}); {fix}.'
+    ) from None
 
 
 class RunLock:

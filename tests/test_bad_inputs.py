@@ -247,3 +247,23 @@ def test_bad_input_gives_one_line(results, case):
 def test_a_run_dir_not_in_utf8_is_not_created(results):
   tmp, _ = results
   assert NOT_UTF8 not in os.listdir(tmp)
+
+
+def test_benchmark_data_missing_from_the_cache_fails_before_any_suite(
+    tmp_path):
+  """Without --data_dir the training suite's MNIST comes from Keras' cache;
+  an empty cache and a failed download end the run before the first
+  suite, not after it."""
+  env = dict(os.environ, KERAS_HOME=str(tmp_path / 'keras'),
+             https_proxy='http://127.0.0.1:9', HTTPS_PROXY='http://127.0.0.1:9')
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'benchmark.py'),
+       '--suites=distributions,training', '--quick',
+       f'--report_dir={tmp_path}/reports'],
+      capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
+      env=env)
+  assert out.returncode == 1, out.stderr[-2000:]
+  assert 'Traceback' not in out.stderr
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: Dataset 'mnist_dynamic' needs mnist.npz")
+  assert '== distributions' not in out.stdout

@@ -302,11 +302,7 @@ def check_writable(run_dir):
   Raises:
     run_directory.RunDirectoryError: they cannot (read-only, not ours).
   """
-  try:
-    run_directory.check_directory(run_dir, '--run_dir')
-  except run_directory.RunDirectoryError as e:
-    raise run_directory.RunDirectoryError(
-        f'{e} Evaluation writes its result and its progress into the run '
-        'directory, and nothing has been scored: make it writable, or copy '
-        'the run directory somewhere writable and evaluate the copy.'
-    ) from None
+  run_directory.check_directory(
+      run_dir, '--run_dir', fix='evaluation writes its result and its '
+      'progress there, and nothing has been scored: make it writable, or copy '
+      'the run directory somewhere writable and evaluate the copy')
