@@ -10,6 +10,7 @@ tests/test_data_files.py; serving requests in tests/test_export.py.
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -241,6 +242,9 @@ def test_bad_input_gives_one_line(results, case):
   assert expected in lines[-1], (name, lines[-1])
   # No flag help: the message is the only line the binary itself prints.
   assert not any(l.lstrip().startswith('--') for l in lines), (
+      name, out.stderr[-3000:])
+  # Nor TensorFlow's or absl's warnings (glog-style 'W0000 ...', 'WARNING:').
+  assert not [l for l in lines if re.match(r'[IWE]\d{4} |WARNING', l)], (
       name, out.stderr[-3000:])
 
 

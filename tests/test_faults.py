@@ -429,4 +429,5 @@ def test_a_signal_while_starting_is_one_line(tmp_path, sig):
   assert 'Traceback' not in err
   assert err.strip().splitlines()[-1] == (
       f'error: stopped by {signal.Signals(sig).name}; rerun the same command '
-      '(a training resumes from its last checkpoint).')
+      '(a training resumes from its last checkpoint, an evaluation after '
+      'its last saved batch).')

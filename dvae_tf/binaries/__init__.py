@@ -29,7 +29,8 @@ import sys
 import tempfile
 
 # The exit status of a program stopped by SIGINT or SIGTERM (EX_TEMPFAIL):
-# rerun the same command (a training resumes from its last checkpoint).
+# rerun the same command (a training resumes from its last checkpoint, an
+# evaluation after its last saved batch).
 EXIT_STOPPED = 75
 
 # Lines TensorFlow writes while it starts that report no fault: glog-style
@@ -109,7 +110,8 @@ def _stop(signum, frame):
   not a KeyboardInterrupt traceback or a silent exit."""
   del frame
   print(f'error: stopped by {signal.Signals(signum).name}; rerun the same '
-        'command (a training resumes from its last checkpoint).',
+        'command (a training resumes from its last checkpoint, an '
+        'evaluation after its last saved batch).',
         file=sys.stderr, flush=True)
   sys.exit(EXIT_STOPPED)
 
