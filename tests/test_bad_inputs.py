@@ -122,6 +122,9 @@ CASES = [
     ('too many samples for the disk', 'sample.py', lambda t: [
         f'--run_dir={t}/good', '--num_samples=2147483647'],
      'of free disk; ask for fewer samples or choose another --output'),
+    ('sample output is a device', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', '--output=/dev/null'],
+     'is not a regular file'),
     ('sample output ends in a slash', 'sample.py', lambda t: [
         f'--run_dir={t}/good', f'--output={t}/no_such_folder/'],
      'is a folder; give the PNG file to write'),

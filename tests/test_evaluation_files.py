@@ -165,3 +165,26 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(
   # Other settings do not resume from it.
   report.evaluate_run(run_dir, seed=1, **SETTINGS)
   assert resumed_from == [5, 0]
+
+
+def test_a_damaged_or_foreign_progress_file_is_scored_again(
+    tmp_path, monkeypatch, capsys):
+  partial = report._Partial(str(tmp_path), 'test', {'seed': 0}, enabled=True)  # pylint: disable=protected-access
+  with open(partial.path, 'wb') as f:
+    f.write(b'not an archive')
+  assert len(partial.load()) == 0
+  report._Partial(str(tmp_path), 'test', {'seed': 1}, True).save(  # pylint: disable=protected-access
+      np.ones([5]))
+  assert len(partial.load()) == 0
+  partial.save(np.ones([5]))
+  np.testing.assert_array_equal(partial.load(), np.ones([5]))
+
+  def full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+  monkeypatch.setattr(run_directory, 'write_atomic', full_disk)
+  partial.save(np.ones([10]))
+  partial.save(np.ones([15]))
+  warnings = [l for l in capsys.readouterr().err.splitlines()
+              if l.startswith('warning: cannot save the progress')]
+  assert len(warnings) == 1 and 'No space left on device' in warnings[0]
+  np.testing.assert_array_equal(partial.load(), np.ones([5]))

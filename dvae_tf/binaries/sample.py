@@ -96,12 +96,17 @@ def check_output(path):
   """Checks before sampling that the PNG `path` can be written.
 
   Raises:
-    ValueError: `path` is a folder, or its folder cannot be written.
+    ValueError: `path` is a folder or another file than a regular one (a
+      device, a pipe: the PNG is renamed over it), or its folder cannot be
+      written.
   """
   if os.path.isdir(path) or path.endswith(os.sep):
     example = os.path.join(path, 'samples.png')
     raise ValueError(f'--output={path} is a folder; give the PNG file to '
                      f'write, e.g. --output={example}.')
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise ValueError(f'--output={path} is not a regular file (a device or a '
+                     'pipe), which the PNG would replace; give a PNG file.')
   run_directory.check_directory(os.path.dirname(path) or '.', '--output folder')
 
 
