@@ -21,6 +21,7 @@ from dvae_tf import training
 from dvae_tf.evaluation import report
 
 SETTINGS = dict(num_importance_samples=2, max_images=15, batch_size=5)
+Partial = report._Partial  # pylint: disable=protected-access
 
 
 @pytest.fixture(scope='module')
@@ -138,12 +139,12 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(
   reference = str(tmp_path / 'reference')
   shutil.copytree(trained, reference)
   report.evaluate_run(reference, **SETTINGS)
-  save = report._Partial.save  # pylint: disable=protected-access
+  save = Partial.save
 
   def stop_after_saving(self, nll):
     save(self, nll)
     raise KeyboardInterrupt
-  monkeypatch.setattr(report._Partial, 'save', stop_after_saving)  # pylint: disable=protected-access
+  monkeypatch.setattr(Partial, 'save', stop_after_saving)
   with pytest.raises(KeyboardInterrupt):
     report.evaluate_run(run_dir, **SETTINGS)
   monkeypatch.undo()
@@ -169,12 +170,11 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(
 
 def test_a_damaged_or_foreign_progress_file_is_scored_again(
     tmp_path, monkeypatch, capsys):
-  partial = report._Partial(str(tmp_path), 'test', {'seed': 0}, enabled=True)  # pylint: disable=protected-access
+  partial = Partial(str(tmp_path), 'test', {'seed': 0}, enabled=True)
   with open(partial.path, 'wb') as f:
     f.write(b'not an archive')
   assert len(partial.load()) == 0
-  report._Partial(str(tmp_path), 'test', {'seed': 1}, True).save(  # pylint: disable=protected-access
-      np.ones([5]))
+  Partial(str(tmp_path), 'test', {'seed': 1}, True).save(np.ones([5]))
   assert len(partial.load()) == 0
   partial.save(np.ones([5]))
   np.testing.assert_array_equal(partial.load(), np.ones([5]))
