@@ -127,6 +127,12 @@ def task(strategy):
   return resolver.task_type, int(resolver.task_id or 0)
 
 
+def is_multi_worker(strategy):
+  """Whether `strategy` spans several processes (a TF_CONFIG cluster)."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  return bool(resolver and resolver.task_type)
+
+
 def is_chief(strategy):
   """Whether this process writes the run directory.
 

@@ -28,7 +28,9 @@ faults:
   fails at once (`check_directory`, which the binaries also use for the
   folders they write).
 - `write_json_atomic`: records are written to a temporary file and renamed,
-  so a reader never sees half a record.
+  so a reader never sees half a record; `write_all_atomic` writes several
+  files that way, all temporary files before any rename, so a full disk
+  changes none of them.
 - `restorable_checkpoint`: the newest checkpoint that reads back completely
   (every tensor, with its checksum, and every value finite), found from the files on disk, not only
   the small `checkpoint` state file. Unreadable ones are renamed
@@ -88,12 +90,14 @@ def check_writable(run_dir):
   check_directory(checkpoint_dir(run_dir), '--run_dir')
 
 
-def check_directory(directory, flag):
+def check_directory(directory, flag, fix=None):
   """Creates `directory` if needed and checks that files can be written in it.
 
   Args:
     directory: the folder.
     flag: the flag that names it, for the message (e.g. '--run_dir').
+    fix: what the message says to do when it cannot be written (default:
+      choose a writable `flag` or fix its permissions).
 
   Raises:
     RunDirectoryError: `directory` is a file, its name is not UTF-8 (which
@@ -114,9 +118,10 @@ def check_directory(directory, flag):
     with tempfile.TemporaryFile(dir=directory):
       pass
   except OSError as e:
+    fix = fix or f'choose a writable {flag} or fix its permissions'
     raise RunDirectoryError(
-        f'Cannot write to {directory!r} ({e.strerror or e}); choose a '
-        f'writable {flag} or fix its permissions.') from None
+        f'Cannot write to {directory!r} ({e.strerror or e}); {fix}.'
+    ) from None
 
 
 class RunLock:
@@ -154,6 +159,37 @@ class RunLock:
 def write_atomic(path, write, binary=False):
   """Writes a file through a temporary file and a rename: readers see the old
   file or the whole new one. `write(f)` writes the content to the open file."""
+  write_all_atomic([(path, write, binary)])
+
+
+def write_all_atomic(files):
+  """Writes several files as one commit, as far as a file system allows one.
+
+  Every file's content is written to a temporary file beside it first, so a
+  full disk or an unwritable folder fails before any file changes; then each
+  is renamed over its file, in the order given. Only a crash between two
+  renames leaves new files beside old ones, so a record that must agree with
+  its companions should name them by checksum (the evaluation's does).
+
+  Args:
+    files: [(path, write, binary)]; `write(f)` writes the content to the
+      open file, in binary mode if `binary`.
+  """
+  temporaries = []
+  try:
+    for path, write, binary in files:
+      temporaries.append(_write_temporary(path, write, binary))
+    for (path, _, _), tmp in zip(files, temporaries):
+      os.replace(tmp, path)
+  except BaseException:
+    for tmp in temporaries:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+    raise
+
+
+def _write_temporary(path, write, binary):
+  """A temporary file beside `path`, holding what `write(f)` wrote, synced."""
   directory = os.path.dirname(path) or '.'
   fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '-',
                              dir=directory)
@@ -166,11 +202,10 @@ def write_atomic(path, write, binary=False):
       write(f)
       f.flush()
       os.fsync(f.fileno())
-    os.replace(tmp, path)
   except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+    os.remove(tmp)
     raise
+  return tmp
 
 
 def write_json_atomic(path, record):

@@ -10,6 +10,7 @@ tests/test_data_files.py; serving requests in tests/test_export.py.
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,9 +119,15 @@ CASES = [
     ('train_mean.npy not finite', 'export.py', lambda t: [
         f'--run_dir={t}/nan_mean', f'--export_dir={t}/export'],
      'train_mean.npy is not the mean image'),
-    ('too many samples for memory', 'sample.py', lambda t: [
-        f'--run_dir={t}/good', '--num_samples=100000000'],
-     'samples fit in one grid'),
+    ('too many samples for the disk', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', '--num_samples=2147483647'],
+     'of free disk; ask for fewer samples or choose another --output'),
+    ('sample output is a device', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', '--output=/dev/null'],
+     'is not a regular file'),
+    ('sample output ends in a slash', 'sample.py', lambda t: [
+        f'--run_dir={t}/good', f'--output={t}/no_such_folder/'],
+     'is a folder; give the PNG file to write'),
     ('zero export limit', 'export.py', lambda t: [
         f'--run_dir={t}/good', f'--export_dir={t}/export',
         '--max_samples=0'], 'max_samples must be a positive integer'),
@@ -239,8 +246,31 @@ def test_bad_input_gives_one_line(results, case):
   # No flag help: the message is the only line the binary itself prints.
   assert not any(l.lstrip().startswith('--') for l in lines), (
       name, out.stderr[-3000:])
+  # Nor TensorFlow's or absl's warnings (glog-style 'W0000 ...', 'WARNING:').
+  assert not [l for l in lines if re.match(r'[IWE]\d{4} |WARNING', l)], (
+      name, out.stderr[-3000:])
 
 
 def test_a_run_dir_not_in_utf8_is_not_created(results):
   tmp, _ = results
   assert NOT_UTF8 not in os.listdir(tmp)
+
+
+def test_benchmark_data_missing_from_the_cache_fails_before_any_suite(
+    tmp_path):
+  """Without --data_dir the training suite's MNIST comes from Keras' cache;
+  an empty cache and a failed download end the run before the first
+  suite, not after it."""
+  env = dict(os.environ, KERAS_HOME=str(tmp_path / 'keras'),
+             https_proxy='http://127.0.0.1:9', HTTPS_PROXY='http://127.0.0.1:9')
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'benchmark.py'),
+       '--suites=distributions,training', '--quick',
+       f'--report_dir={tmp_path}/reports'],
+      capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
+      env=env)
+  assert out.returncode == 1, out.stderr[-2000:]
+  assert 'Traceback' not in out.stderr
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: Dataset 'mnist_dynamic' needs mnist.npz")
+  assert '== distributions' not in out.stdout

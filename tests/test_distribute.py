@@ -217,6 +217,11 @@ np.testing.assert_allclose(two, one, rtol=RTOL)
 np.testing.assert_array_equal(
     evaluation.per_image_nll(run.model, images[:30], 9, batch_size=10,
                              seed=3, strategy=STRATEGY), two[:30])
+# Resumed after three batches (an odd round start): the same values.
+np.testing.assert_allclose(
+    evaluation.per_image_nll(run.model, images, 9, batch_size=10, seed=3,
+                             strategy=STRATEGY, scored=two[:35]), two,
+    rtol=RTOL)
 print(json.dumps(float(np.max(np.abs(two / one - 1)))))
 """
 

@@ -339,8 +339,7 @@ def _one_error_line(code, err):
 
 
 def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
-  """Evaluate prints its NLL, then says it could not save it; sample and
-  export refuse the folder before working."""
+  """Evaluate, sample and export refuse the folder before working."""
   run_dir = copy_run(reference, tmp_path)
   reason = _bind_read_only(run_dir)
   if reason:
@@ -355,9 +354,10 @@ def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
   finally:
     subprocess.run(['umount', run_dir], check=False)
   last = _one_error_line(code, err)
-  assert last.startswith(f"error: Cannot write the evaluation to "
-                         f"'{run_dir}' (Read-only file system)"), err[-2000:]
-  assert json.loads(out.strip().splitlines()[-1])['nll'] > 0
+  assert last.startswith(f"error: Cannot write to '{run_dir}' (Read-only "
+                         "file system)"), err[-2000:]
+  assert 'nothing has been scored' in last
+  assert not out.strip()
   assert not os.path.exists(os.path.join(run_dir, 'eval_test.json'))
   for (code, _, err), folder in ((sample, run_dir),
                                  (export, f'{run_dir}/export')):
@@ -435,6 +435,6 @@ def test_a_signal_while_starting_is_one_line(tmp_path, binary, sig):
   assert 'Traceback' not in err
   assert err.strip().splitlines()[-1] == (
       f'error: stopped by {signal.Signals(sig).name} before finishing; rerun '
-      'the same command (nothing a training saved is lost: it resumes from '
-      'its last checkpoint, or begins if it had not yet).')
+      'the same command (nothing saved is lost: a training resumes from its '
+      'last checkpoint, an evaluation after its last saved batch).')
   assert not os.path.exists(run_dir)

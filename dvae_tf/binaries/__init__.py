@@ -29,7 +29,8 @@ import sys
 import tempfile
 
 # The exit status of a program stopped by SIGINT or SIGTERM (EX_TEMPFAIL):
-# rerun the same command (a training resumes from its last checkpoint).
+# rerun the same command (a training resumes from its last checkpoint, an
+# evaluation after its last saved batch).
 EXIT_STOPPED = 75
 
 # Lines TensorFlow writes while it starts that report no fault: glog-style
@@ -109,8 +110,9 @@ def _stop(signum, frame):
   not a KeyboardInterrupt traceback or a silent exit."""
   del frame
   print(f'error: stopped by {signal.Signals(signum).name} before finishing; '
-        'rerun the same command (nothing a training saved is lost: it '
-        'resumes from its last checkpoint, or begins if it had not yet).',
+        'rerun the same command (nothing saved is lost: a training resumes '
+        'from its last checkpoint, an evaluation after its last saved '
+        'batch).',
         file=sys.stderr, flush=True)
   sys.exit(EXIT_STOPPED)
 

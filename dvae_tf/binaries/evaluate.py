@@ -5,9 +5,12 @@
 Prints one JSON line (nll, stderr, log_z, log_z_method, ...; bits_per_dim for
 8-bit datasets such as CIFAR-10) and writes it to <run_dir>/eval_<split>.json,
 and each image's NLL to <run_dir>/eval_<split>_nll.npy
-(`dvae_tf.evaluation.report`). When the run directory cannot be written
-(read-only, full disk), the JSON line is printed all the same, followed by an
-`error:` line, exit status 1.
+(`dvae_tf.evaluation.report`), as one commit. A run directory that cannot
+be written is refused before anything is scored. While scoring, the NLLs of
+the batches done so far are saved (eval_<split>_partial.npz): an evaluation
+interrupted and run again with the same flags resumes where it stopped.
+When the result cannot be written at the end (a full disk), the JSON line is
+printed all the same, followed by an `error:` line, exit status 1.
 
 With --compare_with=OTHER_RUN (a run evaluated before on the same images with
 the same k), the line also holds `paired_difference`: this model's NLL minus

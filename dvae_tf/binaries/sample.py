@@ -10,13 +10,20 @@ prior; needs the `ocean` extra) instead of the model's block Gibbs chains.
 With --fixed_global (DVAE++ models) every --group_size consecutive samples
 share one sample of the global prior and differ in their local latents, laid
 out --groups_per_row groups to a row: the layout of Fig. 4.
+
+Samples are drawn in batches (`DiscreteVAE.max_evaluation_rows` rows) and
+each row of the grid is compressed into the PNG as soon as it is complete
+(`images.write_grid_png`), so memory does not grow with --num_samples; what
+does is the PNG, and --num_samples is refused before sampling when the most
+the PNG can take (`images.png_size_bound`) is more than the output folder's
+free disk space.
 """
 
 import os
+import shutil
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from dvae_tf.binaries import cli
 from dvae_tf import images
@@ -41,47 +48,65 @@ flags.DEFINE_integer('groups_per_row', 2, 'With --fixed_global: groups in '
                      'each row of the grid.')
 
 
-def available_memory_bytes():
-  """Memory the machine has free now (physical pages), in bytes."""
-  return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+def gibbs_batches(model, num_samples, seed, samples_per_global=1):
+  """Image means from the model's own prior, in batches of whole groups of
+  `samples_per_global` (at most `max_evaluation_rows` rows, so memory does
+  not grow with the activations); batch b uses the seed (seed, b)."""
+  per_batch = max(samples_per_global, model.max_evaluation_rows //
+                  samples_per_global * samples_per_global)
+  for b, start in enumerate(range(0, num_samples, per_batch)):
+    yield model.sample(min(per_batch, num_samples - start), seed=(seed, b),
+                       samples_per_global=samples_per_global)[0].numpy()
 
 
-def max_samples_that_fit(image_shape, free_bytes):
-  """The most samples whose image means and grid fit in half of `free_bytes`.
-
-  Each sample costs its float32 means, the float32 grid and the uint8 PNG
-  rows: 9 bytes per pixel value, and the model's activations are drawn in
-  batches (`DiscreteVAE.max_evaluation_rows`), so they do not grow with n.
-  """
-  return int(free_bytes // 2 // (9 * int(np.prod(image_shape))))
-
-
-def ocean_samples(model, sampler_name, num_samples, seed):
-  """Image means [n, H, W, C] decoded from a dimod sampler's reads of the
-  model's Boltzmann prior (`ocean.sample_machine`)."""
+def ocean_batches(model, sampler_name, num_samples, seed):
+  """Image means decoded from a dimod sampler's reads of the model's
+  Boltzmann prior (`ocean.sample_machine`), in batches of
+  `max_evaluation_rows`; the reads ([n, units]) are drawn at once."""
   if not hasattr(model.prior, 'machine'):
     raise ValueError(f'--sampler={sampler_name} samples a Boltzmann prior; '
                      f'this model\'s prior is a {type(model.prior).__name__}.')
   sampler, kwargs = ocean.SAMPLERS[sampler_name]()
   z = ocean.sample_machine(model.prior.machine(), sampler, num_samples,
                            seed=seed, **kwargs)
-  return np.concatenate([
-      model.decode_global(z[start:start + model.max_evaluation_rows],
-                          seed=(seed, b)).numpy()
-      for b, start in enumerate(range(0, num_samples,
-                                      model.max_evaluation_rows))])
+  for b, start in enumerate(range(0, num_samples, model.max_evaluation_rows)):
+    yield model.decode_global(z[start:start + model.max_evaluation_rows],
+                              seed=(seed, b)).numpy()
+
+
+def check_disk(path, num_samples, image_shape, num_columns):
+  """Checks that the PNG of `num_samples` fits in the free space of the
+  folder of `path`, at its largest (`images.png_size_bound`).
+
+  Raises:
+    ValueError: it may not.
+  """
+  _, _, shape = images.grid_layout(num_samples, image_shape, num_columns)
+  needed = images.png_size_bound(shape)
+  free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+  if needed > free:
+    raise ValueError(
+        f'--num_samples={num_samples} makes a PNG of {shape[1]} x {shape[0]} '
+        f'pixels, up to {needed / 2**30:.1f} GiB, and the folder of {path} '
+        f'has {free / 2**30:.1f} GiB free; ask for fewer samples or '
+        'choose another --output.')
 
 
 def check_output(path):
   """Checks before sampling that the PNG `path` can be written.
 
   Raises:
-    ValueError: `path` is a folder, or its folder cannot be written.
+    ValueError: `path` is a folder or another file than a regular one (a
+      device, a pipe: the PNG is renamed over it), or its folder cannot be
+      written.
   """
-  if os.path.isdir(path):
+  if os.path.isdir(path) or path.endswith(os.sep):
     example = os.path.join(path, 'samples.png')
     raise ValueError(f'--output={path} is a folder; give the PNG file to '
                      f'write, e.g. --output={example}.')
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise ValueError(f'--output={path} is not a regular file (a device or a '
+                     'pipe), which the PNG would replace; give a PNG file.')
   run_directory.check_directory(os.path.dirname(path) or '.', '--output folder')
 
 
@@ -92,39 +117,29 @@ def main(argv):
   ranges.check_seed('--seed', FLAGS.seed)
   check_output(FLAGS.output)
   model = run_directory.restore_model(FLAGS.run_dir, FLAGS.data_dir,
-                                 checkpoint=FLAGS.checkpoint).model
-  fits = max_samples_that_fit(model.image_shape, available_memory_bytes())
-  if FLAGS.num_samples > fits:
-    raise app.UsageError(
-        f'--num_samples={FLAGS.num_samples} does not fit in the memory free '
-        f'now ({available_memory_bytes() / 2**30:.1f} GiB); at most {fits} '
-        'samples fit in one grid.')
+                                     checkpoint=FLAGS.checkpoint).model
   columns = None
-  samples_per_global = 1
   if FLAGS.sampler != 'gibbs':
     if FLAGS.fixed_global:
       raise app.UsageError('--fixed_global draws its global latents by '
                            'Gibbs sampling; leave --sampler at gibbs.')
-    means = ocean_samples(model, FLAGS.sampler, FLAGS.num_samples, FLAGS.seed)
   elif FLAGS.fixed_global:
     if not model.num_local_groups:
       raise app.UsageError(
           f'--fixed_global needs a model with local latents (--model=dvaepp); '
           f'{FLAGS.run_dir} holds a {type(model).__name__}.')
-    samples_per_global = FLAGS.group_size
     columns = FLAGS.group_size * FLAGS.groups_per_row
+  check_disk(FLAGS.output, FLAGS.num_samples, model.image_shape, columns)
   if FLAGS.sampler == 'gibbs':
-    # In batches of whole groups, so memory does not grow with the model's
-    # activations; batch b uses the seed (seed, b).
-    per_batch = max(samples_per_global, model.max_evaluation_rows //
-                    samples_per_global * samples_per_global)
-    means = np.concatenate([
-        model.sample(min(per_batch, FLAGS.num_samples - start),
-                     seed=(FLAGS.seed, b),
-                     samples_per_global=samples_per_global)[0].numpy()
-        for b, start in enumerate(range(0, FLAGS.num_samples, per_batch))])
+    batches = gibbs_batches(
+        model, FLAGS.num_samples, FLAGS.seed,
+        samples_per_global=FLAGS.group_size if FLAGS.fixed_global else 1)
+  else:
+    batches = ocean_batches(model, FLAGS.sampler, FLAGS.num_samples,
+                            FLAGS.seed)
   try:
-    images.write_png(FLAGS.output, images.grid(means, num_columns=columns))
+    images.write_grid_png(FLAGS.output, batches, FLAGS.num_samples,
+                          model.image_shape, num_columns=columns)
   except OSError as e:
     raise ValueError(f'Cannot write {FLAGS.output} ({e.strerror or e}); free '
                      'disk space or choose another --output.') from None

@@ -82,7 +82,7 @@ def importance_weighted_bound(model, x, num_samples, seed=(0, 0),
 
 
 def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
-                  verbose=False, strategy=None):
+                  verbose=False, strategy=None, scored=(), on_round=None):
   """-L_k (nats) of each of `images`, float64 [N].
 
   Batch b holds images b B ... (b + 1) B - 1 (B = `batch_size`, or N when
@@ -104,6 +104,12 @@ def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
     verbose: show a progress bar of the images scored.
     strategy: a `tf.distribute.Strategy` to split the batches over (default:
       the current one).
+    scored: the NLLs of the first images, from an earlier call with the same
+      arguments that was interrupted; its whole batches are kept and scoring
+      resumes at the next batch (the seeds are keyed by batch index, so the
+      result is the uninterrupted one).
+    on_round: called after each round of batches with the NLLs of all images
+      scored so far (float64, a whole number of batches), e.g. to save them.
   """
   if batch_size > model.max_evaluation_rows:
     raise ValueError(
@@ -121,6 +127,9 @@ def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
   images = np.concatenate([images, np.repeat(images[-1:], padding, axis=0)])
   progbar = keras.utils.Progbar(num_images, verbose=1 if verbose else 0,
                                 unit_name='image')
+  start = min(len(scored) // batch_size, num_batches)
+  nll = np.asarray(scored, np.float64)[:start * batch_size]
+  progbar.add(min(len(nll), num_images))
 
   def batch(b):
     b = min(b, num_batches - 1)  # Past the end: a repeat, dropped below.
@@ -138,8 +147,7 @@ def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
 
   single = tf.function(replica_bound)
 
-  bounds = []
-  for first in range(0, num_batches, num_replicas):
+  for first in range(start, num_batches, num_replicas):
     if num_replicas == 1:
       values = single(*batch(first))
     else:
@@ -147,9 +155,11 @@ def per_image_nll(model, images, num_samples, batch_size=BATCH_SIZE, seed=0,
           strategy.experimental_distribute_values_from_function(
               lambda context: batch(first + context.replica_id_in_sync_group)))
     rows = min(num_replicas, num_batches - first) * batch_size
-    bounds.append(values.numpy()[:rows])
+    nll = np.concatenate([nll, -values.numpy()[:rows].astype(np.float64)])
     progbar.add(min(rows, num_images - first * batch_size))
-  return -np.concatenate(bounds)[:num_images].astype(np.float64)
+    if on_round is not None:
+      on_round(nll)
+  return nll[:num_images]
 
 
 def _mean_and_stderr(values):

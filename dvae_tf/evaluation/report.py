@@ -6,19 +6,27 @@ scores a split with the importance-weighted bound (`evaluation`), and writes
 
 - `eval_<split>.json`: one JSON object (nll, stderr, num_images,
   num_importance_samples, log_z, log_z_stderr, log_z_method, split, dataset,
-  step; bits_per_dim for 8-bit data; paired_difference with compare_with);
-- `eval_<split>_nll.npy`: each image's NLL, float64 [N], in split order.
+  step; bits_per_dim for 8-bit data; paired_difference with compare_with;
+  nll_sha256, the checksum of the per-image NLLs it goes with);
+- `eval_<split>_nll.npy`: each image's NLL, float64 [N], in split order;
+- while it scores, `eval_<split>_partial.npz`: the NLLs of the batches
+  scored so far and the settings they were scored with, saved after every
+  round of batches. An evaluation interrupted (killed, stopped) and run
+  again with the same settings resumes after the last batch saved, with
+  the values an uninterrupted one gives; the file is removed once the
+  result is written.
 
-Both are written atomically (`run_directory.write_atomic`), the per-image NLLs
-first, so a reader sees the old pair or the new one, never a truncated
-array beside a new record. A run directory that cannot be written is named
-in a warning before scoring, and after scoring `EvaluationWriteError`
-carries the result, which the binary prints before its error line.
+The pair is written as one commit (`run_directory.write_all_atomic`): a
+full disk or a failed write leaves the previous pair as it was, and a crash
+between the two renames is caught by the checksum when the pair is read
+back. The run directory's writability is checked before anything is
+scored: a read-only one is refused with one line.
 
 `read_evaluation` and `baseline_nll` read them back: the export's metadata
 and paired comparisons between runs.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -48,6 +56,18 @@ def evaluation_paths(run_dir, split):
           os.path.join(run_dir, f'eval_{split}_nll.npy'))
 
 
+def partial_path(run_dir, split):
+  """eval_<split>_partial.npz: the NLLs scored so far by an evaluation."""
+  return os.path.join(run_dir, f'eval_{split}_partial.npz')
+
+
+def nll_checksum(nll):
+  """The SHA-256 of per-image NLLs as float64 bytes: the record's
+  `nll_sha256`, which ties eval_<split>.json to its eval_<split>_nll.npy."""
+  return hashlib.sha256(
+      np.ascontiguousarray(nll, '<f8').tobytes()).hexdigest()
+
+
 def ais_seed(seed):
   """The AIS seed of an evaluation with `seed`; export uses the same, so
   equal settings give the log Z of `eval_test.json`."""
@@ -74,53 +94,114 @@ def baseline_nll(run_dir, split, expected):
 
   Raises:
     FileNotFoundError: it has not been evaluated on `split`.
-    ValueError: it was evaluated with other settings.
+    ValueError: it was evaluated with other settings, or a file of its
+      evaluation is damaged or does not go with the other (the message
+      names the file).
   """
-  for path in evaluation_paths(run_dir, split):
+  json_path, nll_path = evaluation_paths(run_dir, split)
+  again = (f'evaluate it again: bin/evaluate.py --run_dir={run_dir} '
+           f'--split={split}')
+  for path in (json_path, nll_path):
     if not os.path.exists(path):
       raise FileNotFoundError(
           f'compare_with: no {os.path.basename(path)} in {run_dir!r}; run '
           f'bin/evaluate.py --run_dir={run_dir} --split={split} first.')
-  try:
-    baseline = read_evaluation(run_dir, split)
-    nll = np.load(evaluation_paths(run_dir, split)[1], allow_pickle=False)
-  except (OSError, ValueError, EOFError) as e:
-    raise ValueError(
-        f'compare_with: the evaluation of {run_dir!r} cannot be read '
-        f'({type(e).__name__}: {" ".join(str(e).split())}); evaluate it '
-        f'again: bin/evaluate.py --run_dir={run_dir} --split={split}.'
-    ) from None
+  for path in (json_path, nll_path):
+    try:
+      if path == json_path:
+        baseline = read_evaluation(run_dir, split)
+        if not isinstance(baseline, dict):
+          raise ValueError(f'a JSON {type(baseline).__name__}, not an object')
+      else:
+        nll = np.load(nll_path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+      raise ValueError(
+          f'compare_with: the evaluation of {run_dir!r} cannot be read: '
+          f'{path} ({type(e).__name__}: {" ".join(str(e).split())}); '
+          f'{again}.') from None
   for key, value in expected.items():
     if baseline.get(key) != value:
       raise ValueError(
           f'compare_with: {run_dir!r} was evaluated with {key}='
           f'{baseline.get(key)}, this run asks for {value}; evaluate both '
           'with the same --max_images and --num_importance_samples.')
-  if nll.shape != (baseline['num_images'],) or not np.all(np.isfinite(nll)):
+  checksum = baseline.get('nll_sha256')
+  if (nll.shape != (baseline['num_images'],) or nll.dtype != np.float64 or
+      not np.all(np.isfinite(nll)) or
+      (checksum is not None and nll_checksum(nll) != checksum)):
     raise ValueError(
-        f'compare_with: {evaluation_paths(run_dir, split)[1]} does not hold '
-        f'the {baseline["num_images"]} finite NLLs its record says (shape '
-        f'{nll.shape}); evaluate {run_dir!r} again.')
+        f'compare_with: {nll_path} does not go with {json_path} (it holds '
+        f'{nll.dtype} values of shape {nll.shape}, the record '
+        f'{baseline["num_images"]} finite NLLs with checksum '
+        f'{str(checksum)[:12]}); {again}.')
   return nll
 
 
 def write_evaluation(run_dir, split, result, nll):
-  """Writes eval_<split>_nll.npy, then eval_<split>.json, each atomically.
+  """Writes eval_<split>_nll.npy and eval_<split>.json as one commit
+  (`run_directory.write_all_atomic`), the record with the NLLs' checksum.
 
   Raises:
     EvaluationWriteError: a file cannot be written (read-only directory,
       full disk); it carries `result`, and the files keep their old content.
   """
   json_path, nll_path = evaluation_paths(run_dir, split)
+  record = dict(result, nll_sha256=nll_checksum(nll))
   try:
-    run_directory.write_atomic(nll_path, lambda f: np.save(f, nll), binary=True)
-    run_directory.write_atomic(json_path,
-                             lambda f: f.write(json.dumps(result) + '\n'))
+    run_directory.write_all_atomic([
+        (nll_path, lambda f: np.save(f, nll), True),
+        (json_path, lambda f: f.write(json.dumps(record) + '\n'), False)])
   except OSError as e:
     raise EvaluationWriteError(
         f'Cannot write the evaluation to {run_dir!r} ({e.strerror or e}); '
         'its result is printed above. Free disk space or fix the '
         'permissions, then evaluate again to save it.', result) from None
+
+
+class _Partial:
+  """eval_<split>_partial.npz: the NLLs scored so far, with the settings
+  (`key`) they were scored with; only NLLs of the same settings resume."""
+
+  def __init__(self, run_dir, split, key, enabled):
+    self.path = partial_path(run_dir, split)
+    self.key = json.dumps(key, sort_keys=True)
+    self.enabled = enabled
+    self._warned = False
+
+  def load(self):
+    """The NLLs saved by an interrupted evaluation of the same settings."""
+    if not (self.enabled and os.path.exists(self.path)):
+      return np.zeros([0])
+    try:
+      with np.load(self.path, allow_pickle=False) as saved:
+        key, nll = str(saved['key']), saved['nll']
+    except (OSError, ValueError, KeyError, EOFError):
+      return np.zeros([0])  # Damaged: scored again, then replaced.
+    if key != self.key or nll.ndim != 1 or not np.all(np.isfinite(nll)):
+      return np.zeros([0])
+    print(f'Resuming the evaluation after {len(nll)} images scored before '
+          f'({self.path}).', file=sys.stderr, flush=True)
+    return nll
+
+  def save(self, nll):
+    """Saves `nll` atomically; a failure is a warning (scoring goes on, and
+    the final write reports it)."""
+    if not self.enabled:
+      return
+    try:
+      run_directory.write_atomic(
+          self.path, lambda f: np.savez(f, key=self.key, nll=nll),
+          binary=True)
+    except OSError as e:
+      if not self._warned:
+        print(f'warning: cannot save the progress of the evaluation to '
+              f'{self.path} ({e.strerror or e}); scoring goes on.',
+              file=sys.stderr, flush=True)
+      self._warned = True
+
+  def remove(self):
+    if self.enabled and os.path.exists(self.path):
+      os.remove(self.path)
 
 
 def evaluate_run(run_dir, split='test',
@@ -151,9 +232,11 @@ def evaluate_run(run_dir, split='test',
       device); only the chief writes the files.
 
   Returns:
-    The dict written to eval_<split>.json.
+    The dict written to eval_<split>.json (without its checksum).
 
   Raises:
+    run_directory.RunDirectoryError: `run_dir` cannot be written; checked
+      before anything is scored.
     EvaluationWriteError: the result could not be written (it carries it).
   """
   for name, value in (('num_importance_samples', num_importance_samples),
@@ -166,15 +249,11 @@ def evaluate_run(run_dir, split='test',
   ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
-                               checkpoint=checkpoint)
   chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
-  if chief:
-    try:
-      run_directory.check_directory(run_dir, '--run_dir')
-    except run_directory.RunDirectoryError as e:
-      print(f'warning: {e} The result will be printed, not saved.',
-            file=sys.stderr, flush=True)
+  if chief and os.path.isdir(run_dir):  # Else restoring names what is wrong.
+    check_writable(run_dir)
+  run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
+                                    checkpoint=checkpoint)
   log_z = run.model.prior.refresh_log_normalizer(
       ais_chains=ais_chains, ais_temperatures=ais_temperatures,
       seed=ais_seed(seed))
@@ -186,9 +265,18 @@ def evaluate_run(run_dir, split='test',
     baseline = baseline_nll(compare_with, split, dict(
         num_images=len(images),
         num_importance_samples=num_importance_samples))
+  # Resumed only where one process scores: workers would disagree on where.
+  partial = _Partial(run_dir, split, dict(
+      split=split, num_images=len(images), max_images=max_images,
+      num_importance_samples=num_importance_samples, batch_size=batch_size,
+      seed=seed, log_z=log_z.value, step=run.step,
+      checkpoint=checkpoint or 'latest', dataset=run.train_config.dataset),
+                     enabled=chief and not distribute.is_multi_worker(
+                         strategy or tf.distribute.get_strategy()))
   nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
                                  batch_size=batch_size, seed=seed,
-                                 verbose=verbose, strategy=strategy)
+                                 verbose=verbose, strategy=strategy,
+                                 scored=partial.load(), on_round=partial.save)
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(
@@ -204,4 +292,17 @@ def evaluate_run(run_dir, split='test',
                                                     images.shape[1:]))
   if chief:
     write_evaluation(run_dir, split, result, nll)
+    partial.remove()
   return result
+
+
+def check_writable(run_dir):
+  """Checks that the evaluation's files can be written into `run_dir`.
+
+  Raises:
+    run_directory.RunDirectoryError: they cannot (read-only, not ours).
+  """
+  run_directory.check_directory(
+      run_dir, '--run_dir', fix='evaluation writes its result and its '
+      'progress there, and nothing has been scored: make it writable, or copy '
+      'the run directory somewhere writable and evaluate the copy')
