@@ -121,7 +121,7 @@ CASES = [
      'train_mean.npy is not the mean image'),
     ('too many samples for the disk', 'sample.py', lambda t: [
         f'--run_dir={t}/good', '--num_samples=2147483647'],
-     'of free disk; ask for fewer samples or choose another --output'),
+     'GiB free; ask for fewer samples or choose another --output'),
     ('sample output is a device', 'sample.py', lambda t: [
         f'--run_dir={t}/good', '--output=/dev/null'],
      'is not a regular file'),

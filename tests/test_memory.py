@@ -19,26 +19,39 @@ MODEL = test_training.MODEL
 TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=2, log_z_every=0)
 
 # Trains at each k of argv[1:] in turn and prints {k: [estimate, peak]}: the
-# estimate of the step `check_step_fits` judged and the process's maximum
-# resident size after the run; a run's tensors are freed before the next,
-# so the growth of the peak from the smallest k is the larger step's.
+# estimate of the step `check_step_fits` judged and the largest resident
+# size seen while that run trained (read from /proc every millisecond by a
+# thread). A run's tensors are freed before the next, so the growth of the
+# peak from the smallest k is the larger step's. Not the process's maximum
+# resident size: where TensorFlow's start-up peaks higher than a run (a
+# CUDA build's driver probe on a machine without a GPU), it hides the runs.
 PEAKS = f"""
-import dataclasses, json, resource, sys, tempfile
+import dataclasses, json, os, sys, tempfile, threading, time
 sys.path.insert(0, {REPO!r})
 from dvae_tf import training
 from dvae_tf.training import memory
 from tests.test_memory import MODEL, TRAIN
+page = os.sysconf('SC_PAGE_SIZE')
+def resident():
+  with open('/proc/self/statm') as f:
+    return int(f.read().split()[1]) * page
+peak = [0]
+def watch():
+  while True:
+    peak[0] = max(peak[0], resident())
+    time.sleep(0.001)
+threading.Thread(target=watch, daemon=True).start()
 estimates = []
 graph_bytes = memory.graph_bytes
 memory.graph_bytes = lambda g: estimates.append(graph_bytes(g)) or estimates[-1]
 out = {{}}
 for k in map(int, sys.argv[1:]):
   with tempfile.TemporaryDirectory() as run_dir:
+    peak[0] = resident()
     training.train(MODEL, dataclasses.replace(TRAIN, batch_size=100,
                                               num_iw_train=k),
                    run_dir, verbose=False)
-  out[k] = [estimates[-1],
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]
+    out[k] = [estimates[-1], peak[0]]
 print(json.dumps(out))
 """
 

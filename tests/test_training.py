@@ -1,6 +1,7 @@
 """Training: exact resume after interruption, the NaN guard, the binaries."""
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -224,9 +225,14 @@ def test_binaries_train_evaluate_sample(tmp_path):
           'num_importance_samples'} <= set(result)
   assert result['log_z_method'].startswith('ais') and result['nll'] > 0
   with open(os.path.join(run_dir, 'eval_test.json')) as f:
-    assert json.loads(f.read()) == result
+    record = json.loads(f.read())
+  # The file is the printed result plus the checksum of its per-image NLLs.
+  checksum = record.pop('nll_sha256')
+  assert record == result
   per_image = np.load(os.path.join(run_dir, 'eval_test_nll.npy'))
   assert per_image.shape == (20,)
+  assert checksum == hashlib.sha256(
+      np.ascontiguousarray(per_image, '<f8').tobytes()).hexdigest()
   np.testing.assert_allclose(per_image.mean(), result['nll'], rtol=1e-12)
   # Paired against itself (same seed, same images): exactly no difference.
   out = _run_bin('evaluate.py', f'--run_dir={run_dir}',

@@ -18,8 +18,9 @@ and on a machine without a GPU the failed `cuInit`) are written to file
 descriptor 2 by static initialisers, before Python could set a log level, so
 they are captured there and dropped; every other line written meanwhile is
 passed on. `--verbosity=0` (or higher), `-v 0`, the environment variable
-`DVAE_TF_STARTUP_LOGS=1`, or a `TF_CPP_MIN_LOG_LEVEL` set by the caller show
-them all.
+`DVAE_TF_STARTUP_LOGS=1`, or `TF_CPP_MIN_LOG_LEVEL=0` set by the caller show
+them all. Any other `TF_CPP_MIN_LOG_LEVEL` applies to TensorFlow's later
+lines only: the start-up lines are logged before TensorFlow reads it.
 """
 
 import os
@@ -47,7 +48,7 @@ _NO_GPU_NOISE = re.compile(r'^E\d{4} .*(failed call to cuInit|cuda_platform)')
 def _wants_startup_logs(argv, environ):
   if environ.get('DVAE_TF_STARTUP_LOGS', '') not in ('', '0'):
     return True
-  if 'TF_CPP_MIN_LOG_LEVEL' in environ:
+  if environ.get('TF_CPP_MIN_LOG_LEVEL', '').strip() == '0':
     return True
   for i, arg in enumerate(argv):
     value = None

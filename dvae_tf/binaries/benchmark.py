@@ -64,8 +64,8 @@ def check_flags():
 
   Raises:
     app.UsageError, ValueError, FileNotFoundError: no or unknown suites, an
-      unwritable --report_dir, dataset files missing (from --data_dir or the
-      download cache), or a reference given by halves or missing.
+      unwritable --report_dir, a reference given by halves or missing, or
+      dataset files missing (from --data_dir or the download cache).
   """
   if not FLAGS.suites:
     raise app.UsageError(f'--suites is empty; name at least one of '
@@ -75,10 +75,6 @@ def check_flags():
     raise app.UsageError(f'--suites: unknown {unknown}; choose from '
                          f'{sorted(benchmarks.SUITES)}.')
   run_directory.check_directory(FLAGS.report_dir, '--report_dir')
-  # With or without --data_dir (the download cache): found now, not when
-  # the suite that reads it starts.
-  for dataset in sorted(_datasets(FLAGS.suites)):
-    data.load_images(dataset, 'train', data_dir=FLAGS.data_dir)
   reference = (FLAGS.reference_python, FLAGS.reference_script)
   if any(reference) and not all(reference):
     raise app.UsageError('Give both --reference_python and '
@@ -91,6 +87,10 @@ def check_flags():
     if not os.path.isfile(FLAGS.reference_script):
       raise FileNotFoundError(f'--reference_script={FLAGS.reference_script} '
                               'does not exist.')
+  # Last, as the slowest check; with or without --data_dir (the download
+  # cache): found now, not when the suite that reads it starts.
+  for dataset in sorted(_datasets(FLAGS.suites)):
+    data.load_images(dataset, 'train', data_dir=FLAGS.data_dir)
 
 
 def main(argv):

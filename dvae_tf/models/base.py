@@ -140,7 +140,8 @@ class DiscreteVAE(keras.Model):
     if self.built:  # So that a .keras file's optimizer state loads into it.
       self.optimizer.build(self.trainable_variables)
 
-  def training_objective(self, x, step, replica=0, num_replicas=1):
+  def training_objective(self, x, step, replica=0, num_replicas=1,
+                         num_samples=None):
     """(loss, monitored scalars) of one replica's batch at training `step`.
 
     loss = -(1 / B) sum_b bound_b(beta_t, kl_weight_t)
@@ -151,6 +152,7 @@ class DiscreteVAE(keras.Model):
     Sec. 5's KL), the seed keyed by (seed, step, replica) so a run is
     reproducible and resumes exactly. The monitored `bound` is the
     unannealed one (KL weight 1), summed over the batch / B like the loss.
+    `num_samples` (default `train_config.num_iw_train`) is k of the bound.
     """
     cfg = self.train_config
     seed = philox.fold_in(
@@ -158,7 +160,8 @@ class DiscreteVAE(keras.Model):
             tf.constant([cfg.seed, 1], tf.int32), step), replica)
     beta, kl_weight = cfg.beta(step), cfg.kl_weight(step)
     terms = self.elbo(x, beta, seed, kl_weight=kl_weight,
-                      num_samples=cfg.num_iw_train, training=True)
+                      num_samples=num_samples or cfg.num_iw_train,
+                      training=True)
     batch = tf.cast(tf.shape(x)[0] * num_replicas, tf.float32)
     loss = (-tf.reduce_sum(terms['bound']) / batch +
             cfg.weight_decay * self.weight_decay_loss() / num_replicas)

@@ -41,6 +41,8 @@ sample grids, log Z refreshes, validation with the best checkpoint, and
 checkpoints. `train(..., callbacks=[...])` adds Keras callbacks of your own.
 """
 
+import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -110,6 +112,8 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
       on binary pixels; the message names the last good checkpoint.
     CheckpointSaveError: a checkpoint could not be written.
     run_directory.RunDirectoryError: the directory is locked or not writable.
+    distribute.ClusterError: a worker of a multi-worker cluster stopped
+      answering (`distribute.peers_lost_as_one_line`).
   """
   strategy = strategy or tf.distribute.get_strategy()
   distribute.check_divisible('batch_size', train_config.batch_size,
@@ -118,12 +122,12 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
     # The data are read and checked before anything is written.
     run_directory.run_train_mean(train_config, data_dir)
   run_directory.check_writable(run_dir)
-  if not distribute.is_chief(strategy):
+  chief = distribute.is_chief(strategy)
+  with (run_directory.RunLock(run_dir) if chief else contextlib.nullcontext(),
+        distribute.peers_lost_as_one_line(strategy, 'training')):
     return _train_locked(model_config, train_config, run_dir, data_dir,
-                         strategy, False, change_optimizer, callbacks)
-  with run_directory.RunLock(run_dir):
-    return _train_locked(model_config, train_config, run_dir, data_dir,
-                         strategy, verbose, change_optimizer, callbacks)
+                         strategy, verbose and chief, change_optimizer,
+                         callbacks)
 
 
 def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
@@ -142,7 +146,11 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
                                                  cfg.batch_size)
   train_step = step_lib.make_train_step(run.model, run.optimizer, cfg,
                                         strategy)
-  memory.check_step_fits(train_step, iterator, cfg, strategy)
+  memory.check_step_fits(
+      train_step, iterator, cfg, strategy,
+      lambda k: step_lib.make_train_step(
+          run.model, run.optimizer, dataclasses.replace(cfg, num_iw_train=k),
+          strategy))
   _write_record(run, record)
   hooks = hooks_lib.default_hooks(
       run, mean, data.is_binary(cfg.dataset),

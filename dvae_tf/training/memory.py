@@ -83,7 +83,26 @@ class StepMemoryError(ValueError):
   """One training step would need more memory than is free."""
 
 
-def check_step_fits(train_step, iterator, cfg, strategy):
+def largest_fitting(bytes_at, k, needed, free):
+  """The largest k' < k with bytes_at(k') <= free (`needed` = bytes_at(k)),
+  or 0 if not even k' = 1 fits.
+
+  A step's bytes are a + b k' (a: the weights, their gradient and Adam's
+  slots, and the per-image tensors; b: the tensors of the batch * k' rows),
+  so a second trace gives a and b; the answer is then checked with a trace
+  of its own (and lowered until one fits), since a branch taken only at
+  some k' would make the line an approximation.
+  """
+  j = 2 if k > 2 else 1
+  at_j = bytes_at(j)
+  per_sample = max((needed - at_j) / (k - j), 1.)
+  most = min(k - 1, int((free - (at_j - j * per_sample)) // per_sample))
+  while most >= 1 and bytes_at(most) > free:
+    most -= max(1, most // 16)
+  return max(most, 0)
+
+
+def check_step_fits(train_step, iterator, cfg, strategy, step_at=None):
   """Traces `train_step` for `iterator`'s batches and raises
   `StepMemoryError` if `graph_bytes` of the trace exceeds `available_bytes`.
 
@@ -92,14 +111,25 @@ def check_step_fits(train_step, iterator, cfg, strategy):
     iterator: the distributed iterator it is called with.
     cfg: the run's `TrainConfig`.
     strategy: the run's strategy.
+    step_at: k -> the same step with `num_iw_train` = k; with it the
+      error's hint is the largest k that fits (`largest_fitting`), without
+      it k scaled by free / needed, which a step's fixed part overstates.
   """
-  needed = graph_bytes(train_step.get_concrete_function(
-      iterator, tf.constant(0.)).graph)
+  def bytes_at(step):
+    return graph_bytes(step.get_concrete_function(
+        iterator, tf.constant(0.)).graph)
+
+  needed = bytes_at(train_step)
   free, where = available_bytes(strategy)
   if needed <= free:
     return
-  per_sample = needed / cfg.num_iw_train
-  most = int(free // per_sample)
+  k = cfg.num_iw_train
+  if k == 1:
+    most = 0
+  elif step_at is None:
+    most = int(free // (needed / k))
+  else:
+    most = largest_fitting(lambda j: bytes_at(step_at(j)), k, needed, free)
   hint = (f'use at most num_iw_train={most}' if most >= 1 else
           'lower batch_size')
   raise StepMemoryError(

@@ -40,7 +40,7 @@ def make_train_step(model, optimizer, cfg, strategy):
   def gradients(x, replica):
     with tf.GradientTape() as tape:
       loss, out = model.training_objective(x, optimizer.iterations, replica,
-                                           num_replicas)
+                                           num_replicas, cfg.num_iw_train)
     return tape.gradient(loss, model.trainable_variables), out
 
   whole = cfg.jit_compile and num_replicas == 1
