@@ -22,11 +22,20 @@ The rules every run follows under any of them:
   writes its copy of each checkpoint to `worker_dir(run_dir)`, which it
   deletes after the save, as tf.distribute's saving requires every worker to
   take part in it.
+- A cluster fails as a whole, with one line on every survivor that says to
+  restart every worker (the run resumes): a worker that never arrives ends
+  the others after `cluster_timeout` seconds (`StartupWatchdog`), and a peer
+  lost mid-run ends them when the coordination service misses its
+  heartbeats, within about half a minute (`peers_lost_as_one_line`).
 """
 
+import contextlib
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 
 import tensorflow as tf
 
@@ -35,6 +44,81 @@ STRATEGIES = ('default', 'mirrored', 'multi_worker')
 
 class StrategyError(ValueError):
   """The strategy asked for cannot run here (no GPUs, a bad TF_CONFIG)."""
+
+
+class ClusterError(StrategyError):
+  """A worker of a multi-worker cluster stopped answering."""
+
+# How long a worker waits for the whole cluster to connect, by default.
+CLUSTER_TIMEOUT = 300.
+
+RESTART = ('stop every worker and start them all again with the same '
+           'commands; the run resumes from its last checkpoint')
+
+# The watchdog of `StartupWatchdog`: a separate interpreter, because the
+# strategy's constructor waits inside TensorFlow holding the GIL (no Python
+# timer runs) and ignores SIGTERM; it ends when its parent does.
+_WATCHDOG = """
+import os, signal, sys, time
+parent, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+  if os.getppid() != parent:
+    sys.exit(0)
+  time.sleep(0.2)
+sys.stderr.write(sys.argv[3] + chr(10))
+sys.stderr.flush()
+os.kill(parent, signal.SIGKILL)
+"""
+
+
+class StartupWatchdog:
+  """Within the `with` block, a process that prints `message` (one line) and
+  ends this one with SIGKILL (status 137) if the block has not finished
+  after `seconds`."""
+
+  def __init__(self, seconds, message):
+    self.seconds, self.message, self._process = seconds, message, None
+
+  def __enter__(self):
+    sys.stderr.flush()
+    self._process = subprocess.Popen(
+        [sys.executable, '-c', _WATCHDOG, str(os.getpid()),
+         str(self.seconds), self.message],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return self
+
+  def __exit__(self, *exc):
+    self._process.kill()
+    self._process.wait()
+    return False
+
+
+def _tasks_named(message):
+  """'worker 1, chief 0' from TensorFlow's task names in `message`."""
+  found = dict.fromkeys(
+      f'{job} {index}' for job, index in
+      re.findall(r'/job:(\w+)/replica:\d+/task:(\d+)', message))
+  return ', '.join(found)
+
+
+@contextlib.contextmanager
+def peers_lost_as_one_line(strategy, what='the run'):
+  """Turns the errors of a multi-worker collective whose peer is gone
+  (Unavailable, Aborted, DeadlineExceeded, Cancelled) into a one-line
+  `ClusterError` that names the lost task and says to restart the cluster;
+  nothing on one host."""
+  if not is_multi_worker(strategy):
+    yield
+    return
+  try:
+    yield
+  except (tf.errors.UnavailableError, tf.errors.AbortedError,
+          tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
+    lost = _tasks_named(e.message)
+    fault = (f'task(s) {lost} stopped answering' if lost else
+             'a collective with the other workers failed')
+    raise ClusterError(f'{what} lost its cluster: {fault} '
+                       f'({type(e).__name__}); {RESTART}.') from None
 
 
 def configure_cpu_devices(count):
@@ -79,7 +163,8 @@ def cluster_spec():
   return cluster, task
 
 
-def make_strategy(name='default', cpu_devices=0):
+def make_strategy(name='default', cpu_devices=0,
+                  cluster_timeout=CLUSTER_TIMEOUT):
   """The `tf.distribute.Strategy` called `name` (see the module docstring).
 
   Call it before any other TensorFlow work of the process: logical devices
@@ -89,6 +174,10 @@ def make_strategy(name='default', cpu_devices=0):
     name: one of `STRATEGIES`.
     cpu_devices: for 'mirrored' on a machine without GPUs, mirror over this
       many logical CPU devices (0: GPUs are required).
+    cluster_timeout: for 'multi_worker', the seconds to wait for every
+      worker of TF_CONFIG to connect; then this process prints one line
+      and ends (SIGKILL, status 137: TensorFlow's wait cannot be
+      interrupted otherwise).
 
   Raises:
     StrategyError: an unknown name, GPUs asked for that are not there, or a
@@ -103,8 +192,18 @@ def make_strategy(name='default', cpu_devices=0):
   if name == 'default':
     return tf.distribute.get_strategy()
   if name == 'multi_worker':
-    cluster_spec()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    if not cluster_timeout > 0:
+      raise StrategyError(
+          f'cluster_timeout must be > 0 seconds; got {cluster_timeout}.')
+    cluster, task_ = cluster_spec()
+    size = sum(len(addresses) for addresses in cluster.values())
+    with StartupWatchdog(cluster_timeout, (
+        f'error: the cluster of TF_CONFIG ({size} tasks) did not connect '
+        f'within {cluster_timeout:g} s (this is {task_["type"]} '
+        f'{task_["index"]}); start every worker with the same command, each '
+        f'with its own TF_CONFIG task (or raise --cluster_timeout); a run '
+        f'resumes from its last checkpoint.')):
+      return tf.distribute.MultiWorkerMirroredStrategy()
   if cpu_devices:
     configure_cpu_devices(cpu_devices)
     return tf.distribute.MirroredStrategy(

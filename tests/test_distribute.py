@@ -34,6 +34,9 @@ TRAIN = dataclasses.replace(test_training.TRAIN, log_every=10, log_z_every=30,
 # share a process (about 1e-7 after 40 steps); a resume that lost state or
 # shifted a seed or a batch moves the weights by 1e-3 or more.
 WEIGHT_ATOL = 2e-5
+# How long a survivor may take to notice a lost peer (the coordination
+# service's heartbeat timeout, about half a minute, plus a loaded machine).
+LOST_PEER_SECONDS = 150
 # Per-image NLLs of a distributed evaluation against one device: float32
 # rounding of the same computation on another device.
 NLL_RTOL = 1e-5
@@ -70,16 +73,65 @@ def _free_ports(count):
   return ports
 
 
-def _start_workers(run_dir, ports):
+def _start_workers(run_dir, ports, command=None, indices=None):
+  """Workers `indices` (default all) of a cluster on `ports`, each running
+  `command` (default TRAIN_SCRIPT), stdout and stderr together."""
   cluster = {'worker': [f'localhost:{p}' for p in ports]}
+  command = command or [sys.executable, '-c', TRAIN_SCRIPT, run_dir,
+                        'multi_worker']
   procs = []
-  for index in range(len(ports)):
+  for index in (range(len(ports)) if indices is None else indices):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
     procs.append(subprocess.Popen(
-        [sys.executable, '-c', TRAIN_SCRIPT, run_dir, 'multi_worker'],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True))
   return procs
+
+
+def _train_command(run_dir, *flags):
+  return [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
+          '--preset=demo', '--dataset=sample', '--strategy=multi_worker',
+          f'--run_dir={run_dir}', *flags]
+
+
+def test_a_worker_that_never_arrives_ends_the_other_with_one_line(tmp_path):
+  """Worker 0 of two, alone: after --cluster_timeout one line saying to
+  start every worker, not a silent wait (TensorFlow's own has no end)."""
+  start = time.monotonic()
+  (proc,) = _start_workers(str(tmp_path), _free_ports(2), _train_command(
+      str(tmp_path / 'run'), '--cluster_timeout=5'), indices=[0])
+  output = proc.communicate(timeout=300)[0]
+  assert proc.returncode == -signal.SIGKILL, output[-3000:]
+  assert time.monotonic() - start < 240
+  lines = output.strip().splitlines()
+  assert lines[-1].startswith(
+      'error: the cluster of TF_CONFIG (2 tasks) did not connect within 5 s '
+      '(this is worker 0); start every worker'), output[-3000:]
+  assert 'Traceback' not in output
+
+
+def test_a_lost_chief_ends_the_other_worker_with_one_line(tmp_path):
+  """kill -9 of the chief after its first checkpoint: dvae-train on the
+  other worker ends by itself with one line naming the lost task."""
+  run_dir = str(tmp_path)
+  procs = _start_workers(run_dir, _free_ports(2), _train_command(
+      run_dir, '--num_steps=100000', '--checkpoint_every=10'))
+  deadline = time.time() + 600
+  while _newest_step(run_dir) < 10 and time.time() < deadline:
+    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
+    time.sleep(0.05)
+  procs[0].send_signal(signal.SIGKILL)
+  output = procs[1].communicate(timeout=LOST_PEER_SECONDS)[0]
+  procs[0].wait()
+  assert procs[1].returncode == 1, output[-3000:]
+  assert 'Traceback' not in output, output[-3000:]
+  line = output.strip().splitlines()[-1]
+  assert line.startswith('error: training lost its cluster: task(s) worker 0 '
+                         'stopped answering ('), output[-3000:]
+  assert line.endswith('); stop every worker and start them all again with '
+                       'the same commands; the run resumes from its last '
+                       'checkpoint.'), output[-3000:]
 
 
 def _newest_step(run_dir):
@@ -172,12 +224,13 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
     assert all(p.poll() is None for p in procs), procs[0].stdout.read()
     time.sleep(0.05)
   procs[1].send_signal(signal.SIGKILL)
-  try:  # The chief's collectives fail once its peer is gone, or it is
-    procs[0].wait(timeout=30)  # killed too: the cluster restarts as a whole.
-  except subprocess.TimeoutExpired:
-    procs[0].kill()
-  for p in procs:
-    p.wait()
+  # The chief's collectives fail once the coordination service misses its
+  # peer's heartbeats, and it ends by itself with the one-line error.
+  chief_output = procs[0].communicate(timeout=LOST_PEER_SECONDS)[0]
+  procs[1].wait()
+  assert procs[0].returncode == 1, chief_output[-3000:]
+  assert ('ClusterError: training lost its cluster: task(s) worker 1 stopped '
+          'answering') in chief_output, chief_output[-3000:]
   assert _newest_step(run_dir) < TRAIN.num_steps, (
       'the kill came after the end')
 

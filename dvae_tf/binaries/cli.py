@@ -160,7 +160,8 @@ def define_ais_flags():
 
 
 def define_strategy_flags():
-  """--strategy, --cpu_devices, --deterministic_ops and the old --multi_gpu."""
+  """--strategy, --cpu_devices, --deterministic_ops, --cluster_timeout and
+  the old --multi_gpu."""
   flags.DEFINE_enum('strategy', 'default', list(distribute.STRATEGIES),
                     'default: one device; mirrored: all local GPUs '
                     '(MirroredStrategy); multi_worker: '
@@ -171,6 +172,10 @@ def define_strategy_flags():
   flags.DEFINE_bool('deterministic_ops', False, 'Enable TensorFlow op '
                     'determinism (bit-identical reruns on GPUs, slower).')
   flags.DEFINE_bool('multi_gpu', False, 'Same as --strategy=mirrored.')
+  flags.DEFINE_float('cluster_timeout', distribute.CLUSTER_TIMEOUT,
+                     'With --strategy=multi_worker: seconds to wait for every '
+                     'worker of TF_CONFIG to connect before ending with one '
+                     'line (status 137).')
 
 
 def strategy_from_flags():
@@ -184,4 +189,6 @@ def strategy_from_flags():
     name = 'mirrored'
   if flags.FLAGS.deterministic_ops:
     tf.config.experimental.enable_op_determinism()
-  return distribute.make_strategy(name, cpu_devices=flags.FLAGS.cpu_devices)
+  return distribute.make_strategy(
+      name, cpu_devices=flags.FLAGS.cpu_devices,
+      cluster_timeout=flags.FLAGS.cluster_timeout)

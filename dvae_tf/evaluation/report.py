@@ -238,6 +238,8 @@ def evaluate_run(run_dir, split='test',
     run_directory.RunDirectoryError: `run_dir` cannot be written; checked
       before anything is scored.
     EvaluationWriteError: the result could not be written (it carries it).
+    distribute.ClusterError: a worker of a multi-worker cluster stopped
+      answering.
   """
   for name, value in (('num_importance_samples', num_importance_samples),
                       ('batch_size', batch_size)):
@@ -252,31 +254,34 @@ def evaluate_run(run_dir, split='test',
   chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
   if chief and os.path.isdir(run_dir):  # Else restoring names what is wrong.
     check_writable(run_dir)
-  run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
-                                    checkpoint=checkpoint)
-  log_z = run.model.prior.refresh_log_normalizer(
-      ais_chains=ais_chains, ais_temperatures=ais_temperatures,
-      seed=ais_seed(seed))
-  images = data.load_images(run.train_config.dataset, split,
-                            data_dir=data_dir)
-  if max_images:
-    images = images[:max_images]
-  if compare_with:  # Checked before the long part.
-    baseline = baseline_nll(compare_with, split, dict(
-        num_images=len(images),
-        num_importance_samples=num_importance_samples))
-  # Resumed only where one process scores: workers would disagree on where.
-  partial = _Partial(run_dir, split, dict(
-      split=split, num_images=len(images), max_images=max_images,
-      num_importance_samples=num_importance_samples, batch_size=batch_size,
-      seed=seed, log_z=log_z.value, step=run.step,
-      checkpoint=checkpoint or 'latest', dataset=run.train_config.dataset),
-                     enabled=chief and not distribute.is_multi_worker(
-                         strategy or tf.distribute.get_strategy()))
-  nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
-                                 batch_size=batch_size, seed=seed,
-                                 verbose=verbose, strategy=strategy,
-                                 scored=partial.load(), on_round=partial.save)
+  # A worker lost mid-evaluation: one line (`distribute.ClusterError`).
+  with distribute.peers_lost_as_one_line(
+      strategy or tf.distribute.get_strategy(), 'evaluation'):
+    run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
+                                      checkpoint=checkpoint)
+    log_z = run.model.prior.refresh_log_normalizer(
+        ais_chains=ais_chains, ais_temperatures=ais_temperatures,
+        seed=ais_seed(seed))
+    images = data.load_images(run.train_config.dataset, split,
+                              data_dir=data_dir)
+    if max_images:
+      images = images[:max_images]
+    if compare_with:  # Checked before the long part.
+      baseline = baseline_nll(compare_with, split, dict(
+          num_images=len(images),
+          num_importance_samples=num_importance_samples))
+    # Resumed only where one process scores: workers would disagree on where.
+    partial = _Partial(run_dir, split, dict(
+        split=split, num_images=len(images), max_images=max_images,
+        num_importance_samples=num_importance_samples, batch_size=batch_size,
+        seed=seed, log_z=log_z.value, step=run.step,
+        checkpoint=checkpoint or 'latest', dataset=run.train_config.dataset),
+                       enabled=chief and not distribute.is_multi_worker(
+                           strategy or tf.distribute.get_strategy()))
+    nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
+                                   batch_size=batch_size, seed=seed,
+                                   verbose=verbose, strategy=strategy,
+                                   scored=partial.load(), on_round=partial.save)
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(
