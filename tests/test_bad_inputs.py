@@ -22,6 +22,9 @@ from dvae_tf import models
 from dvae_tf import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The module fixture runs every case's binary (each a TensorFlow start-up):
+# minutes on two loaded cores, more than one test's default timeout.
+pytestmark = pytest.mark.timeout(1800)
 TRAIN_FLAGS = ('--dataset=sample', '--struct=1-layer-lin', '--num_steps=2',
                '--batch_size=10')
 # The flags of the run in `good` (trained by `results`).
