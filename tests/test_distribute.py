@@ -117,10 +117,7 @@ def test_a_lost_chief_ends_the_other_worker_with_one_line(tmp_path):
   run_dir = str(tmp_path)
   procs = _start_workers(run_dir, _free_ports(2), _train_command(
       run_dir, '--num_steps=100000', '--checkpoint_every=10'))
-  deadline = time.time() + 600
-  while _newest_step(run_dir) < 10 and time.time() < deadline:
-    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
-    time.sleep(0.05)
+  _wait_for_checkpoint(run_dir, procs, 10)
   procs[0].send_signal(signal.SIGKILL)
   output = procs[1].communicate(timeout=LOST_PEER_SECONDS)[0]
   procs[0].wait()
@@ -138,6 +135,15 @@ def _newest_step(run_dir):
   found = run_directory.checkpoints_on_disk(
       run_directory.checkpoint_dir(run_dir))
   return found[0][0] if found else 0
+
+
+def _wait_for_checkpoint(run_dir, procs, step):
+  """Waits (up to 10 minutes) until `run_dir` holds a checkpoint at `step`
+  or later, every worker of `procs` still running."""
+  deadline = time.time() + 600
+  while _newest_step(run_dir) < step and time.time() < deadline:
+    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
+    time.sleep(0.05)
 
 
 def _weights(run_dir):
@@ -219,10 +225,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
   its distributed evaluation equals the single-process one image by image."""
   run_dir = str(tmp_path)
   procs = _start_workers(run_dir, _free_ports(2))
-  deadline = time.time() + 600
-  while _newest_step(run_dir) < 20 and time.time() < deadline:
-    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
-    time.sleep(0.05)
+  _wait_for_checkpoint(run_dir, procs, 20)
   procs[1].send_signal(signal.SIGKILL)
   # The chief's collectives fail once the coordination service misses its
   # peer's heartbeats, and it ends by itself with the one-line error.
