@@ -137,3 +137,20 @@ def test_paired_difference_matches_the_covariance_formula(rng):
   assert shifted['stderr'] == pytest.approx(0., abs=1e-12)
   with pytest.raises(ValueError, match='same images'):
     evaluation.paired_difference(a, b[:10])
+
+
+@pytest.mark.parametrize('batch_norm', [False, True])
+def test_apply_to_tiled_equals_the_net_on_tiled_rows(batch_norm):
+  """The posterior's split first layer against the net on [tile(f), e]."""
+  # pylint: disable=g-import-not-at-top
+  from dvae_tf.math import posterior as posterior_lib
+  from dvae_tf.networks import mlp
+  rng = np.random.default_rng(0)
+  net = mlp.mlp(6, num_hidden=2, hidden_units=8, batch_norm=batch_norm)
+  features = rng.normal(size=(3, 5)).astype(np.float32)
+  extra = rng.normal(size=(4 * 3, 2)).astype(np.float32)
+  tiled = np.concatenate([np.tile(features, [4, 1]), extra], axis=-1)
+  expected = net(tiled, training=False).numpy()
+  got = posterior_lib.apply_to_tiled(net, features, extra, 4).numpy()
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(got[:3], got[3:6])  # The samples' rows differ.

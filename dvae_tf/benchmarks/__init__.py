@@ -11,9 +11,11 @@ JSON report per suite.
 from dvae_tf.benchmarks.boltzmann import boltzmann_suite
 from dvae_tf.benchmarks.distributions import distributions_suite
 from dvae_tf.benchmarks.dvaepp import dvaepp_suite
+from dvae_tf.benchmarks.evaluation import evaluation_suite
 from dvae_tf.benchmarks.export import export_suite
 from dvae_tf.benchmarks.gpu import gpu_suite
 from dvae_tf.benchmarks.gradient_variance import gradient_variance_suite
+from dvae_tf.benchmarks.presets import presets_suite
 from dvae_tf.benchmarks.report import format_table, write_report
 from dvae_tf.benchmarks.scaling import scaling_suite
 from dvae_tf.benchmarks.training import training_suite
@@ -22,9 +24,11 @@ SUITES = {
     'boltzmann': boltzmann_suite,
     'distributions': distributions_suite,
     'dvaepp': dvaepp_suite,
+    'evaluation': evaluation_suite,
     'export': export_suite,
     'gpu': gpu_suite,
     'gradient_variance': gradient_variance_suite,
+    'presets': presets_suite,
     'scaling': scaling_suite,
     'training': training_suite,
 }

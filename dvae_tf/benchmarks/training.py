@@ -119,7 +119,7 @@ def fit_and_loop_milliseconds(chains, data_dir, steps, rounds=3, warmup=30,
   return 1e3 * float(np.median(fit)), 1e3 * float(np.median(loop))
 
 
-def _pinned(threads):
+def pinned(threads):
   """`taskset -c 0` for one thread (one core), where taskset exists."""
   if threads == 1 and os.path.exists('/usr/bin/taskset'):
     return ['taskset', '-c', '0']
@@ -140,7 +140,7 @@ def run_json(command):
 def _dvae_tf_ms(prior, chains, threads, data_dir, steps, jit_compile):
   """One dvae_tf measurement in a fresh process (the bundled sample without
   `data_dir`: a smoke test only)."""
-  command = _pinned(threads) + [
+  command = pinned(threads) + [
       sys.executable, '-m', 'dvae_tf.binaries.measure', '--cell=training_step',
       f'--prior={prior}', f'--chains={chains}', f'--threads={threads}',
       f'--steps={steps}', f'--jit_compile={jit_compile}']
@@ -149,7 +149,7 @@ def _dvae_tf_ms(prior, chains, threads, data_dir, steps, jit_compile):
 
 
 def _reference_ms(python, script, prior, chains, threads, steps):
-  command = _pinned(threads) + [
+  command = pinned(threads) + [
       python, script, f'--steps={steps + 50}', f'--threads={threads}',
       f'--chains={chains}', '--gibbs=40', '--beta=10', '--batch=100',
       f'--prior={prior}']

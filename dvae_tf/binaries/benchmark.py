@@ -8,6 +8,9 @@
       --reference_script=../shared/peer/reference_torch.py
   dvae-benchmark --suites=gradient_variance --data_dir=../shared/data
   dvae-benchmark --suites=boltzmann        # Gibbs sweeps on hardware graphs
+  dvae-benchmark --suites=presets --data_dir=../shared/data \
+      --baseline_tree=OLD     # bin/train.py of every preset family, OLD vs now
+  dvae-benchmark --suites=evaluation --data_dir=../shared/data   # IW-4000
 
 Each suite prints its tables and writes reports/benchmark_<suite>.json.
 Times are medians of interleaved rounds; compare the ratios, which share the
@@ -42,6 +45,9 @@ flags.DEFINE_string('reference_python', None, 'training suite: an interpreter '
 flags.DEFINE_string('reference_script', None, 'training suite: a reference '
                     'implementation timed in the same run, interleaved (e.g. '
                     '../shared/peer/reference_torch.py).')
+flags.DEFINE_string('baseline_tree', None, 'presets suite: a source tree '
+                    '(e.g. a worktree of an earlier commit) whose bin/train.py '
+                    'is timed beside this one, interleaved.')
 flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
                   'scaling suite: default (replicas on CPU cores: logical '
                   'devices and local workers) or mirrored (all local GPUs); '
@@ -51,7 +57,7 @@ flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
 def _datasets(suites):
   """The datasets the chosen suites read from --data_dir."""
   found = set()
-  if 'training' in suites:
+  if {'training', 'presets', 'evaluation'} & set(suites):
     found.add(training_suite.TRAIN['dataset'])
   if 'gradient_variance' in suites:
     found.add(presets.get_preset(
@@ -79,6 +85,10 @@ def check_flags():
   if any(reference) and not all(reference):
     raise app.UsageError('Give both --reference_python and '
                          '--reference_script, or neither.')
+  if FLAGS.baseline_tree and not os.path.isfile(
+      os.path.join(FLAGS.baseline_tree, 'bin', 'train.py')):
+    raise FileNotFoundError(f'--baseline_tree={FLAGS.baseline_tree} has no '
+                            'bin/train.py; give a checkout of dvae_tf.')
   if all(reference):
     if not shutil.which(FLAGS.reference_python):
       raise FileNotFoundError(f'--reference_python={FLAGS.reference_python} '
@@ -101,7 +111,8 @@ def main(argv):
     report = benchmarks.SUITES[suite](
         quick=FLAGS.quick, data_dir=FLAGS.data_dir,
         reference_python=FLAGS.reference_python,
-        reference_script=FLAGS.reference_script, strategy=FLAGS.strategy)
+        reference_script=FLAGS.reference_script, strategy=FLAGS.strategy,
+        baseline_tree=FLAGS.baseline_tree)
     for name, rows in report['tables'].items():
       print(f'\n== {suite}: {name} ==')
       print(benchmarks.format_table(rows))

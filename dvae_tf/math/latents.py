@@ -94,8 +94,7 @@ class SmoothedBinary:
 
   def log_prob(self, params, z):
     """sum_units log Bernoulli(z; sigmoid(params)), [N]."""
-    return tf.reduce_sum(
-        tfd.Bernoulli(logits=params, dtype=z.dtype).log_prob(z), axis=-1)
+    return sampling.bernoulli_log_prob(params, z, axis=-1)
 
   def kl(self, posterior, sample, prior_params, beta):
     """log q(zeta) - log p(zeta) of the smoothed mixtures at the sample, [N].

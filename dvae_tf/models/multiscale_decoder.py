@@ -94,13 +94,38 @@ class MultiScaleDecoder(keras.layers.Layer):
       f = tf.nn.avg_pool2d(f, 2, 2, 'VALID')
     return f
 
-  def params(self, i, features, coarser):
-    """Parameters [N, s, s, P] of p(x_i | zeta, h, x_{i-1} = `coarser`)."""
+  def params(self, i, features, coarser, num_samples=1):
+    """Parameters [k N, s, s, P] of p(x_i | zeta, h, x_{i-1} = `coarser`).
+
+    `features` hold k = `num_samples` samples per image of `coarser`
+    [N, ...], sample-major. The head's first layer is a 1x1 convolution of
+    [f, c] (f the features, c the upsampled coarser scale), linear, so for
+    k > 1 it is computed as f W_f + c W_c + b with c W_c once per image and
+    broadcast over the k samples: x is never tiled.
+    """
     inputs = self._features(features, self.pyramid.sizes[i])
-    if i > 0:
-      inputs = tf.concat(
-          [inputs, self.pixels.network_input(_upsample(coarser))], axis=-1)
-    return self.heads[i](inputs) + self._offsets[i]
+    head = self.heads[i]
+    if i == 0:
+      return head(inputs) + self._offsets[i]
+    conditioning = self.pixels.network_input(_upsample(coarser))
+    first = head.chain[0]
+    one = isinstance(num_samples, int) and num_samples == 1
+    if one or not first.built:
+      if not one:
+        conditioning = tf.tile(conditioning, [num_samples, 1, 1, 1])
+      return head(tf.concat([inputs, conditioning], axis=-1)) + (
+          self._offsets[i])
+    kernel = first.kernel[0, 0]  # [F + C, channels]
+    split = inputs.shape[-1]
+    h = tf.tensordot(inputs, kernel[:split], axes=1)
+    shared = tf.tensordot(conditioning, kernel[split:], axes=1)
+    if first.use_bias:
+      shared += first.bias
+    h = tf.reshape(h, tf.concat([[num_samples, -1], tf.shape(h)[1:]], 0))
+    h = tf.reshape(h + shared, tf.shape(h)[1:] * [num_samples, 1, 1, 1])
+    for layer in head.chain[1:]:
+      h = layer(h)
+    return h + self._offsets[i]
 
   def log_prob(self, features, x, num_samples=1):
     """log p(x | zeta, h) [k N] of images x [N, H, W, C] (Sec. 6.1).
@@ -108,16 +133,14 @@ class MultiScaleDecoder(keras.layers.Layer):
     `features` hold k = `num_samples` samples per image, sample-major (as
     for x tiled k times). x is not tiled: its pyramid is built once per
     image, each scale is scored against the k samples' parameters by
-    broadcasting, and only the coarser scale that conditions the next one
-    is repeated for the networks.
+    broadcasting, and the coarser scale that conditions the next one
+    enters the heads' first layers once per image (`params`).
     """
     levels = self.pyramid.scales(x)
     total = 0.
     for i, level in enumerate(levels):
-      coarser = None
-      if i:
-        coarser = tf.tile(levels[i - 1], [num_samples, 1, 1, 1])
-      params = self.params(i, features, coarser)
+      params = self.params(i, features, levels[i - 1] if i else None,
+                           num_samples)
       params = tf.reshape(params, tf.concat(
           [[num_samples, -1], tf.shape(params)[1:]], 0))
       total += tf.reduce_sum(

@@ -21,28 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import sampling
+from dvae_tf.sampling import bernoulli_log_prob
 from dvae_tf.distributions import discretized_logistic_mixture
-
-
-@tf.function(jit_compile=True, autograph=False)
-def bernoulli_log_prob(logits, x, axis):
-  """sum over `axis` of log Bernoulli(x; sigmoid(l)) = x l - softplus(l).
-
-  softplus(l) = max(l, 0) + log(1 + exp(-|l|)), written as
-  `tf.nn.sigmoid_cross_entropy_with_logits` writes it (with `where`, so the
-  gradient at l = 0 is x - 1/2), except that log(1 + t) replaces log1p(t):
-  XLA vectorizes it, log1p it does not, and for t = exp(-|l|) < 1e-7, where
-  1 + t rounds to 1, the difference is below 1.2e-7 a pixel. Compiled with
-  XLA so that the elementwise ops and the sum fuse into one pass over the
-  pixels: for the decoders of Tables 1-2 it would otherwise cost as much as
-  their largest matrix product (importance sampling evaluates it for every
-  sample of every image).
-  """
-  positive = logits >= 0.
-  relu = tf.where(positive, logits, tf.zeros_like(logits))
-  neg_abs = tf.where(positive, -logits, logits)
-  return tf.reduce_sum(x * logits - relu - tf.math.log(1. + tf.exp(neg_abs)),
-                       axis=axis)
 
 
 class BernoulliPixels:
