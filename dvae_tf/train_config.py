@@ -56,8 +56,10 @@ class TrainConfig:
     validation_images: validation images scored (0: all).
     jit_compile: compile each replica's training step with XLA, Gibbs sweeps
       and Adam included (`training.step.make_train_step`; Keras' `fit` the
-      same through `compile`). How the step is computed, not what: a run
-      may resume with the other setting (`run_directory.EXECUTION_FIELDS`).
+      same through `compile`); None (the default): where it was measured
+      faster, the model's `xla_step_is_faster` (`compiles_with_xla`). How
+      the step is computed, not what: a run may resume with the other
+      setting (`run_directory.EXECUTION_FIELDS`).
   """
   dataset: str = 'sample'
   num_steps: int = 100_000
@@ -77,7 +79,8 @@ class TrainConfig:
   validate_every: int = 0
   validation_samples: int = 100
   validation_images: int = 0
-  jit_compile: bool = False
+  jit_compile: bool | None = dataclasses.field(
+      default=None, metadata={'flag_type': bool})
 
   def __post_init__(self):
     if self.dataset not in data.DATASETS:
@@ -103,6 +106,17 @@ class TrainConfig:
                        f'{self.kl_anneal_fraction}.')
     if not self.weight_decay >= 0.:
       raise ValueError(f'weight_decay must be >= 0; got {self.weight_decay}.')
+    if self.jit_compile not in (None, True, False):
+      raise ValueError(f'jit_compile must be True, False or None (where '
+                       f'faster); got {self.jit_compile!r}.')
+
+  def compiles_with_xla(self, model):
+    """Whether `model`'s training step is one XLA computation: `jit_compile`,
+    or where it is None, `model.xla_step_is_faster` (measured by
+    `bin/benchmark.py --suites=presets`)."""
+    if self.jit_compile is None:
+      return bool(model.xla_step_is_faster)
+    return self.jit_compile
 
   def _check_step_rows(self):
     """A step's batch_size * num_iw_train images (`DiscreteVAE.elbo` tiles

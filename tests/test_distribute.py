@@ -92,7 +92,7 @@ def _start_workers(run_dir, ports, command=None, indices=None):
 def _train_command(run_dir, *flags):
   return [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
           '--preset=demo', '--dataset=sample', '--strategy=multi_worker',
-          f'--run_dir={run_dir}', *flags]
+          '--nojit_compile', f'--run_dir={run_dir}', *flags]
 
 
 def test_a_worker_that_never_arrives_ends_the_other_with_one_line(tmp_path):

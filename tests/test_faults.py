@@ -291,7 +291,8 @@ def test_sigterm_exits_with_the_requeue_status(tmp_path):
        '--dataset=sample', '--struct=2-layer-lin', '--prior=rbm',
        '--units_per_group=8', '--num_chains=16', '--num_gibbs_sweeps=2',
        '--num_steps=100000', '--batch_size=20', '--checkpoint_every=10',
-       '--image_every=0', '--log_z_every=0', f'--run_dir={run_dir}'],
+       '--image_every=0', '--log_z_every=0', '--nojit_compile',
+       f'--run_dir={run_dir}'],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 120
   while not checkpoint_steps(run_dir):

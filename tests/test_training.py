@@ -26,9 +26,10 @@ from dvae_tf.training import hooks as training_hooks
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
                            num_chains=16, num_gibbs_sweeps=2)
+# A graph step, also in the child processes that import it.
 TRAIN = training.TrainConfig(dataset='sample', num_steps=60, batch_size=20,
                              checkpoint_every=10, log_every=5, image_every=0,
-                             log_z_every=25)
+                             log_z_every=25, jit_compile=False)
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {REPO!r})

@@ -114,7 +114,7 @@ def define_config_flags(cls, skip=()):
     if field.name in skip or field.name in flags.FLAGS:
       continue
     default = field.default
-    define = _DEFINE.get(type(default))
+    define = _DEFINE.get(field.metadata.get('flag_type', type(default)))
     if define is None:
       raise TypeError(f'{cls.__name__}.{field.name}: no flag type for '
                       f'{type(default).__name__} defaults.')

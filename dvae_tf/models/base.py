@@ -51,8 +51,18 @@ class DiscreteVAE(keras.Model):
   posterior's) and implement the hooks of the module docstring.
   """
 
-  # Rows (batch x importance samples) that one evaluation chunk may hold.
+  # Rows (batch x importance samples) that one evaluation chunk may hold
+  # (`bin/benchmark.py --suites=evaluation`: 2,000 to 20,000 rows score
+  # equally fast on the Table 2 model).
   max_evaluation_rows = 20_000
+  @property
+  def xla_step_is_faster(self):
+    """Whether the training step runs faster compiled by XLA than as a graph
+    (`TrainConfig.compiles_with_xla`; reports/benchmark_presets.json): yes,
+    unless the global latents' smoothing says otherwise
+    (`Smoothing.xla_is_faster`)."""
+    smoothing = getattr(self.global_latent, 'smoothing', None)
+    return smoothing is None or smoothing.xla_is_faster
   # Groups of local latents (DVAE++'s h); 0 for a model without them.
   num_local_groups = 0
 
@@ -123,11 +133,11 @@ class DiscreteVAE(keras.Model):
       self.set_train_config(train_config)
     if optimizer is None:
       optimizer = self.train_config.make_optimizer()
-    # XLA as `train_config.jit_compile` asks, where Keras can compile the
-    # whole step: with one replica (the optimizer's all-reduce cannot sit
-    # inside an XLA computation).
-    kwargs.setdefault('jit_compile', self.train_config.jit_compile and
-                      self.distribute_strategy.num_replicas_in_sync == 1)
+    # XLA as `train_config` asks (`compiles_with_xla`), where Keras can
+    # compile the whole step: with one replica (the optimizer's all-reduce
+    # cannot sit inside an XLA computation).
+    kwargs.setdefault('jit_compile', self.train_config.compiles_with_xla(
+        self) and self.distribute_strategy.num_replicas_in_sync == 1)
     super().compile(optimizer=optimizer, **kwargs)
 
   def get_compile_config(self):

@@ -28,7 +28,7 @@ def make_train_step(model, optimizer, cfg, strategy):
   dataset's range ([0, 1], or [0, 255] for 8-bit data). `beta` and
   `kl_weight` are divided by the replica count so their sums are the values.
 
-  With `cfg.jit_compile`, a replica's whole update (the objective with its
+  With XLA (`cfg.compiles_with_xla(model)`), a replica's whole update (the objective with its
   Gibbs sweeps, the gradient, Adam and the checks) is one XLA computation;
   with more than one replica the gradient is, and the update that
   all-reduces it runs outside, where the strategy's collectives live.
@@ -43,8 +43,9 @@ def make_train_step(model, optimizer, cfg, strategy):
                                            num_replicas, cfg.num_iw_train)
     return tape.gradient(loss, model.trainable_variables), out
 
-  whole = cfg.jit_compile and num_replicas == 1
-  if cfg.jit_compile and not whole:
+  xla = cfg.compiles_with_xla(model)
+  whole = xla and num_replicas == 1
+  if xla and not whole:
     gradients = tf.function(gradients, jit_compile=True)
 
   def update(x, replica):
