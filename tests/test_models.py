@@ -154,3 +154,21 @@ def test_apply_to_tiled_equals_the_net_on_tiled_rows(batch_norm):
   got = posterior_lib.apply_to_tiled(net, features, extra, 4).numpy()
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
   assert not np.allclose(got[:3], got[3:6])  # The samples' rows differ.
+
+
+def test_linear_of_concat_equals_the_product_of_the_tiled_concatenation():
+  """Shared parts anywhere in the concatenation, 4-D rows, k as a tensor."""
+  # pylint: disable=g-import-not-at-top
+  from dvae_tf.networks import mlp
+  rng = np.random.default_rng(1)
+  k, n = 3, 2
+  own_a = rng.normal(size=(k * n, 4, 4, 2)).astype(np.float32)
+  shared = rng.normal(size=(n, 4, 4, 3)).astype(np.float32) * 1e3
+  own_b = rng.normal(size=(k * n, 4, 4, 1)).astype(np.float32)
+  kernel = rng.normal(size=(6, 5)).astype(np.float32)
+  bias = rng.normal(size=5).astype(np.float32)
+  tiled = np.concatenate([own_a, np.tile(shared, [k, 1, 1, 1]), own_b], -1)
+  expected = tiled.astype(np.float64) @ kernel + bias
+  got = mlp.linear_of_concat(kernel, bias, [(own_a, False), (shared, True),
+                                            (own_b, False)], tf.constant(k))
+  np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-2)

@@ -80,9 +80,9 @@ def presets_suite(quick=False, data_dir=None, baseline_tree=None, rounds=3,
     window = 5 if quick else window
     rates = {name: [] for name, _, _ in candidates}
     for _ in range(1 if quick else rounds):
-      for name, tree, extra in candidates:
+      for name, candidate_tree, extra in candidates:
         rates[name].append(train_py_steps_per_second(
-            preset, window, data_dir, tree, threads, extra))
+            preset, window, data_dir, candidate_tree, threads, extra))
     row = {'family': family, 'preset': preset, 'threads': threads,
            'graph_steps_per_s': float(np.median(rates['graph'])),
            'xla_steps_per_s': float(np.median(rates['xla'])),

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from dvae_tf import philox
+from dvae_tf.networks import mlp
 
 
 @dataclasses.dataclass
@@ -67,16 +68,15 @@ def hierarchical_relaxed(nets, features, latent, beta, seed, training=False):
 def apply_to_tiled(net, features, extra, num_samples, training=False):
   """net([f, e]) for the rows [tile(f, k), e] without tiling f.
 
-  The first layer is linear, [f, e] W + b = f W_f + e W_e + b, so f W_f is
-  computed once for each of the N rows of `features` [N, F] and broadcast
-  over the k = `num_samples` rows of `extra` [k N, E] that share it
-  (sample-major, as for f tiled k times). For the hierarchical posterior's
-  groups after the first, at k importance samples this saves k - 1 of k
-  products with the F = 784 pixels.
+  The first layer is linear, so f's part of it is computed once for each of
+  the N rows of `features` [N, F] and broadcast over the k = `num_samples`
+  rows of `extra` [k N, E] that share it (`networks.mlp.linear_of_concat`).
+  For the hierarchical posterior's groups after the first, at k importance
+  samples this saves k - 1 of k products with the F = 784 pixels.
 
   Args:
-    net: a `keras.Sequential` (its first layer, as in `networks.mlp`, a `keras.layers.Dense` with no
-      activation).
+    net: a `keras.Sequential` whose first layer is a `keras.layers.Dense`
+      without activation (as `networks.mlp` builds).
     features: [N, F].
     extra: [k N, E].
     num_samples: k.
@@ -91,14 +91,8 @@ def apply_to_tiled(net, features, extra, num_samples, training=False):
       first.activation is not keras.activations.linear):
     raise ValueError(f'apply_to_tiled: the first layer of {net.name} must '
                      'be a Dense layer without activation.')
-  num_features = features.shape[-1]
-  kernel = first.kernel
-  shared = tf.matmul(features, kernel[:num_features])
-  if first.use_bias:
-    shared += first.bias
-  h = tf.reshape(tf.matmul(extra, kernel[num_features:]),
-                 [num_samples, -1, first.units]) + shared
-  h = tf.reshape(h, [-1, first.units])
+  h = mlp.linear_of_concat(first.kernel, first.bias if first.use_bias else None,
+                           [(features, True), (extra, False)], num_samples)
   for layer in rest:
     h = layer(h, training=training)
   return h
@@ -129,7 +123,7 @@ def hierarchical_exact(nets, features, latent, seed=None, training=False,
               training=training)
     elif zs:  # f's part of the first layer once per row (`apply_to_tiled`).
       p = apply_to_tiled(net, features, latent.network_input(zs),
-                             num_samples, training=training)
+                         num_samples, training=training)
     else:  # q(z_1 | f): once per row of f, then tiled.
       p = tf.tile(net(features, training=training), [num_samples, 1])
     z, group_log_q = latent.exact_sample(p, group_seed)

@@ -55,6 +55,9 @@ class DiscreteVAE(keras.Model):
   # (`bin/benchmark.py --suites=evaluation`: 2,000 to 20,000 rows score
   # equally fast on the Table 2 model).
   max_evaluation_rows = 20_000
+  # Groups of local latents (DVAE++'s h); 0 for a model without them.
+  num_local_groups = 0
+
   @property
   def xla_step_is_faster(self):
     """Whether the training step runs faster compiled by XLA than as a graph
@@ -63,8 +66,6 @@ class DiscreteVAE(keras.Model):
     (`Smoothing.xla_is_faster`)."""
     smoothing = getattr(self.global_latent, 'smoothing', None)
     return smoothing is None or smoothing.xla_is_faster
-  # Groups of local latents (DVAE++'s h); 0 for a model without them.
-  num_local_groups = 0
 
   def __init__(self, prior, global_latent, train_mean, name=None, **kwargs):
     """Args: prior: a `priors.Prior`; global_latent: the `latents` type of

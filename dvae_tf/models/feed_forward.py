@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from dvae_tf.networks import mlp as networks
 from dvae_tf.models import base
-from dvae_tf.models import pixel_likelihoods
+from dvae_tf import sampling
 from dvae_tf import philox
 
 
@@ -76,12 +76,11 @@ class FeedForwardDVAE(base.DiscreteVAE):
     zetas hold k = `num_samples` samples per image of x [N, H, W, C],
     sample-major (x itself is broadcast, not tiled).
     """
-    logits = self.decoder_net(self.global_latent.network_input(zetas),
-                              training=training)
+    logits = self.decode_logits(zetas, training=training)
     # Pixels on one axis: the fused sum runs twice as fast as over (H, W, C).
     logits = tf.reshape(logits, (num_samples, -1, self.num_pixels))
     x = tf.reshape(x, (1, -1, self.num_pixels))
-    return tf.reshape(pixel_likelihoods.bernoulli_log_prob(
+    return tf.reshape(sampling.bernoulli_log_prob(
         logits, x, axis=2), [-1])
 
   # The hooks of `DiscreteVAE`.

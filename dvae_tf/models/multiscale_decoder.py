@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf.networks import mlp
 from dvae_tf.networks import se_resnet
 from dvae_tf import philox
 
@@ -115,14 +116,9 @@ class MultiScaleDecoder(keras.layers.Layer):
         conditioning = tf.tile(conditioning, [num_samples, 1, 1, 1])
       return head(tf.concat([inputs, conditioning], axis=-1)) + (
           self._offsets[i])
-    kernel = first.kernel[0, 0]  # [F + C, channels]
-    split = inputs.shape[-1]
-    h = tf.tensordot(inputs, kernel[:split], axes=1)
-    shared = tf.tensordot(conditioning, kernel[split:], axes=1)
-    if first.use_bias:
-      shared += first.bias
-    h = tf.reshape(h, tf.concat([[num_samples, -1], tf.shape(h)[1:]], 0))
-    h = tf.reshape(h + shared, tf.shape(h)[1:] * [num_samples, 1, 1, 1])
+    h = mlp.linear_of_concat(  # A 1x1 convolution's kernel: [1, 1, F + C, ch].
+        first.kernel[0, 0], first.bias if first.use_bias else None,
+        [(inputs, False), (conditioning, True)], num_samples)
     for layer in head.chain[1:]:
       h = layer(h)
     return h + self._offsets[i]

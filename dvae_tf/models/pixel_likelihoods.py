@@ -21,7 +21,6 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import sampling
-from dvae_tf.sampling import bernoulli_log_prob
 from dvae_tf.distributions import discretized_logistic_mixture
 
 
@@ -39,7 +38,7 @@ class BernoulliPixels:
     return np.log(mean) - np.log1p(-mean)
 
   def log_prob(self, params, x):
-    return bernoulli_log_prob(params, x, axis=-1)
+    return sampling.bernoulli_log_prob(params, x, axis=-1)
 
   def sample(self, params, seed):
     return sampling.bernoulli_sample(params, seed)

@@ -41,6 +41,45 @@ def mlp(output_units, num_hidden, hidden_units=200, activation='tanh',
   return keras.Sequential(layers, name=name)
 
 
+def linear_of_concat(kernel, bias, parts, num_samples):
+  """concat(parts) W + b, where some parts hold one row per image and are
+  shared by that image's k samples, without tiling them.
+
+  The rows are those of k = `num_samples` samples per image, sample-major
+  (as for the images tiled k times). A part is (tensor, shared): shared
+  parts have N rows (one per image), the others k N. The product of a
+  concatenation is the sum of the parts' products with the kernel's
+  matching rows, [a, b] W = a W_a + b W_b, so each shared product is
+  computed once per image and broadcast over the k samples.
+
+  Args:
+    kernel: [F_1 + ... + F_m, U] (a Dense kernel, or a 1x1 convolution's
+      kernel[0, 0]).
+    bias: [U] or None.
+    parts: (tensor [rows, ..., F_i], shared) in the order of the
+      concatenation; at least one not shared.
+    num_samples: k (an int or a scalar tensor).
+
+  Returns:
+    [k N, ..., U], equal to concat([tile(p, k) if shared else p], -1) W + b
+    up to float rounding.
+  """
+  start, own, shared = 0, [], []
+  for part, is_shared in parts:
+    width = part.shape[-1]
+    term = tf.tensordot(part, kernel[start:start + width], axes=1)
+    (shared if is_shared else own).append(term)
+    start += width
+  if bias is not None:
+    shared.append(bias)
+  h = tf.add_n(own)
+  shape = tf.shape(h)
+  h = tf.reshape(h, tf.concat([[num_samples, -1], shape[1:]], 0))
+  for term in shared:  # Broadcast over the samples (and the bias's rows).
+    h += term
+  return tf.reshape(h, shape)
+
+
 def decayed_variables(model):
   """The network variables weight decay applies to (Appendix F notes).
 

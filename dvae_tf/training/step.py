@@ -28,8 +28,9 @@ def make_train_step(model, optimizer, cfg, strategy):
   dataset's range ([0, 1], or [0, 255] for 8-bit data). `beta` and
   `kl_weight` are divided by the replica count so their sums are the values.
 
-  With XLA (`cfg.compiles_with_xla(model)`), a replica's whole update (the objective with its
-  Gibbs sweeps, the gradient, Adam and the checks) is one XLA computation;
+  With XLA (`cfg.compiles_with_xla(model)`), a replica's whole update (the
+  objective with its Gibbs sweeps, the gradient, Adam and the checks) is one
+  XLA computation;
   with more than one replica the gradient is, and the update that
   all-reduces it runs outside, where the strategy's collectives live.
   """
