@@ -1,13 +1,13 @@
 """Bad flags and bad files given to the binaries: one line, exit status 1 or 2.
 
-Each case runs a binary in a subprocess (all cases at once, a few in
-parallel) and expects the documented exit status (2 for flags that do not
-parse, 1 for any other error), no traceback, and a last stderr line
+Each case runs a binary (all cases at once, a few in parallel, each forked
+from one process that imported TensorFlow: `tests.forked_binaries`) and
+expects the documented exit status (2 for flags that do not parse, 1 for any
+other error), no traceback, and a last stderr line
 `error: ...` containing the given text. Bad dataset files are in
 tests/test_data_files.py; serving requests in tests/test_export.py.
 """
 
-import concurrent.futures
 import json
 import os
 import re
@@ -20,10 +20,11 @@ import pytest
 
 from dvae_tf import models
 from dvae_tf import training
+from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The module fixture runs every case's binary (each a TensorFlow start-up):
-# minutes on two loaded cores, more than one test's default timeout.
+# The module fixture runs every case's binary: minutes on two loaded cores,
+# more than one test's default timeout.
 pytestmark = pytest.mark.timeout(1800)
 TRAIN_FLAGS = ('--dataset=sample', '--struct=1-layer-lin', '--num_steps=2',
                '--batch_size=10')
@@ -222,14 +223,9 @@ def results(tmp_path_factory):
   os.makedirs(os.path.join(tmp, 'bad_data'))
   _write(os.path.join(tmp, 'bad_data', 'mnist.npz'), 'not an archive')
 
-  def run(case):
-    _, binary, args, _ = case
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, 'bin', binary), *args(tmp)],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
-
-  with concurrent.futures.ThreadPoolExecutor(3) as pool:
-    outs = list(pool.map(run, CASES))
+  outs = forked_binaries.run(
+      [(binary, args(tmp)) for _, binary, args, _ in CASES], cwd=REPO,
+      timeout=1500)
   return tmp, {case[0]: out for case, out in zip(CASES, outs)}
 
 
