@@ -38,9 +38,13 @@ faults:
   the ones that remain, and leftovers of interrupted saves are removed.
 """
 
+import contextlib
 import dataclasses
+import errno
 import fcntl
 import glob
+import hashlib
+import io
 import json
 import os
 import re
@@ -59,15 +63,22 @@ from dvae_tf.train_config import TrainConfig
 CHECKPOINT_DIR = 'checkpoints'
 CONFIG_FILE = 'config.json'
 TRAIN_MEAN_FILE = 'train_mean.npy'
+# The sha256 of TRAIN_MEAN_FILE as training wrote it (older runs have none).
+TRAIN_MEAN_CHECKSUM_FILE = 'train_mean.sha256'
 # TrainConfig fields that may change on resume with `change_optimizer=True`.
 OPTIMIZER_FIELDS = ('learning_rate',)
-# TrainConfig fields that may change on any resume: how a step is computed,
-# not what it computes (the record's `resumed` history notes the change).
-EXECUTION_FIELDS = ('jit_compile',)
+# TrainConfig fields that may change on any resume: how a step is computed
+# and how often the run is saved and logged, not what it computes (the
+# record's `resumed` history notes the change).
+EXECUTION_FIELDS = ('jit_compile', 'checkpoint_every', 'log_every')
 # The best checkpoint's folder (in CHECKPOINT_DIR) and its score's record.
 BEST = 'best'
 BEST_FILE = 'best.json'
 LOCK_FILE = '.lock'
+# How many of the latest checkpoints a training keeps.
+KEPT_CHECKPOINTS = 3
+# The fields of best.json that its readers use, and their types.
+_BEST_FIELDS = {'checkpoint': str, 'step': int, 'nll': (int, float)}
 _CHECKPOINT_INDEX = re.compile(r'^ckpt-(\d+)\.index$')
 
 
@@ -124,21 +135,74 @@ def check_directory(directory, flag, fix=None):
     ) from None
 
 
+# TensorFlow's errors from writing TensorBoard's events file (their messages
+# name the op: CreateSummaryFileWriter, FlushSummaryWriter, WriteSummary...).
+_SUMMARY_WRITE = re.compile(r'events (file|writer)|Summary')
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
+                 errno.EACCES, errno.EPERM)
+
+
+@contextlib.contextmanager
+def write_failures_as_one_line(run_dir):
+  """A failed write into `run_dir` while training, as a `RunDirectoryError`.
+
+  A full disk or a folder made read-only shows up as an OSError (the lock,
+  the records) or as TensorFlow's error from the TensorBoard writer; either
+  becomes one line naming the folder and the fix. Checkpoints are written
+  only whole (`CheckpointSaveError` reports theirs), so a rerun resumes from
+  the last one.
+  """
+  try:
+    yield
+  except OSError as e:
+    inside = e.filename is None or os.path.abspath(str(e.filename)).startswith(
+        os.path.abspath(run_dir))
+    if e.errno not in _WRITE_ERRNOS or not inside:
+      raise
+    raise RunDirectoryError(_write_failure(run_dir, e.strerror)) from None
+  except tf.errors.OpError as e:
+    if not _SUMMARY_WRITE.search(e.message):
+      raise
+    raise RunDirectoryError(_write_failure(
+        run_dir, ' '.join(e.message.split())[:200])) from None
+
+
+def _write_failure(run_dir, what):
+  return (f'Could not write to the run directory {run_dir!r} ({what}); free '
+          'disk space or make it writable, then rerun the same command: the '
+          'run resumes from its last checkpoint.')
+
+
 class RunLock:
-  """An exclusive lock on a run directory while a training runs in it."""
+  """An exclusive lock on a run directory while a training runs in it.
+
+  The lock is taken on the directory itself, so deleting LOCK_FILE (which
+  names the holder's process) does not let a second training in; file
+  systems that cannot lock a directory (some NFS mounts) rely on LOCK_FILE's
+  lock alone.
+  """
 
   def __init__(self, run_dir):
     self.path = os.path.join(run_dir, LOCK_FILE)
     self._file = None
+    self._dir = None
 
   def __enter__(self):
     self._file = open(self.path, 'a+')  # pylint: disable=consider-using-with
+    self._dir = os.open(os.path.dirname(self.path) or '.', os.O_RDONLY)
     try:
-      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      for handle, required in ((self._dir, False), (self._file, True)):
+        try:
+          fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+          raise
+        except OSError:  # A directory this file system cannot lock.
+          if required:
+            raise
     except BlockingIOError:
       self._file.seek(0)
       holder = self._file.read().strip() or 'unknown'
-      self._file.close()
+      self._release()
       raise RunDirectoryError(
           f'{os.path.dirname(self.path)!r} is being trained by process '
           f'{holder} (lock {self.path}); wait for it to finish or stop it, '
@@ -152,8 +216,12 @@ class RunLock:
   def __exit__(self, *exc):
     self._file.seek(0)
     self._file.truncate()
-    fcntl.flock(self._file, fcntl.LOCK_UN)
+    self._release()
+
+  def _release(self):
+    """Closing a descriptor releases its lock."""
     self._file.close()
+    os.close(self._dir)
 
 
 def write_atomic(path, write, binary=False):
@@ -323,9 +391,16 @@ def restorable_checkpoint(run_dir, warn=print, quarantine=True):
       # What `tf.train.CheckpointManager` writes (relative paths, through a
       # `checkpoint.tmp*` file), without the deprecation warning that the
       # public `update_checkpoint_state` printed on every resume.
+      # With their times (the index files'): a manager deletes only
+      # checkpoints newer than `last_preserved_timestamp`, and keeps the ones
+      # listed without a time forever.
+      oldest_first = list(reversed(remaining))
+      times = [os.path.getmtime(p + '.index') for p in oldest_first]
       checkpoint_management.update_checkpoint_state_internal(
           directory, remaining[0],
-          all_model_checkpoint_paths=list(reversed(remaining)),
+          all_model_checkpoint_paths=oldest_first,
+          all_model_checkpoint_timestamps=times,
+          last_preserved_timestamp=min(times) - 1.,
           save_relative_paths=True)
   return chosen
 
@@ -544,25 +619,45 @@ def run_train_mean(train_config, data_dir=None, run_dir=None, save=True):
   path = run_dir and os.path.join(run_dir, TRAIN_MEAN_FILE)
   shape = data.image_shape(train_config.dataset)
   if path and os.path.exists(path):
+    recompute = (f'delete it (and {TRAIN_MEAN_CHECKSUM_FILE}) to recompute it '
+                 'from the dataset (--data_dir)')
     try:
-      mean = np.load(path, allow_pickle=False)
+      with open(path, 'rb') as f:
+        content = f.read()
+      mean = np.load(io.BytesIO(content), allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-      raise ValueError(f'{path} cannot be read ({e}); delete it to recompute '
-                       'it from the dataset (--data_dir).') from None
+      raise ValueError(f'{path} cannot be read ({e}); {recompute}.') from None
     if (mean.shape != tuple(shape) or not np.all(np.isfinite(mean)) or
         mean.min() < 0. or mean.max() > 1.):
+      values = (f'values in [{mean.min()}, {mean.max()}]'
+                if np.all(np.isfinite(mean)) else 'values not finite')
       raise ValueError(
           f'{path} is not the mean image of {train_config.dataset} (shape '
-          f'{mean.shape}, values in [{np.nanmin(mean)}, {np.nanmax(mean)}]; '
-          f'expected {tuple(shape)} in [0, 1]); delete it to recompute it '
-          'from the dataset (--data_dir).')
+          f'{mean.shape}, {values}; expected {tuple(shape)} in [0, 1]); '
+          f'{recompute}.')
+    checksum = os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE)
+    if os.path.exists(checksum):
+      with open(checksum) as f:
+        recorded = f.read().strip()
+      if hashlib.sha256(content).hexdigest() != recorded:
+        raise ValueError(
+            f'{path} was changed after training wrote it (its sha256 is not '
+            f'the one in {checksum}): the model subtracts it from its inputs, '
+            f'so put back the original, or {recompute}.')
     return mean
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
   if not np.all(np.isfinite(mean)):
     raise ValueError(f'The mean training image of {train_config.dataset} is '
                      'not finite; check the dataset files in --data_dir.')
   if path and save:
-    write_atomic(path, lambda f: np.save(f, mean), binary=True)
+    buffer = io.BytesIO()
+    np.save(buffer, mean)
+    content = buffer.getvalue()
+    write_all_atomic([
+        (path, lambda f: f.write(content), True),
+        (os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE),
+         lambda f: f.write(hashlib.sha256(content).hexdigest() + '\n'),
+         False)])
   return mean
 
 
@@ -595,8 +690,20 @@ def read_best(run_dir):
   path = os.path.join(best_dir(run_dir), BEST_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      record = json.load(f)
+    problem = next((f'no {key!r}' for key in _BEST_FIELDS
+                    if not isinstance(record.get(key), _BEST_FIELDS[key])),
+                   None) if isinstance(record, dict) else 'not an object'
+  except (ValueError, UnicodeDecodeError) as e:
+    problem = f'not JSON: {e}'
+  if problem:
+    raise RunDirectoryError(
+        f'{path} is damaged ({problem}); delete the folder {best_dir(run_dir)} '
+        '(training keeps a new best at its next validation), or put back the '
+        f'{BEST_FILE} training wrote.')
+  return record
 
 
 def best_prefix(run_dir):

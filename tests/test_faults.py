@@ -24,6 +24,7 @@ import pytest
 import tensorflow as tf
 
 from dvae_tf import run_directory
+from dvae_tf import training
 from tests import test_training
 from tests.test_training import REPO
 
@@ -281,6 +282,121 @@ def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
   assert err.strip().splitlines()[-1].startswith(
       f"error: Cannot write to '{checkpoints}'"), err[-2000:]
   assert checkpoint_steps(run_dir) == [20, 30]
+
+
+def test_a_deleted_lock_file_does_not_admit_a_second_training(tmp_path):
+  """The lock is on the folder: removing .lock while a training holds it
+  changes nothing."""
+  run_dir = str(tmp_path)
+  with run_directory.RunLock(run_dir):
+    os.remove(os.path.join(run_dir, run_directory.LOCK_FILE))
+    with pytest.raises(run_directory.RunDirectoryError,
+                       match='is being trained by process'):
+      with run_directory.RunLock(run_dir):
+        pass
+  with run_directory.RunLock(run_dir):  # Released with the first.
+    pass
+
+
+def test_a_changed_train_mean_is_refused(reference, tmp_path):
+  """One pixel of train_mean.npy moved by 4e-7 would change every later
+  weight silently; its recorded sha256 catches it."""
+  run_dir = copy_run(reference, tmp_path)
+  path = os.path.join(run_dir, run_directory.TRAIN_MEAN_FILE)
+  mean = np.load(path)
+  mean.flat[300] = np.nextafter(mean.flat[300], np.float32(1), dtype=mean.dtype)
+  np.save(path, mean)
+  with pytest.raises(ValueError, match='was changed after training wrote it'):
+    run_directory.restore_model(run_dir)
+  # Deleting both recomputes the same mean from the data.
+  os.remove(path)
+  os.remove(os.path.join(run_dir, run_directory.TRAIN_MEAN_CHECKSUM_FILE))
+  assert_same_weights(run_dir, reference[1])
+
+
+def test_a_resume_may_save_and_log_at_other_intervals(reference, tmp_path):
+  """checkpoint_every and log_every change nothing computed: accepted on
+  resume, noted in the record, and the weights are the uninterrupted run's."""
+  run_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
+    os.remove(path)
+  other = dataclasses.replace(TRAIN, checkpoint_every=5, log_every=2)
+  assert training.train(test_training.MODEL, other, run_dir,
+                        verbose=False)['step'] == TRAIN.num_steps
+  assert checkpoint_steps(run_dir) == [30, 35, 40]
+  with open(os.path.join(run_dir, run_directory.CONFIG_FILE)) as f:
+    resumed = json.load(f)['resumed']
+  assert resumed[-1]['changed'] == {'train.checkpoint_every': [10, 5],
+                                    'train.log_every': [5, 2]}, resumed
+  assert_same_weights(run_dir, reference[1])
+
+
+def test_an_unwritable_tensorboard_folder_is_one_line(reference, tmp_path):
+  """TensorFlow's events writer fails inside TensorFlow; the run says which
+  folder and what to do, and resumes once it can write again."""
+  run_dir = copy_run(reference, tmp_path)
+  for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
+    os.remove(path)
+  logs = os.path.join(run_dir, 'train')
+  reason = _bind_read_only(logs)
+  if reason:
+    pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
+  try:
+    code, out, err = finish(child(run_dir))
+  finally:
+    subprocess.run(['umount', logs], check=False)
+  last = _one_error_line(code, err)
+  assert last.startswith(
+      f"error: Could not write to the run directory '{run_dir}'"), last
+  assert 'the run resumes from its last checkpoint' in last
+  code, out, err = finish(child(run_dir))
+  assert code == 0, err[-3000:]
+  assert_same_weights(run_dir, reference[1])
+
+
+def test_a_file_size_limit_before_any_checkpoint_is_one_line(tmp_path):
+  """The first record written (config.json) fails: one line, no traceback."""
+  run_dir = str(tmp_path / 'run')
+  code, _, err = finish(child(run_dir, 'fsize=100'))
+  last = _one_error_line(code, err)
+  assert last.startswith(
+      f"error: Could not write to the run directory '{run_dir}' (File too "
+      "large)"), last
+
+
+def test_a_damaged_best_record_is_one_line(reference, tmp_path):
+  run_dir = copy_run(reference, tmp_path)
+  best = run_directory.best_dir(run_dir)
+  os.makedirs(best, exist_ok=True)
+  path = os.path.join(best, run_directory.BEST_FILE)
+  for text, problem in (('{}', "no 'checkpoint'"),
+                        ('{"checkpoint": "ckpt-20", "step": 20, "nll": "x"}',
+                         "no 'nll'"),
+                        ('{"checkpoint": "ckpt-2', 'not JSON'),
+                        ('[]', 'not an object')):
+    with open(path, 'w') as f:
+      f.write(text)
+    with pytest.raises(run_directory.RunDirectoryError) as e:
+      run_directory.read_best(run_dir)
+    assert str(e.value).startswith(f'{path} is damaged ({problem}'), e.value
+    assert f'delete the folder {best}' in str(e.value)
+
+
+def test_an_edited_model_config_with_matching_flags_is_refused(reference,
+                                                                tmp_path):
+  """config.json and the flags agree with each other but not with the
+  checkpoints: the same check as restoring, before TensorFlow's restore."""
+  run_dir = copy_run(reference, tmp_path)
+  path = os.path.join(run_dir, run_directory.CONFIG_FILE)
+  with open(path) as f:
+    record = json.load(f)
+  record['model']['units_per_group'] = 9
+  with open(path, 'w') as f:
+    json.dump(record, f)
+  edited = dataclasses.replace(test_training.MODEL, units_per_group=9)
+  with pytest.raises(ValueError, match='does not describe the model of .*'
+                     'ckpt-40: weight 0 .* Was it edited'):
+    training.train(edited, TRAIN, run_dir, verbose=False)
 
 
 def test_sigterm_exits_with_the_requeue_status(tmp_path):

@@ -1,6 +1,7 @@
 """Training: exact resume after interruption, the NaN guard, the binaries."""
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
@@ -84,6 +85,9 @@ def test_interrupted_run_resumes_exactly(tmp_path, uninterrupted, sig):
   assert result['step'] == TRAIN.num_steps
   step, weights = final_weights(run_dir)
   assert step == TRAIN.num_steps
+  # The checkpoints from before the stop are deleted like any others.
+  kept = glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-*.index'))
+  assert len(kept) == run_directory.KEPT_CHECKPOINTS, sorted(kept)
   for resumed, reference in zip(weights, uninterrupted[1]):
     np.testing.assert_allclose(resumed, reference, rtol=1e-5, atol=1e-6)
 

@@ -96,7 +96,9 @@ class TrainingRun:
     """The `TrainingDivergedError` of a run that went wrong at this step."""
     latest = self.manager.latest_checkpoint
     good = (f'The last good checkpoint is {latest}' if latest else
-            'No checkpoint was saved yet, so a rerun starts from step 0')
+            'No checkpoint was saved yet, so a rerun starts from step 0 (to '
+            'change a setting other than the learning rate, such as '
+            '--weight_decay, delete the run directory or choose another)')
     return TrainingDivergedError(
         f'{what} at step {self.step}; nothing was saved after it. {good}. '
         'Lower --learning_rate (and add --change_optimizer_settings) or '

@@ -111,7 +111,8 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
       infinite, a batch left the pixel range, or the bound collapsed or rose above 0
       on binary pixels; the message names the last good checkpoint.
     CheckpointSaveError: a checkpoint could not be written.
-    run_directory.RunDirectoryError: the directory is locked or not writable.
+    run_directory.RunDirectoryError: the directory is locked or not writable,
+      or a write to it failed (a full disk, a folder made read-only).
     distribute.ClusterError: a worker of a multi-worker cluster stopped
       answering (`distribute.peers_lost_as_one_line`).
   """
@@ -123,7 +124,8 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
     run_directory.run_train_mean(train_config, data_dir)
   run_directory.check_writable(run_dir)
   chief = distribute.is_chief(strategy)
-  with (run_directory.RunLock(run_dir) if chief else contextlib.nullcontext(),
+  with (run_directory.write_failures_as_one_line(run_dir),
+        run_directory.RunLock(run_dir) if chief else contextlib.nullcontext(),
         distribute.peers_lost_as_one_line(strategy, 'training')):
     return _train_locked(model_config, train_config, run_dir, data_dir,
                          strategy, verbose and chief, change_optimizer,
@@ -200,6 +202,7 @@ def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
       run_dir, warn=lambda line: print(line, file=sys.stderr, flush=True),
       quarantine=chief)
   if latest:
+    run_directory.check_checkpoint_matches(model, latest, run_dir)
     checkpoint.restore(latest)
   start = int(optimizer.iterations.numpy())
   if latest:
@@ -209,8 +212,8 @@ def _open_run(model_config, cfg, run_dir, data_dir, strategy, verbose,
   run = hooks_lib.TrainingRun(
       model=model, optimizer=optimizer, cfg=cfg, strategy=strategy,
       chief=chief, run_dir=run_dir, save_dir=save_dir,
-      manager=tf.train.CheckpointManager(checkpoint, directory,
-                                         max_to_keep=3),
+      manager=tf.train.CheckpointManager(
+          checkpoint, directory, max_to_keep=run_directory.KEPT_CHECKPOINTS),
       best=run_directory.BestCheckpoint(checkpoint, save_dir,
                                   record=run_directory.read_best(run_dir)),
       writer=writer, verbose=verbose, step=start)
