@@ -115,3 +115,25 @@ def test_comparisons_report_the_cost_of_b(runs):
   cells = [c.strip() for c in line.strip('|').split('|')]
   assert cells[0] == 'A = A, B = B' and cells[3] == '3'
   assert all(0.7 < float(d) < 1.3 for d in cells[1].split(', '))
+
+
+def test_the_figure_groups_orderings_by_table_with_the_papers_difference(
+    runs, tmp_path):
+  """A second table repeats row A (as the hardware-graph table repeats Table
+  2's RBM rows): the orderings stay in the first table's panel. B's runs are
+  a nat worse per image: A < B holds near -1, B < A reverses near +1, and
+  the paper's differences are its rows' values, -1 and +1."""
+  runs_dir, spec = runs
+  spec['tables'].append({'name': 'repeat',
+                         'rows': [spec['tables'][0]['rows'][0]]})
+  [(name, entries)] = reproduction.ordering_panels(spec, runs_dir)
+  assert name == 't'
+  (a_text, a_ours, a_error, a_paper, a_verdict), (_, b_ours, _, b_paper,
+                                                   b_verdict) = entries
+  assert a_text == 'A < B' and a_verdict == 'yes' and b_verdict == 'reversed'
+  assert -1.3 < a_ours < -0.7 and 0.7 < b_ours < 1.3 and 0. < a_error < 0.3
+  assert (a_paper, b_paper) == (-1., 1.)
+  pytest.importorskip('matplotlib')  # the 'report' and 'test' extras have it
+  path = tmp_path / 'orderings.png'
+  reproduction.draw_orderings([(name, entries)], str(path))
+  assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -170,6 +170,75 @@ def render(spec, runs_dir):
   return sections
 
 
+def ordering_panels(spec, runs_dir):
+  """The orderings grouped by table, for the figure: one panel per table.
+
+  An ordering belongs to the first table that has its `better` row. Each
+  entry is (the ordering's text, our mean difference A - B, its error, the
+  paper's A - B from the rows' `paper` values or None where a row has none,
+  our verdict).
+
+  Returns:
+    [(table name, [entry, ...])] in the order of `spec['tables']`, tables
+    without orderings left out.
+  """
+  table_of = {}
+  for table in spec['tables']:
+    for row in table['rows']:
+      table_of.setdefault(row['label'], table['name'])
+  paper = {row['label']: row.get('paper') for table in spec['tables']
+           for row in table['rows']}
+  panels = {table['name']: [] for table in spec['tables']}
+  for ordering, summary in ordering_summaries(spec, runs_dir):
+    a, b = ordering['better'], ordering['worse']
+    paper_difference = (None if paper[a] is None or paper[b] is None
+                        else paper[a] - paper[b])
+    panels[table_of[a]].append(
+        (f'{a} < {b}', summary['difference'], _spread(summary)[0],
+         paper_difference, verdict(summary)))
+  return [(name, entries) for name, entries in panels.items() if entries]
+
+
+def draw_orderings(panels, path):
+  """Draws `ordering_panels` to the PNG `path` (matplotlib).
+
+  One panel per table; each ordering "A < B" is a row, with our paired
+  difference A - B and its two-error bar (the verdict's threshold: it holds
+  when the bar lies left of zero) and the paper's A - B as a cross.
+  """
+  try:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+  except ImportError as error:
+    raise ImportError('drawing the orderings figure needs matplotlib: '
+                      "pip install -e '.[report]', or pass --figure= to "
+                      'skip it') from error
+  matplotlib.use('Agg')
+  from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+  heights = [len(entries) for _, entries in panels]
+  size = (11, 1.2 + 0.32 * sum(heights) + 0.6 * len(panels))
+  figure, axes = pyplot.subplots(
+      len(panels), 1, figsize=size, gridspec_kw={'height_ratios': heights}, squeeze=False)
+  colours = {'yes': 'tab:green', 'reversed': 'tab:red',
+             'not resolved': 'tab:grey'}
+  for axis, (name, entries) in zip(axes[:, 0], panels):
+    rows = np.arange(len(entries))[::-1]
+    for y, (_, ours, error, paper, result) in zip(rows, entries):
+      axis.errorbar(ours, y, xerr=2. * error, fmt='o', color=colours[result],
+                    capsize=3)
+      if paper is not None:
+        axis.plot(paper, y, 'x', color='black')
+    axis.axvline(0., color='black', linewidth=0.8)
+    axis.set_yticks(rows, [entry[0] for entry in entries], fontsize=7)
+    axis.set_title(name, fontsize=9, loc='left')
+    axis.tick_params(axis='x', labelsize=8)
+  axes[-1, 0].set_xlabel('A - B (nats). Dots: ours, paired, with two errors '
+                         '(green: holds, red: reversed, grey: not resolved).'
+                         '\nCrosses: the paper.', fontsize=8)
+  figure.tight_layout()
+  figure.savefig(path, dpi=110, metadata={'Software': None})
+  pyplot.close(figure)
+
+
 def updated_text(text, sections, report_path='the report'):
   """`text` with each `<!-- table:NAME -->...<!-- /table:NAME -->` replaced."""
   for name, markdown in sections.items():
