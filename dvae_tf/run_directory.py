@@ -4,7 +4,8 @@ A run directory (`--run_dir`) holds:
 
 - `config.json` (CONFIG_FILE): the model and training configurations, the
   record `restore_model` rebuilds the model from (`run_record`,
-  `check_run_config`, `load_run_config`);
+  `check_run_config`, `load_run_config`), with its sha256 in
+  `config.sha256`, so a hand edit is refused (`check_unchanged`);
 - `train_mean.npy` (TRAIN_MEAN_FILE): the training set's mean image, the
   decoder bias's initial value, so a trained model restores without its data
   (`train_mean`);
@@ -63,7 +64,9 @@ from dvae_tf.train_config import TrainConfig
 CHECKPOINT_DIR = 'checkpoints'
 CONFIG_FILE = 'config.json'
 TRAIN_MEAN_FILE = 'train_mean.npy'
-# The sha256 of TRAIN_MEAN_FILE as training wrote it (older runs have none).
+# The sha256 of CONFIG_FILE and TRAIN_MEAN_FILE as training wrote them
+# (older runs have none): a hand edit is refused, not trusted.
+CONFIG_CHECKSUM_FILE = 'config.sha256'
 TRAIN_MEAN_CHECKSUM_FILE = 'train_mean.sha256'
 # TrainConfig fields that may change on resume with `change_optimizer=True`.
 OPTIMIZER_FIELDS = ('learning_rate',)
@@ -281,6 +284,28 @@ def write_json_atomic(path, record):
   write_atomic(path, lambda f: json.dump(record, f, indent=2))
 
 
+def write_with_checksum(path, content, checksum_path):
+  """Writes the bytes `content` to `path` and their sha256 to
+  `checksum_path`, as one commit (`write_all_atomic`)."""
+  write_all_atomic([
+      (path, lambda f: f.write(content), True),
+      (checksum_path,
+       lambda f: f.write(hashlib.sha256(content).hexdigest() + '\n'), False)])
+
+
+def check_unchanged(path, content, checksum_path, fix):
+  """Raises ValueError naming `path` if the sha256 of `content` (the bytes
+  read from `path`) is not the one `write_with_checksum` recorded; a
+  missing `checksum_path` (an older run) passes."""
+  if not os.path.exists(checksum_path):
+    return
+  with open(checksum_path) as f:
+    recorded = f.read().strip()
+  if hashlib.sha256(content).hexdigest() != recorded:
+    raise ValueError(f'{path} was changed after training wrote it (its sha256 '
+                     f'is not the one in {checksum_path}); {fix}.')
+
+
 def checkpoints_on_disk(directory):
   """[(step, prefix)] of the checkpoints whose index file exists, newest first."""
   found = []
@@ -478,18 +503,31 @@ def check_run_config(run_dir, model_config, train_config,
   return record
 
 
+def write_run_record(run_dir, record):
+  """Writes config.json (`record`) with its checksum (CONFIG_CHECKSUM_FILE)."""
+  write_with_checksum(os.path.join(run_dir, CONFIG_FILE),
+                      json.dumps(record, indent=2).encode(),
+                      os.path.join(run_dir, CONFIG_CHECKSUM_FILE))
+
+
 def load_run_config(run_dir):
-  """(model config of either kind, TrainConfig) of a trained model directory."""
+  """(model config of either kind, TrainConfig) of a trained model directory.
+
+  A config.json edited after training wrote it is refused: it says how the
+  checkpoints were trained, and an edit (a seed, a layer size) would make
+  the resumed or restored run something else than what it records.
+  """
   path = os.path.join(run_dir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(
         f'No {CONFIG_FILE} in {run_dir!r}: is --run_dir a directory '
         'written by bin/train.py?')
+  with open(path, 'rb') as f:
+    content = f.read()
   try:
-    with open(path) as f:
-      record = json.load(f)
-    return (config_lib.config_from_dict(record['model']),
-            TrainConfig(**record['train']))
+    record = json.loads(content)
+    configs = (config_lib.config_from_dict(record['model']),
+               TrainConfig(**record['train']))
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise ValueError(f'{path} is not valid JSON ({e}); restore it from the '
                      'run\'s original config.json.') from None
@@ -499,6 +537,11 @@ def load_run_config(run_dir):
                      'bin/train.py.') from None
   except ValueError as e:
     raise ValueError(f'{path}: {e}') from None
+  checksum = os.path.join(run_dir, CONFIG_CHECKSUM_FILE)
+  check_unchanged(path, content, checksum,
+                  'it records how the checkpoints were trained: put back the '
+                  f'original, or delete {checksum} if the edit is deliberate')
+  return configs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -635,15 +678,10 @@ def run_train_mean(train_config, data_dir=None, run_dir=None, save=True):
           f'{path} is not the mean image of {train_config.dataset} (shape '
           f'{mean.shape}, {values}; expected {tuple(shape)} in [0, 1]); '
           f'{recompute}.')
-    checksum = os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE)
-    if os.path.exists(checksum):
-      with open(checksum) as f:
-        recorded = f.read().strip()
-      if hashlib.sha256(content).hexdigest() != recorded:
-        raise ValueError(
-            f'{path} was changed after training wrote it (its sha256 is not '
-            f'the one in {checksum}): the model subtracts it from its inputs, '
-            f'so put back the original, or {recompute}.')
+    check_unchanged(path, content,
+                    os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE),
+                    'the model subtracts it from its inputs, so put back the '
+                    f'original, or {recompute}')
     return mean
   mean = data.train_mean(train_config.dataset, data_dir=data_dir)
   if not np.all(np.isfinite(mean)):
@@ -652,12 +690,8 @@ def run_train_mean(train_config, data_dir=None, run_dir=None, save=True):
   if path and save:
     buffer = io.BytesIO()
     np.save(buffer, mean)
-    content = buffer.getvalue()
-    write_all_atomic([
-        (path, lambda f: f.write(content), True),
-        (os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE),
-         lambda f: f.write(hashlib.sha256(content).hexdigest() + '\n'),
-         False)])
+    write_with_checksum(path, buffer.getvalue(),
+                        os.path.join(run_dir, TRAIN_MEAN_CHECKSUM_FILE))
   return mean
 
 

@@ -174,6 +174,12 @@ CASES = [
      '--hidden_units must be a positive integer; got 0'),
     ('config.json edited to another model', 'evaluate.py', lambda t: [
         f'--run_dir={t}/edited'],
+     lambda t: f'error: {t}/edited/config.json was changed after training '
+     f'wrote it (its sha256 is not the one in {t}/edited/config.sha256); it '
+     'records how the checkpoints were trained: put back the original, or '
+     f'delete {t}/edited/config.sha256 if the edit is deliberate.'),
+    ('config.json edited to another model, checksum deleted', 'evaluate.py',
+     lambda t: [f'--run_dir={t}/edited_deliberately'],
      "weight 0 (prior/first_logits) has shape [9] in the model config.json "
      "describes but [8] in the checkpoint. Was it edited? Put back"),
     # The benchmark's inputs, checked before any suite runs.
@@ -220,6 +226,8 @@ def results(tmp_path_factory):
   _run_dir(tmp, 'nan_mean', lambda d: np.save(
       os.path.join(d, 'train_mean.npy'), np.full([28, 28, 1], np.nan)))
   _run_dir(tmp, 'edited', _edit_units)
+  _run_dir(tmp, 'edited_deliberately', lambda d: (
+      _edit_units(d), os.remove(os.path.join(d, 'config.sha256'))))
   os.makedirs(os.path.join(tmp, 'bad_data'))
   _write(os.path.join(tmp, 'bad_data', 'mnist.npz'), 'not an archive')
 

@@ -382,21 +382,44 @@ def test_a_damaged_best_record_is_one_line(reference, tmp_path):
     assert f'delete the folder {best}' in str(e.value)
 
 
-def test_an_edited_model_config_with_matching_flags_is_refused(reference,
-                                                                tmp_path):
-  """config.json and the flags agree with each other but not with the
-  checkpoints: the same check as restoring, before TensorFlow's restore."""
-  run_dir = copy_run(reference, tmp_path)
+def _edit_record(run_dir, part, field, value, keep_checksum):
   path = os.path.join(run_dir, run_directory.CONFIG_FILE)
   with open(path) as f:
     record = json.load(f)
-  record['model']['units_per_group'] = 9
+  record[part][field] = value
   with open(path, 'w') as f:
     json.dump(record, f)
+  if not keep_checksum:  # A deliberate edit, or a run older than checksums.
+    os.remove(os.path.join(run_dir, run_directory.CONFIG_CHECKSUM_FILE))
+
+
+def test_an_edited_model_config_with_matching_flags_is_refused(reference,
+                                                                tmp_path):
+  """config.json (its checksum deleted) and the flags agree with each other
+  but not with the checkpoints: the same check as restoring, before
+  TensorFlow's restore."""
+  run_dir = copy_run(reference, tmp_path)
+  _edit_record(run_dir, 'model', 'units_per_group', 9, keep_checksum=False)
   edited = dataclasses.replace(test_training.MODEL, units_per_group=9)
   with pytest.raises(ValueError, match='does not describe the model of .*'
                      'ckpt-40: weight 0 .* Was it edited'):
     training.train(edited, TRAIN, run_dir, verbose=False)
+
+
+def test_an_edited_seed_with_matching_flags_is_refused(reference, tmp_path):
+  """The checkpoints fit any seed, so only the record's checksum tells that
+  config.json no longer says how they were trained; evaluation refuses it
+  too, and deleting the checksum accepts the edit."""
+  run_dir = copy_run(reference, tmp_path)
+  _edit_record(run_dir, 'train', 'seed', TRAIN.seed + 1, keep_checksum=True)
+  reseeded = dataclasses.replace(TRAIN, seed=TRAIN.seed + 1)
+  changed = 'config.json was changed after training wrote it .*config.sha256'
+  with pytest.raises(ValueError, match=changed):
+    training.train(test_training.MODEL, reseeded, run_dir, verbose=False)
+  with pytest.raises(ValueError, match=changed):
+    run_directory.restore_model(run_dir)
+  os.remove(os.path.join(run_dir, run_directory.CONFIG_CHECKSUM_FILE))
+  assert run_directory.load_run_config(run_dir)[1] == reseeded
 
 
 def test_sigterm_exits_with_the_requeue_status(tmp_path):

@@ -404,6 +404,7 @@ def test_resume_says_where_it_resumes_and_bound_uses_fresh_log_z(
   record = json.load(open(os.path.join(run_dir, 'config.json')))
   record['train']['num_steps'] = 3
   json.dump(record, open(os.path.join(run_dir, 'config.json'), 'w'))
+  os.remove(os.path.join(run_dir, run_directory.CONFIG_CHECKSUM_FILE))
   result = training.train(MODEL, short, run_dir, verbose=True)
   err = capsys.readouterr().err
   assert 'Resuming from step 2 (' in err and 'ckpt-2' in err

@@ -224,8 +224,7 @@ def _write_record(run, record):
   """Writes config.json (`record`, None: it matches) once the run is known
   to match its checkpoints and its step to fit (the chief only)."""
   if record is not None and run.chief:
-    run_directory.write_json_atomic(
-        os.path.join(run.run_dir, run_directory.CONFIG_FILE), record)
+    run_directory.write_run_record(run.run_dir, record)
 
 
 def _validation_images(cfg, data_dir):
