@@ -137,3 +137,17 @@ def test_the_figure_groups_orderings_by_table_with_the_papers_difference(
   path = tmp_path / 'orderings.png'
   reproduction.draw_orderings([(name, entries)], str(path))
   assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_the_paper_gaps_are_the_smallest_and_largest_row_distance(runs):
+  runs_dir, spec = runs
+  a = reproduction.row_summary(runs_dir, ['a/s1', 'a/s2', 'a/s3'])['nll']
+  b = reproduction.row_summary(runs_dir, ['b/s1', 'b/s2', 'b/s3'])['nll']
+  gaps = sorted([abs(a - 90.), abs(b - 91.)])
+  text = reproduction.render(dict(spec, gap_tables=['t']), runs_dir)[
+      'paper_gaps']
+  assert text.startswith(f'Our likelihoods are {gaps[0]:.2f} to '
+                         f'{gaps[1]:.2f} nats from the paper')
+  assert '2 rows' in text
+  with pytest.raises(ValueError, match='No row of the tables'):
+    reproduction.render(dict(spec, gap_tables=['other']), runs_dir)

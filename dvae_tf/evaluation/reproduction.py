@@ -156,10 +156,27 @@ def render_comparisons(summaries):
   return '\n'.join(lines)
 
 
+def render_paper_gaps(spec, runs_dir):
+  """One sentence: the smallest and largest distance, in nats, between a
+  row's mean NLL and the paper's, over the rows with a paper value of the
+  tables named in `spec['gap_tables']`."""
+  names = set(spec['gap_tables'])
+  gaps = [abs(row_summary(runs_dir, row['runs'])['nll'] - row['paper'])
+          for table in spec['tables'] if table['name'] in names
+          for row in table['rows'] if row.get('paper') is not None]
+  if not gaps:
+    raise ValueError(f'No row of the tables {sorted(names)} has a paper value.')
+  return (f'Our likelihoods are {min(gaps):.2f} to {max(gaps):.2f} nats from '
+          f'the paper\'s over the {len(gaps)} rows of these tables.')
+
+
 def render(spec, runs_dir):
-  """{section name: markdown} for every table, the orderings and their count."""
+  """{section name: markdown} for every table, the orderings and their
+  count, and the distances to the paper (`render_paper_gaps`)."""
   sections = {table['name']: render_table(table, runs_dir)
               for table in spec['tables']}
+  if spec.get('gap_tables'):
+    sections['paper_gaps'] = render_paper_gaps(spec, runs_dir)
   if spec.get('orderings'):
     summaries = ordering_summaries(spec, runs_dir)
     sections['orderings'] = render_orderings(summaries)
