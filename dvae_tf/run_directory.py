@@ -51,6 +51,7 @@ import os
 import re
 import shutil
 import tempfile
+import textwrap
 
 import keras
 import numpy as np
@@ -167,7 +168,20 @@ def write_failures_as_one_line(run_dir):
     if not _SUMMARY_WRITE.search(e.message):
       raise
     raise RunDirectoryError(_write_failure(
-        run_dir, ' '.join(e.message.split())[:200])) from None
+        run_dir, _os_reason(e.message))) from None
+
+
+# The reasons an OS gives for a failed write, as TensorFlow's messages end.
+_OS_REASONS = re.compile('|'.join(
+    os.strerror(code) for code in sorted(_WRITE_ERRNOS)))
+
+
+def _os_reason(message):
+  """The OS's reason inside TensorFlow's error `message` ('Read-only file
+  system', ...), or the message itself shortened at a word."""
+  found = _OS_REASONS.findall(message)
+  return found[-1] if found else textwrap.shorten(message, 200,
+                                                   placeholder=' ...')
 
 
 def _write_failure(run_dir, what):
@@ -204,11 +218,12 @@ class RunLock:
             raise
     except BlockingIOError:
       self._file.seek(0)
-      holder = self._file.read().strip() or 'unknown'
+      pid = self._file.read().strip()
+      holder = f'process {pid}' if pid else 'another process'
       self._release()
       raise RunDirectoryError(
-          f'{os.path.dirname(self.path)!r} is being trained by process '
-          f'{holder} (lock {self.path}); wait for it to finish or stop it, '
+          f'{os.path.dirname(self.path)!r} is being trained by {holder} '
+          f'(lock {self.path}); wait for it to finish or stop it, '
           'or train into another --run_dir.') from None
     self._file.seek(0)
     self._file.truncate()

@@ -17,8 +17,10 @@ address that is not host:port or an http(s) URL, or an input out of its
 range, raises `ValueError` before anything is sent. From the command line
 either prints `error: <message>` and exits with 1. The timeout bounds the
 whole request, however slowly the server answers, and an answer longer than
-`--max_response_mb` is refused as it arrives. The outputs are written to
-`--output` (.npz) atomically, only once all have arrived; a folder is refused.
+`--max_response_mb` is refused as it arrives. An answer is saved only if it
+is a sample: `SAMPLE_OUTPUTS` with one row per sample asked for, and output
+names that are plain file names. The outputs are written to `--output`
+(.npz) atomically, only once all have arrived; a folder is refused.
 
 The signatures and their inputs are listed in the export's metadata.json and
 by `saved_model_cli show --all --dir <export>/<version>`.
@@ -29,6 +31,7 @@ import http.client
 import json
 import math
 import os
+import re
 import socket
 import sys
 import threading
@@ -45,6 +48,16 @@ DEFAULT_TIMEOUT_S = 60.
 # what sockets and timers accept (their limit is near 9e9 s).
 MAX_TIMEOUT_S = 86_400.
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
+# Memory the client's peak may reach per byte of a REST answer, over what it
+# holds before the request (measured about 8 on a sample answer: 2.1 GB at
+# the default limit).
+MEMORY_PER_ANSWER_BYTE = 9
+# The outputs of the export's `sample` signature (dvae_tf.export.signatures;
+# tests/test_export.py checks the two agree): an answer without them is not
+# a sample, and is not saved as one.
+SAMPLE_OUTPUTS = ('images', 'latents')
+# An output name must be a plain file name to become an entry of the .npz.
+_OUTPUT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 # gRPC's limit on a received message is a C int.
 _MAX_GRPC_MESSAGE_BYTES = 2**31 - 1
 _REST_SCHEMES = ('http', 'https')
@@ -208,18 +221,16 @@ def decode_rest_response(body):
       "predictions" nor "outputs", or they are not arrays (rows with other
       keys, ragged lists, a number where rows belong).
   """
-  if isinstance(body, bytes):
+  owned = isinstance(body, (bytes, bytearray, str))
+  if isinstance(body, (bytes, bytearray)):
     body = body.decode('utf-8', 'replace')
   if isinstance(body, str):
-    try:
-      body = json.loads(body)
-    except ValueError:
-      raise ServingError(
-          f'the response is not JSON (it begins {body[:60]!r}); expected a '
-          'TensorFlow Serving REST API at that address') from None
-    except RecursionError:
-      raise ServingError('the response is JSON nested too deeply to be a '
-                         'TensorFlow Serving predict response') from None
+    body = _json_loads([body])
+  return _decode_rest_response(body, owned)
+
+
+def _decode_rest_response(body, owned):
+  """`decode_rest_response` of a parsed `body`, emptied if `owned`."""
   if isinstance(body, dict) and 'error' in body:
     raise ServingError(f'server error: {_one_line(body["error"])}')
   if not isinstance(body, dict) or not {'predictions', 'outputs'} & set(body):
@@ -229,7 +240,7 @@ def decode_rest_response(body):
         f'the response has neither "outputs" nor "predictions" ({found}); '
         'expected a TensorFlow Serving predict response')
   try:
-    return _numeric(_outputs(body))
+    return _numeric(_outputs(body, owned))
   except (TypeError, ValueError, KeyError, IndexError) as e:
     raise ServingError(
         f'the response\'s outputs are not arrays ({type(e).__name__}: '
@@ -237,8 +248,29 @@ def decode_rest_response(body):
     ) from None
 
 
-def _outputs(body):
-  """{name: array} of a predict response's "predictions" or "outputs"."""
+def _json_loads(holder):
+  """The JSON value of the text in the one-element list `holder`, which is
+  emptied once parsed so the text can be freed before the arrays are made.
+
+  Raises:
+    ServingError: the text is not JSON, or is nested too deeply.
+  """
+  try:
+    return json.loads(holder[0])
+  except ValueError:
+    raise ServingError(
+        f'the response is not JSON (it begins {holder[0][:60]!r}); expected a '
+        'TensorFlow Serving REST API at that address') from None
+  except RecursionError:
+    raise ServingError('the response is JSON nested too deeply to be a '
+                       'TensorFlow Serving predict response') from None
+  finally:
+    holder.clear()
+
+
+def _outputs(body, owned):
+  """{name: array} of a predict response's "predictions" or "outputs";
+  `body` is emptied as it is converted if `owned` (parsed here)."""
   if 'predictions' in body:
     rows = body['predictions']
     if not isinstance(rows, list):
@@ -252,8 +284,10 @@ def _outputs(body):
       return {name: np.asarray([row[name] for row in rows])
               for name in rows[0]}
     return {'output': np.asarray(rows)}
-  outputs = body['outputs']
+  outputs = body.pop('outputs') if owned else body['outputs']
   if isinstance(outputs, dict):
+    if owned:  # Each output's lists are freed once converted.
+      return {name: np.asarray(outputs.pop(name)) for name in list(outputs)}
     return {name: np.asarray(v) for name, v in outputs.items()}
   return {'output': np.asarray(outputs)}
 
@@ -363,7 +397,7 @@ class _TooLarge(Exception):
 
 
 def _post(url, data, deadline, max_bytes):
-  """POSTs `data` to `url`; (status, reason, body bytes) of the answer.
+  """POSTs `data` to `url`; (status, reason, body bytearray) of the answer.
 
   A watchdog shuts the socket down at `deadline` (time.monotonic()), so a
   server that trickles its answer cannot hold the client past it.
@@ -392,17 +426,17 @@ def _post(url, data, deadline, max_bytes):
     announced = response.length  # Content-Length; None if absent or invalid.
     if (announced or 0) > max_bytes:
       raise _TooLarge()
-    chunks, size = [], 0
+    answer = bytearray()  # Grown in place: no second copy to join.
     while chunk := response.read1(1 << 16):
-      size += len(chunk)
-      if size > max_bytes:
+      if len(answer) + len(chunk) > max_bytes:
         raise _TooLarge()
-      chunks.append(chunk)
+      answer += chunk
     if time.monotonic() >= deadline:  # Cut short by the watchdog.
       raise TimeoutError()
-    if announced is not None and size < announced:
-      raise http.client.IncompleteRead(b''.join(chunks), announced - size)
-    return response.status, response.reason, b''.join(chunks)
+    if announced is not None and len(answer) < announced:
+      raise http.client.IncompleteRead(bytes(answer),
+                                       announced - len(answer))
+    return response.status, response.reason, answer
   except (OSError, http.client.HTTPException):
     if time.monotonic() >= deadline:
       raise TimeoutError() from None
@@ -434,8 +468,9 @@ def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S,
     url: from `rest_url`.
     body: a request dict (`columnar_request`, `instances_request`).
     timeout: seconds for the whole request, connection to last byte.
-    max_bytes: the longest answer read; decoding it takes about 4 times
-      more memory (measured: 1.3 GB in all at the default 256 MiB).
+    max_bytes: the longest answer read; decoding it takes up to
+      `MEMORY_PER_ANSWER_BYTE` times its length in memory (JSON's nested
+      lists of Python floats; tests/test_client_errors.py measures it).
 
   Raises:
     ValueError: `timeout` is not in (0, `MAX_TIMEOUT_S`].
@@ -467,9 +502,12 @@ def rest_predict(url, body, timeout=DEFAULT_TIMEOUT_S,
   except OSError as e:
     raise ServingError(f'{url}: the connection failed ({_one_line(e)})') from e
   if status >= 300:  # Redirections too: a predict call is not redirected.
-    raise ServingError(_http_error(url, status, reason, answer))
+    raise ServingError(_http_error(url, status, reason, bytes(answer)))
+  # Each form of the answer (bytes, text, lists, arrays) is dropped as soon
+  # as the next is made.
+  answer = [answer.decode('utf-8', 'replace')]
   try:
-    return decode_rest_response(answer)
+    return _decode_rest_response(_json_loads(answer), owned=True)
   except ServingError as e:
     raise ServingError(f'{url}: {e}') from e
 
@@ -629,6 +667,27 @@ def output_path(output):
   return path
 
 
+def check_sample_outputs(outputs, num_samples):
+  """Raises `ServingError` unless `outputs` (name -> array) is an answer of
+  the `sample` signature to a request for `num_samples`: `SAMPLE_OUTPUTS`
+  present with `num_samples` rows each, and every name a plain file name
+  (it becomes an .npz entry)."""
+  missing = [name for name in SAMPLE_OUTPUTS if name not in outputs]
+  if missing:
+    raise ServingError(
+        f'the answer lacks the sample outputs {missing} (it has '
+        f'{sorted(outputs)[:10]}); is --model_name a dvae_tf export?')
+  for name in outputs:
+    if not _OUTPUT_NAME.fullmatch(name):
+      raise ServingError(f'the answer has an output named {name[:60]!r}, '
+                         'which is not a plain file name; nothing was written')
+  shapes = [outputs[name].shape for name in SAMPLE_OUTPUTS]
+  if any(shape[:1] != (num_samples,) for shape in shapes):
+    raise ServingError(
+        f'the sample outputs {list(SAMPLE_OUTPUTS)} have shapes {shapes}, not '
+        f'{num_samples} rows each for --num_samples={num_samples}')
+
+
 def save_outputs(path, outputs):
   """Writes `outputs` to the .npz file `path`, as `np.savez` would.
 
@@ -681,7 +740,9 @@ def main(argv=None):
                       f'{MAX_TIMEOUT_S:g}')
   parser.add_argument('--max_response_mb', type=_positive_number,
                       default=DEFAULT_MAX_RESPONSE_BYTES / 2**20,
-                      help='the longest answer accepted, in MiB')
+                      help='the longest answer accepted, in MiB; decoding '
+                      f'takes up to {MEMORY_PER_ANSWER_BYTE} times as much '
+                      'memory')
   parser.add_argument('--output', default='samples.npz',
                       help='the .npz file the `sample` outputs go to (the '
                       'extension is added when missing; a folder is '
@@ -714,6 +775,11 @@ def _request_and_save(args, inputs, max_bytes):
       outputs = grpc_predict(target, request, args.timeout, max_bytes)
   except (ServingError, ValueError, ImportError) as e:
     print(f'error: {e}', file=sys.stderr)
+    return 1
+  try:
+    check_sample_outputs(outputs, args.num_samples)
+  except ServingError as e:
+    print(f'error: {args.server}: {e}', file=sys.stderr)
     return 1
   try:
     save_outputs(path, outputs)

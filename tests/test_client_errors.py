@@ -236,6 +236,20 @@ FAILURES = {
     'a long answer of unknown length': (
         {'raw': b'HTTP/1.0 200 OK\r\n\r\n' + b' ' * (2 * 2**20)},
         ['--max_response_mb=1'], 'the answer is longer than 1 MiB'),
+    # Answers that are not a sample (each was saved, exit 0).
+    'a sample answer without images and latents': (
+        {'body': _json({'outputs': {'foo': [1, 2, 3, 4]}})}, [],
+        ": the answer lacks the sample outputs ['images', 'latents'] (it has "
+        "['foo'])"),
+    'fewer samples than asked for': (
+        {'body': _json({'outputs': {'images': [[0.5]], 'latents': [[1]]}})},
+        ['--num_samples=3'], "have shapes [(1, 1), (1, 1)], not 3 rows each "
+        "for --num_samples=3"),
+    'an output name that is a path': (
+        {'body': _json({'outputs': {'images': [[0.5]], 'latents': [[1]],
+                                    '../../x': [1]}})}, ['--num_samples=1'],
+        "the answer has an output named '../../x', which is not a plain file "
+        "name"),
     'timeout': (
         {'delay': 5., 'body': _json({'outputs': {}})}, ['--timeout=0.5'],
         'no answer from http://{server}' + PREDICT + ' within 0.5 s'),
@@ -320,7 +334,8 @@ def test_the_timeout_bounds_the_whole_answer(serve, tmp_path):
 
 
 def test_output_path_is_the_file_written(serve, tmp_path):
-  server, _ = serve(body=_json({'outputs': {'images': [[0.5]]}}))
+  server, _ = serve(body=_json({'outputs': {'images': [[0.5]] * 4,
+                                            'latents': [[1]] * 4}}))
   result = _run_client(f'--server={server}', f'--output={tmp_path / "out"}')
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip().endswith(f'-> {tmp_path / "out.npz"}')
@@ -369,7 +384,8 @@ def test_any_output_name_is_saved(serve, tmp_path):
   """Names np.savez takes for its own arguments ('file' was a traceback,
   'allow_pickle' an empty file), read to the end when the length header is
   not a number; the model name is quoted in the URL."""
-  body = _json({'outputs': {'file': [1, 2], 'allow_pickle': [[0.5]]}})
+  body = _json({'outputs': {'file': [1, 2], 'allow_pickle': [[0.5]],
+                            'images': [[0.5]] * 4, 'latents': [[1]] * 4}})
   server, requests = serve(raw=b'HTTP/1.0 200 OK\r\nContent-Length: abc\r\n'
                            b'\r\n' + body)
   output = tmp_path / 'samples.npz'
@@ -398,3 +414,33 @@ def test_interrupt_is_one_line(serve, tmp_path):
   assert process.returncode == 130
   assert stderr.strip() == 'error: interrupted; nothing was written'
   assert not output.exists()
+
+
+def _peak_of_client(server, tmp_path, *args):
+  """The client's peak resident memory (bytes) for one request."""
+  code = (f'import resource, subprocess, sys; subprocess.run([sys.executable, '
+          f'{CLIENT!r}, "--server={server}", "--output={tmp_path / "s.npz"}", '
+          f'*{list(args)!r}], check=True, capture_output=True); print(resource.'
+          'getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, check=True, timeout=300)
+  return int(result.stdout)
+
+
+def test_decoding_memory_is_within_the_stated_factor(serve, tmp_path):
+  """A sample answer of ~40 MB (float32 pixels written in full, latents):
+  the client's peak above its peak on a tiny answer is at most
+  MEMORY_PER_ANSWER_BYTE times the answer (the README's figure)."""
+  client = _load_client()
+  rng = np.random.default_rng(0)
+  n = 2000
+  body = _json({'outputs': {
+      'images': rng.random((n, 28, 28, 1), dtype=np.float32).tolist(),
+      'latents': (rng.random((n, 400)) < 0.5).astype(np.float32).tolist()}})
+  server, _ = serve(body=body)
+  peak = _peak_of_client(server, tmp_path, f'--num_samples={n}')
+  tiny, _ = serve(body=_json({'outputs': {'images': [[0.5]],
+                                          'latents': [[1.]]}}))
+  base = _peak_of_client(tiny, tmp_path, '--num_samples=1')
+  factor = (peak - base) / len(body)
+  assert 4 < factor <= client.MEMORY_PER_ANSWER_BYTE, factor

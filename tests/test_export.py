@@ -189,6 +189,13 @@ def test_sample_shapes_ranges_and_seeds(fresh, live):
   np.testing.assert_allclose(means, live_means.numpy(), atol=1e-6)
 
 
+def test_the_client_knows_the_sample_signatures_outputs(loaded):
+  """export/client.py refuses answers without `SAMPLE_OUTPUTS`; they are
+  the outputs the export's `sample` signature has."""
+  outputs = loaded.signatures['sample'].structured_outputs
+  assert sorted(outputs) == sorted(client.SAMPLE_OUTPUTS)
+
+
 def test_encode_and_reconstruct_match_the_live_model(fresh, live, images):
   _, out = fresh
   probabilities, code = out['encode/probabilities'], out['encode/code']

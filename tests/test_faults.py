@@ -286,12 +286,13 @@ def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
 
 def test_a_deleted_lock_file_does_not_admit_a_second_training(tmp_path):
   """The lock is on the folder: removing .lock while a training holds it
-  changes nothing."""
+  changes nothing, and the line says another process (its pid went with the
+  file), not 'process unknown'."""
   run_dir = str(tmp_path)
   with run_directory.RunLock(run_dir):
     os.remove(os.path.join(run_dir, run_directory.LOCK_FILE))
     with pytest.raises(run_directory.RunDirectoryError,
-                       match='is being trained by process'):
+                       match='is being trained by another process'):
       with run_directory.RunLock(run_dir):
         pass
   with run_directory.RunLock(run_dir):  # Released with the first.
@@ -362,6 +363,33 @@ def test_a_file_size_limit_before_any_checkpoint_is_one_line(tmp_path):
   assert last.startswith(
       f"error: Could not write to the run directory '{run_dir}' (File too "
       "large)"), last
+
+
+def test_a_full_disk_at_the_first_checkpoint_says_none_is_kept(tmp_path):
+  """The records fit under the limit, the first checkpoint does not: the
+  line says a rerun starts from step 0, not that checkpoint None is kept."""
+  run_dir = str(tmp_path / 'run')
+  code, _, err = finish(child(run_dir, 'fsize=100000'))
+  last = _one_error_line(code, err)
+  assert last.startswith('error: Could not save the checkpoint of step '), last
+  assert 'None' not in last, last
+  assert 'there is no earlier checkpoint, so a rerun starts from step 0' in (
+      last), last
+  assert last.endswith('then rerun the same command to start again.'), last
+  assert checkpoint_steps(run_dir) == []
+
+
+def test_a_tensorboard_write_failure_names_the_whole_os_reason(tmp_path):
+  """TensorFlow's message names a long events-file path before the OS's
+  reason; the line keeps the reason whole, not a prefix cut at 200."""
+  run_dir = str(tmp_path / ('r' * 150))
+  message = (f'Failed to create a NewWriteableFile: {run_dir}/train/events.'
+             'out.tfevents.1796521841.host.9870.0.v2 : Read-only file system')
+  with pytest.raises(run_directory.RunDirectoryError) as raised:
+    with run_directory.write_failures_as_one_line(run_dir):
+      raise tf.errors.PermissionDeniedError(None, None, 'WriteSummary: ' +
+                                            message)
+  assert '(Read-only file system);' in str(raised.value), str(raised.value)
 
 
 def test_a_damaged_best_record_is_one_line(reference, tmp_path):

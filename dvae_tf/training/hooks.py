@@ -325,11 +325,13 @@ class Checkpoints(RunHook):
     except (OSError, tf.errors.OpError) as e:
       run_directory.remove_leftovers(run.manager.directory)
       reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+      kept = (f'the previous checkpoint, {previous}, is kept' if previous else
+              'there is no earlier checkpoint, so a rerun starts from step 0')
       raise CheckpointSaveError(
           f'Could not save the checkpoint of step {run.step} in '
-          f'{run.manager.directory} ({reason}); the previous checkpoint, '
-          f'{previous}, is kept. Free disk space or fix the permissions, '
-          'then rerun the same command to resume.') from None
+          f'{run.manager.directory} ({reason}); {kept}. Free disk space '
+          'or fix the permissions, then rerun the same command to '
+          f'{"resume" if previous else "start again"}.') from None
 
 
 def default_hooks(run, train_mean, binary, validation_images=None):
