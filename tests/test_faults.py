@@ -607,3 +607,37 @@ def test_a_signal_while_starting_is_one_line(tmp_path, binary, sig):
       'the same command (nothing saved is lost: a training resumes from its '
       'last checkpoint, an evaluation after its last saved batch).')
   assert not os.path.exists(run_dir)
+
+
+def test_a_signal_during_a_long_evaluation_batch_stops_within_seconds(
+    reference, tmp_path):
+  """One batch at k = 1e9 is a single TensorFlow call of many minutes;
+  Python would run the SIGINT handler only after it. The binary still stops
+  within its grace period, with the one line and the status to rerun."""
+  from dvae_tf import binaries  # pylint: disable=g-import-not-at-top
+  run_dir = copy_run(reference, tmp_path)
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, 'bin', 'evaluate.py'),
+       f'--run_dir={run_dir}', '--num_importance_samples=1000000000',
+       '--max_images=1', '--batch_size=1'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  try:
+    out = bytearray()
+    deadline = time.monotonic() + 240
+    while b'0/1' not in out:  # The progress bar: the batch has started.
+      assert proc.poll() is None and time.monotonic() < deadline, out
+      out += os.read(proc.stdout.fileno(), 4096)
+    time.sleep(2.)
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < binaries.STOP_GRACE_S + 15
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  err = err.decode()
+  assert proc.returncode == 75, err[-3000:]
+  assert 'Traceback' not in err
+  assert err.strip().splitlines()[-1].startswith(
+      'error: stopped by SIGINT before finishing; rerun the same command')

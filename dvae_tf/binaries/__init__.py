@@ -9,8 +9,9 @@ measurement, and `make_sample` regenerates the bundled MNIST sample.
 
 Importing this package (which every binary does before TensorFlow) makes
 SIGINT and SIGTERM end the program with one `error:` line and status
-`EXIT_STOPPED`, from the first second on; a training loop takes them over
-while it runs, to save a checkpoint first.
+`EXIT_STOPPED`, from the first second on and within `STOP_GRACE_S` even in
+the middle of a long TensorFlow call (`_watch_signals`); a training loop
+takes them over while it runs, to save a checkpoint first.
 
 It also imports TensorFlow quietly (`quiet_start`): TensorFlow's C++ start-up
 lines (absl's pre-initialisation notice, oneDNN and CPU-feature INFO lines,
@@ -28,6 +29,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 
 # The exit status of a program stopped by SIGINT or SIGTERM (EX_TEMPFAIL):
 # rerun the same command (a training resumes from its last checkpoint, an
@@ -106,19 +108,63 @@ def quiet_start(argv=None, environ=None):
       sys.stderr.flush()
 
 
-def _stop(signum, frame):
-  """SIGINT or SIGTERM outside a training loop (which saves first): one line,
-  not a KeyboardInterrupt traceback or a silent exit."""
-  del frame
+# Seconds a signal waits for the main thread's handler before `_watch_signals`
+# ends the program itself.
+STOP_GRACE_S = 3.
+_stopping = threading.Event()
+
+
+def _stop_line(signum):
   print(f'error: stopped by {signal.Signals(signum).name} before finishing; '
         'rerun the same command (nothing saved is lost: a training resumes '
         'from its last checkpoint, an evaluation after its last saved '
         'batch).',
         file=sys.stderr, flush=True)
+
+
+def _stop(signum, frame):
+  """SIGINT or SIGTERM outside a training loop (which saves first): one line,
+  not a KeyboardInterrupt traceback or a silent exit."""
+  del frame
+  if _stopping.is_set():
+    return
+  _stopping.set()
+  _stop_line(signum)
   sys.exit(EXIT_STOPPED)
+
+
+def _watch_signals():
+  """Ends the program within `STOP_GRACE_S` of a SIGINT or SIGTERM that
+  `_stop` handles, even while one TensorFlow call runs for minutes.
+
+  Python runs a signal handler only when the main thread is between
+  bytecodes, so a long op (an evaluation batch at a large k) would hold the
+  signal until it returns. The C-level handler also writes the signal's
+  number to a pipe (`signal.set_wakeup_fd`); a thread reads it, and if the
+  handler still has not run after `STOP_GRACE_S`, prints its line and exits
+  with `EXIT_STOPPED` at once. What was saved stays whole: checkpoints and
+  evaluation records are written by rename. While a training loop owns the
+  signals (its handler, not `_stop`), the thread leaves them to it.
+  """
+  read_fd, write_fd = os.pipe()
+  os.set_blocking(write_fd, False)
+  signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+  def watch():
+    while True:
+      for signum in os.read(read_fd, 64):
+        if signal.getsignal(signum) is not _stop:
+          continue
+        if not _stopping.wait(STOP_GRACE_S):
+          _stopping.set()
+          _stop_line(signum)
+          os._exit(EXIT_STOPPED)  # pylint: disable=protected-access
+
+  threading.Thread(target=watch, name='signal-watch', daemon=True).start()
 
 
 # Before TensorFlow is imported, which takes seconds.
 for _signal in (signal.SIGINT, signal.SIGTERM):
   signal.signal(_signal, _stop)
+_watch_signals()
 quiet_start()
