@@ -301,3 +301,25 @@ def distribute_global_batches(strategy, dataset, global_batch):
                    [local, rows] + x.shape[1:].as_list())))
 
   return iter(strategy.distribute_datasets_from_function(per_pipeline))
+
+
+def available_bytes(strategy):
+  """(bytes free where this worker's replicas run, its name): the smallest
+  GPU's memory times the replicas on GPUs, or the host's available memory,
+  which its CPU replicas share."""
+  try:
+    devices = strategy.extended.worker_devices
+  except RuntimeError:  # The default strategy: TensorFlow's first device.
+    devices = [d.name for d in tf.config.list_logical_devices('GPU')[:1]]
+  if any('GPU' in d.upper() for d in devices):
+    from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
+    limits = [d.memory_limit for d in device_lib.list_local_devices()
+              if d.device_type == 'GPU']
+    return min(limits) * len(devices), f'{len(devices)} GPU(s)'
+  try:
+    with open('/proc/meminfo') as f:
+      fields = dict(line.split(':', 1) for line in f)
+    return int(fields['MemAvailable'].split()[0]) * 1024, 'this machine'
+  except (OSError, KeyError, ValueError):
+    return (os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'),
+            'this machine')

@@ -59,7 +59,9 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_management
 
 from dvae_tf import data
+from dvae_tf import distribute
 from dvae_tf.models import config as config_lib
+from dvae_tf.models import size
 from dvae_tf.train_config import TrainConfig
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -715,6 +717,7 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
   """(model, optimizer) of a run, built under `strategy`, seeded by the
   run's seed; the model trains by `train_config` (`set_train_config`)."""
   mean = run_train_mean(train_config, data_dir, run_dir, save=save_mean)
+  size.check_fits(model_config, mean, *distribute.available_bytes(strategy))
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
   with strategy.scope():

@@ -106,3 +106,94 @@ def test_a_step_past_a_tensor_is_one_line(tmp_path):
       'images of 784 pixels in one step, more than a tensor holds '
       '(2147483647 values); use at most num_iw_train=27391.')
   assert not os.path.exists(run_dir)
+
+
+# Model size (`dvae_tf.models.size`): what the variables take, counted in a
+# throwaway graph, against the variables of the model itself.
+
+def test_variable_bytes_are_those_of_the_built_model():
+  """The graph-mode count equals the bytes of the eagerly built model's
+  variables, trainable and not (the feed-forward model; DVAE++ is not
+  counted: its construction computes eagerly)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from dvae_tf.models import config as config_lib  # pylint: disable=g-import-not-at-top
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+  mean = np.full((28, 28, 1), 0.2, np.float32)
+  assert size.variable_bytes(config_lib.DVAEppConfig(struct='cpu'),
+                             mean) is None
+  for config in (MODEL, dataclasses.replace(MODEL, hidden_units=37,
+                                            num_chains=11)):
+    model = config_lib.build_model(config, mean)
+    model.build()
+    trainable = sum(v.numpy().nbytes for v in model.trainable_variables)
+    everything = sum(v.numpy().nbytes for v in model.variables)
+    assert size.variable_bytes(config, mean) == (trainable,
+                                                 everything - trainable)
+
+
+def test_building_the_rbm_graph_takes_at_most_edge_bytes_per_coupling():
+  """The peak of a graph-mode build of a model with 9 million couplings,
+  above the process's size before it, per coupling."""
+  code = f"""
+import resource, sys
+sys.path.insert(0, {REPO!r})
+import numpy as np
+from dvae_tf.models import config as config_lib, size
+mean = np.full((28, 28, 1), 0.2, np.float32)
+config = config_lib.ModelConfig(struct='2-layer-nonlin', prior='rbm',
+                                units_per_group=3000)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+size.variable_bytes(config, mean)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024 / size.default_graph_couplings(config))
+"""
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-3000:]
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+  per_coupling = float(out.stdout.split()[-1])
+  assert 40 < per_coupling <= size.EDGE_BYTES, per_coupling
+
+
+def test_a_model_too_large_names_a_value_that_fits(monkeypatch):
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  mean = np.full((28, 28, 1), 0.2, np.float32)
+  free = 64 * 2**20
+  large = dataclasses.replace(MODEL, num_chains=10**7)
+  with pytest.raises(size.ModelSizeError,
+                     match=r'^The model \(.*num_chains=10000000\) needs \S+ '
+                           r'GiB for its variables, their gradients and '
+                           r"Adam's slots, more than the 0\.1 GiB free on "
+                           r'here; lower num_chains: num_chains=\d+ fits\.$'
+                     ) as error:
+    size.check_fits(large, mean, free, 'here')
+  value = int(str(error.value).rsplit('=', 1)[1].split()[0])
+  assert size.training_bytes(dataclasses.replace(large, num_chains=value),
+                             mean, free) <= free
+  # Found by bisection: twice as many does not fit.
+  assert size.training_bytes(dataclasses.replace(large,
+                                                 num_chains=2 * value),
+                             mean, free) > free
+
+
+@pytest.mark.parametrize('flag, start', [
+    ('--hidden_units=100000000', 'error: The model (hidden_units=100000000, '),
+    ('--units_per_group=100000000',
+     'error: The model (hidden_units=100, units_per_group=100000000, '
+     'num_chains=100) has 1e+16 '
+     'couplings in its RBM graph')])
+def test_a_model_flag_past_memory_is_one_line(tmp_path, flag, start):
+  """Each was a traceback (TensorFlow's OOM, NumPy's ArrayMemoryError) or
+  the process killed as the weights were filled; nothing is made."""
+  run_dir = str(tmp_path / 'run')
+  out = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
+       '--preset=demo', '--dataset=sample', flag, f'--run_dir={run_dir}'],
+      capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert out.returncode == 1, out.stderr[-3000:]
+  assert 'Traceback' not in out.stderr
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith(start), last
+  assert ' fits.' in last, last
+  assert not os.path.exists(os.path.join(run_dir, 'config.json'))

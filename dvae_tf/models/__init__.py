@@ -8,6 +8,8 @@
   latents under an RBM prior and local Normal latents, and its baselines.
 - `models.config`: `ModelConfig` and `DVAEppConfig` (both carrying `kind`),
   `build_model(config, train_mean)`, `config_from_dict` for config.json.
+- `models.size`: what a model's variables take, counted before it is built,
+  and the admission of its size flags (`check_fits`).
 """
 
 from dvae_tf.models.base import DiscreteVAE

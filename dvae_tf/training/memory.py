@@ -18,9 +18,9 @@ first, each with one line:
   `MAX_OVERESTIMATE` of it. The trace is the one the first step runs.
 """
 
-import os
-
 import tensorflow as tf
+
+from dvae_tf.distribute import available_bytes
 
 # How far above a measured peak `graph_bytes` may lie (tests/test_memory.py).
 MAX_OVERESTIMATE = 4.
@@ -55,28 +55,6 @@ def graph_bytes(graph):
         if function is not None:
           pending.append(function.graph)
   return total
-
-
-def available_bytes(strategy):
-  """(bytes free where this worker's replicas run, its name): the smallest
-  GPU's memory times the replicas on GPUs, or the host's available memory,
-  which its CPU replicas share."""
-  try:
-    devices = strategy.extended.worker_devices
-  except RuntimeError:  # The default strategy: TensorFlow's first device.
-    devices = [d.name for d in tf.config.list_logical_devices('GPU')[:1]]
-  if any('GPU' in d.upper() for d in devices):
-    from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
-    limits = [d.memory_limit for d in device_lib.list_local_devices()
-              if d.device_type == 'GPU']
-    return min(limits) * len(devices), f'{len(devices)} GPU(s)'
-  try:
-    with open('/proc/meminfo') as f:
-      fields = dict(line.split(':', 1) for line in f)
-    return int(fields['MemAvailable'].split()[0]) * 1024, 'this machine'
-  except (OSError, KeyError, ValueError):
-    return (os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'),
-            'this machine')
 
 
 class StepMemoryError(ValueError):

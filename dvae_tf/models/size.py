@@ -1,0 +1,160 @@
+"""Memory admission of a model's size: do its variables fit, before any is made?
+
+The flags that size a model (`hidden_units`, `units_per_group`,
+`num_chains`, DVAE++'s `channels` and `num_local_groups`) can ask for more
+memory than any machine has: `--hidden_units=1e8` is 2^30 GiB of weights,
+`--num_chains=2e9` 3,000 GiB of chain states. Building such a model fails
+deep inside TensorFlow or NumPy, or, a little below the machine's memory,
+gets the process killed as it initializes them. `check_fits` finds out
+first, with one line naming the largest value of a size flag that fits.
+
+The count is exact, not a formula: the model is built in a throwaway
+`tf.Graph`, where a variable is a shape and no memory, and its variables'
+bytes are summed (`variable_bytes`). Training holds each trainable variable
+`TRAINING_COPIES` times (the variable, its gradient and Adam's two slots)
+and the others (persistent chains, batch-norm statistics) once:
+`training_bytes`. Before that, the RBM's graph K_{n/2, n/2} is counted
+from the units alone (`default_graph_couplings`): building it enumerates
+its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8` (10^16
+couplings) is refused without building anything.
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from dvae_tf import graphs
+from dvae_tf import priors
+from dvae_tf.models import config as config_lib
+
+# Copies of a trainable variable while training: itself, its gradient and
+# Adam's first and second moments.
+TRAINING_COPIES = 4
+# Bytes a model's build takes per coupling of its graph before any variable
+# exists (`graphs.Graph` enumerates and indexes the edges): measured 81 to 85
+# on K_{n/2, n/2} by tests/test_memory.py, which checks this bounds it.
+EDGE_BYTES = 96
+# Seconds `check_fits` spends looking for the largest value that fits.
+HINT_SECONDS = 20.
+# The config fields that size a model, in the order a hint names them.
+SIZE_FIELDS = ('hidden_units', 'units_per_group', 'num_chains', 'channels',
+               'num_local_groups')
+
+
+class ModelSizeError(ValueError):
+  """A model's variables would need more memory than is free."""
+
+
+def default_graph_couplings(config):
+  """Couplings of the paper's RBM graph K_{n/2, n/2} over a feed-forward
+  model's n units, at most (0 for other priors and graphs, whose size does
+  not grow with the model's flags)."""
+  structure = getattr(config, 'structure', None)
+  if (structure is None or config.graph != graphs.DEFAULT_GRAPH or
+      not priors.PRIORS[config.prior].uses_graph):
+    return 0
+  units = sum(structure.group_sizes)
+  return (units // 2) * (units - units // 2)
+
+
+def variable_bytes(config, train_mean):
+  """(trainable, other) bytes of the variables of the model `config`
+  describes, from a build in a throwaway graph; (inf, inf) if that graph
+  cannot be made (NumPy or TensorFlow cannot hold its structure); None for
+  a model that cannot be built in a graph (DVAE++: its size flags are not
+  checked here)."""
+  try:
+    with tf.Graph().as_default():
+      model = config_lib.build_model(config, np.asarray(train_mean,
+                                                        np.float32))
+      model.build()
+      trainable = {id(v) for v in model.trainable_variables}
+      sizes = [(id(v) in trainable,
+                v.shape.num_elements() * tf.as_dtype(v.dtype).size)
+               for v in model.variables]
+  except (MemoryError, OverflowError, tf.errors.ResourceExhaustedError):
+    return math.inf, math.inf
+  except (TypeError, ValueError, AttributeError):
+    # A model whose construction computes with its constants eagerly
+    # (DVAE++'s decoder offsets) cannot be built in a graph: not counted.
+    return None
+  return (sum(n for t, n in sizes if t), sum(n for t, n in sizes if not t))
+
+
+def training_bytes(config, train_mean, free):
+  """Bytes training holds for the variables of `config`'s model, or what
+  building it takes if more (`EDGE_BYTES` per coupling of the default
+  graph); inf, without building it, if that alone exceeds `free`."""
+  building = EDGE_BYTES * default_graph_couplings(config)
+  if building > free:
+    return math.inf
+  counted = variable_bytes(config, train_mean)
+  if counted is None:
+    return building
+  trainable, other = counted
+  return max(TRAINING_COPIES * trainable + other, building)
+
+
+def _fitting_value(config, field, train_mean, free, seconds):
+  """A value of `field` below its value in `config` with which the model
+  fits in `free` bytes, the largest one found in about `seconds` (0 if not
+  even 1 fits): doubling from 1, then bisection, so that the values tried
+  first are the quick ones to build."""
+  deadline = time.monotonic() + seconds
+
+  def fits(value):
+    return training_bytes(dataclasses.replace(config, **{field: value}),
+                          train_mean, free) <= free
+
+  current = getattr(config, field)
+  low, high = 0, 1
+  while high < current and fits(high):
+    low, high = high, 2 * high
+    if time.monotonic() > deadline:
+      return low
+  high = min(high, current)
+  if low == 0 and not fits(1):
+    return 0
+  low = max(low, 1)
+  while high - low > 1 and time.monotonic() < deadline:
+    middle = (low + high) // 2
+    if fits(middle):
+      low = middle
+    else:
+      high = middle
+  return low
+
+
+def check_fits(config, train_mean, free, where):
+  """Raises `ModelSizeError` unless `training_bytes` of `config`'s model
+  fits in `free` bytes (`distribute.available_bytes`: on `where`).
+
+  The message names the size fields set above 1 and, for the first whose
+  lowering alone makes the model fit, a value that does (the largest found
+  within `HINT_SECONDS`).
+  """
+  needed = training_bytes(config, train_mean, free)
+  if needed <= free:
+    return
+  fields = [f for f in SIZE_FIELDS if getattr(config, f, 0) > 1]
+  hint = 'make the model smaller'
+  for field in fields:
+    value = _fitting_value(config, field, train_mean, free, HINT_SECONDS)
+    if value >= 1:
+      hint = f'lower {field}: {field}={value} fits'
+      break
+  named = ', '.join(f'{f}={getattr(config, f)}' for f in fields)
+  available = f'the {free / 2**30:.1f} GiB free on {where}'
+  if math.isinf(needed):
+    couplings = default_graph_couplings(config)
+    raise ModelSizeError(
+        f'The model ({named}) has {couplings:.3g} couplings in its RBM graph, '
+        f'which take {EDGE_BYTES * couplings / 2**30:.3g} GiB to build, more '
+        f'than {available}; {hint}.')
+  raise ModelSizeError(
+      f'The model ({named}) needs {needed / 2**30:.3g} GiB for its '
+      f'variables, their gradients and Adam\'s slots, more than '
+      f'{available}; {hint}.')
