@@ -571,6 +571,24 @@ def test_compare_with_a_damaged_evaluation_is_one_line(reference, tmp_path):
   assert 'evaluate it again' in last
 
 
+@pytest.mark.parametrize('record', ['{}', '{"nll": 1.0, "num_images": '
+                                    '"10", "num_importance_samples": 2}'])
+def test_compare_with_a_record_without_its_numbers_is_damaged(tmp_path,
+                                                              record):
+  """An empty or mistyped record was reported as 'evaluated with
+  num_images=None'; it is a damaged evaluation, to evaluate again."""
+  from dvae_tf.evaluation import report  # pylint: disable=g-import-not-at-top
+  json_path, nll_path = report.evaluation_paths(str(tmp_path), 'test')
+  with open(json_path, 'w') as f:
+    f.write(record)
+  np.save(nll_path, np.zeros(10))
+  with pytest.raises(ValueError, match=(
+      r"compare_with: the evaluation of '.*' cannot be read: .*eval_test\.json "
+      r'\(ValueError: no number for (nll, )?num_images.*evaluate it again')):
+    report.baseline_nll(str(tmp_path), 'test', {'num_images': 10,
+                                                'num_importance_samples': 2})
+
+
 def test_a_stray_state_file_copy_is_removed(reference, tmp_path):
   """What a kill during the write of the `checkpoint` state file leaves."""
   run_dir = copy_run(reference, tmp_path)

@@ -83,6 +83,10 @@ def read_evaluation(run_dir, split='test'):
     return json.load(f)
 
 
+# What an evaluation record must hold to be compared with.
+_RECORD_FIELDS = ('nll', 'num_images', 'num_importance_samples')
+
+
 def baseline_nll(run_dir, split, expected):
   """Per-image NLL of `run_directory`'s evaluation, checked to match `expected`.
 
@@ -112,6 +116,11 @@ def baseline_nll(run_dir, split, expected):
         baseline = read_evaluation(run_dir, split)
         if not isinstance(baseline, dict):
           raise ValueError(f'a JSON {type(baseline).__name__}, not an object')
+        missing = [key for key in _RECORD_FIELDS if not isinstance(
+            baseline.get(key), (int, float)) or isinstance(
+                baseline.get(key), bool)]
+        if missing:
+          raise ValueError(f'no number for {", ".join(missing)}')
       else:
         nll = np.load(nll_path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
