@@ -670,8 +670,8 @@ def output_path(output):
 def check_sample_outputs(outputs, num_samples):
   """Raises `ServingError` unless `outputs` (name -> array) is an answer of
   the `sample` signature to a request for `num_samples`: `SAMPLE_OUTPUTS`
-  present with `num_samples` rows each, and every name a plain file name
-  (it becomes an .npz entry)."""
+  present, finite, with `num_samples` rows each, and every name a plain
+  file name (it becomes an .npz entry)."""
   missing = [name for name in SAMPLE_OUTPUTS if name not in outputs]
   if missing:
     raise ServingError(
@@ -681,6 +681,11 @@ def check_sample_outputs(outputs, num_samples):
     if not _OUTPUT_NAME.fullmatch(name):
       raise ServingError(f'the answer has an output named {name[:60]!r}, '
                          'which is not a plain file name; nothing was written')
+  for name in SAMPLE_OUTPUTS:
+    if outputs[name].dtype.kind == 'f' and not np.all(
+        np.isfinite(outputs[name])):
+      raise ServingError(f'the sample output {name!r} holds NaN or infinite '
+                         'values; nothing was written')
   shapes = [outputs[name].shape for name in SAMPLE_OUTPUTS]
   if any(shape[:1] != (num_samples,) for shape in shapes):
     raise ServingError(
@@ -716,6 +721,15 @@ def save_outputs(path, outputs):
     raise
 
 
+class _OneLineParser(argparse.ArgumentParser):
+  """Usage errors as one `error: ...` line (exit 2), like every other
+  failure, not argparse's usage block."""
+
+  def error(self, message):
+    print(f'error: {message.rstrip(".")}; see --help', file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv=None):
   """Requests samples and saves them; returns the exit status.
 
@@ -726,7 +740,7 @@ def main(argv=None):
     0; 1 after printing `error: ...` for a failed request; 130 after
     printing that Ctrl-C interrupted it.
   """
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser = _OneLineParser(description=__doc__.split('\n')[0])
   parser.add_argument('--server', default=f'localhost:{REST_PORT}',
                       help='host:port of the REST (8501) or gRPC (8500) API')
   parser.add_argument('--protocol', choices=('rest', 'grpc'), default='rest')

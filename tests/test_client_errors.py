@@ -245,6 +245,10 @@ FAILURES = {
         {'body': _json({'outputs': {'images': [[0.5]], 'latents': [[1]]}})},
         ['--num_samples=3'], "have shapes [(1, 1), (1, 1)], not 3 rows each "
         "for --num_samples=3"),
+    'NaN in the images': (
+        {'body': b'{"outputs": {"images": [[NaN]], "latents": [[1]]}}'},
+        ['--num_samples=1'], "the sample output 'images' holds NaN or "
+        'infinite values'),
     'an output name that is a path': (
         {'body': _json({'outputs': {'images': [[0.5]], 'latents': [[1]],
                                     '../../x': [1]}})}, ['--num_samples=1'],
@@ -310,13 +314,21 @@ def test_grpc_inputs_are_checked_without_the_serving_api(monkeypatch,
 @pytest.mark.parametrize('value, shown', [
     ('0', '0'), ('inf', 'inf'), ('nan', 'nan'), ('1e300', '1e+300')])
 def test_bad_timeout_is_a_usage_error(value, shown):
-  # 1e300 is finite, but sockets overflow on it: that was a traceback.
+  """One line, not argparse's usage block before it (that was 6 lines); 1e300
+  is finite, but sockets overflow on it: that was a traceback."""
   result = _run_client(f'--timeout={value}')
   assert result.returncode == 2
-  assert 'Traceback' not in result.stderr
-  assert result.stderr.splitlines()[-1].endswith(
-      'argument --timeout: timeout must be a number of seconds in (0, '
-      f'86400]; got {shown}.')
+  assert result.stderr.strip() == (
+      'error: argument --timeout: timeout must be a number of seconds in (0, '
+      f'86400]; got {shown}; see --help')
+
+
+def test_any_usage_error_is_one_line():
+  for args in (['--max_response_mb=-1'], ['--num_samples=x'], ['--bogus']):
+    result = _run_client(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
 
 
 def test_the_timeout_bounds_the_whole_answer(serve, tmp_path):
