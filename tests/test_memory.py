@@ -172,9 +172,13 @@ def test_a_model_too_large_names_a_value_that_fits(monkeypatch):
   import numpy as np  # pylint: disable=g-import-not-at-top
   mean = np.full((28, 28, 1), 0.2, np.float32)
   free = 64 * 2**20
-  large = dataclasses.replace(MODEL, num_chains=10**7)
+  # Every size flag set: the hint names the one that saves the most
+  # (it named units_per_group=1 when the chains were the problem).
+  large = dataclasses.replace(MODEL, num_chains=10**7, units_per_group=8,
+                              hidden_units=16)
   with pytest.raises(size.ModelSizeError,
-                     match=r'^The model \(.*num_chains=10000000\) needs \S+ '
+                     match=r'^The model \(hidden_units=16, units_per_group=8, '
+                           r'num_chains=10000000\) needs \S+ '
                            r'GiB for its variables, their gradients and '
                            r"Adam's slots, more than the 0\.1 GiB free on "
                            r'here; lower num_chains: num_chains=\d+ fits\.$'

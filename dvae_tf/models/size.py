@@ -132,16 +132,22 @@ def check_fits(config, train_mean, free, where):
   """Raises `ModelSizeError` unless `training_bytes` of `config`'s model
   fits in `free` bytes (`distribute.available_bytes`: on `where`).
 
-  The message names the size fields set above 1 and, for the first whose
-  lowering alone makes the model fit, a value that does (the largest found
-  within `HINT_SECONDS`).
+  The message names the size fields set above 1 and, for the one whose
+  lowering to 1 saves the most and alone makes the model fit, a value that
+  does (the largest found within `HINT_SECONDS`).
   """
   needed = training_bytes(config, train_mean, free)
   if needed <= free:
     return
   fields = [f for f in SIZE_FIELDS if getattr(config, f, 0) > 1]
+
+  def at_one(field):
+    return training_bytes(dataclasses.replace(config, **{field: 1}),
+                          train_mean, free)
+
+  # The field whose lowering saves the most is named first.
   hint = 'make the model smaller'
-  for field in fields:
+  for field in sorted(fields, key=at_one):
     value = _fitting_value(config, field, train_mean, free, HINT_SECONDS)
     if value >= 1:
       hint = f'lower {field}: {field}={value} fits'
