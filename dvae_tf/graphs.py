@@ -395,6 +395,30 @@ def graph_from_file(path):
   return graph_from_dict(record).sorted_by_colour()
 
 
+# The most couplings of a graph named by a family and sizes: enumerating one
+# takes about 100 bytes a coupling (`models.size.EDGE_BYTES`), so 10^7 is
+# about 1 GB, and 250 times the largest quantum annealer's fabric.
+MAX_COUPLINGS = 10**7
+
+
+def _couplings_at_most(family, values):
+  """An upper bound on the couplings of `family` at `values`, before it is
+  built: K_{a, b} has a b; Chimera C(m, n, t) m n t (t + 2); Pegasus P(m)
+  (24 m (m - 1) nodes) and Zephyr Z(m, t) (4 t m (2 m + 1) nodes) at most
+  half their degree (15, 20) per node. Other families: 0 (not bounded)."""
+  if family == 'bipartite':
+    return values[0] * (values[1] if len(values) > 1 else values[0])
+  if family == 'chimera':
+    m, n, t = (list(values) + [values[0], 4][len(values) - 1:])[:3]
+    return m * n * t * (t + 2)
+  if family == 'pegasus':
+    return 15 * 24 * values[0] * max(values[0] - 1, 1) // 2
+  if family == 'zephyr':
+    t = values[1] if len(values) > 1 else 4
+    return 20 * 4 * t * values[0] * (2 * values[0] + 1) // 2
+  return 0
+
+
 def parse_graph(spec, num_units=None):
   """The `Graph` a spec names: 'family:a,b', 'bipartite' or 'FILE.json'.
 
@@ -405,8 +429,8 @@ def parse_graph(spec, num_units=None):
       arguments (bipartite: K_{n/2, n/2}).
 
   Raises:
-    ValueError: an unknown family, arguments that are not integers, or a
-      family the arguments do not fit.
+    ValueError: an unknown family, arguments that are not integers, a
+      family the arguments do not fit, or more than `MAX_COUPLINGS`.
   """
   spec = str(spec).strip()
   if spec.endswith('.json'):
@@ -431,6 +455,13 @@ def parse_graph(spec, num_units=None):
     values = [num_units // 2]
   if any(v < 1 for v in values):
     raise ValueError(f'graph={spec!r}: sizes must be positive.')
+  couplings = _couplings_at_most(family, values) if args else 0
+  if couplings > MAX_COUPLINGS:  # The default graph is sized by the model.
+    raise ValueError(
+        f'graph={spec!r} has up to {couplings:.3g} couplings, more than the '
+        f'{MAX_COUPLINGS:.0e} a Boltzmann prior here is built with (pegasus:16, '
+        "an Advantage QPU's fabric, has about 40,000); choose a smaller "
+        'size.')
   try:
     return GRAPH_FAMILIES[family](*values)
   except TypeError:

@@ -89,6 +89,17 @@ CASES = [
     ('negative image interval', 'train.py', lambda t: [
         *TRAIN_FLAGS, '--image_every=-1', f'--run_dir={t}/a'],
      'image_every must be >= 0'),
+    # Accepted, then hours per step / the machine's memory filled.
+    ('sweeps past their bound', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--prior=rbm', '--num_gibbs_sweeps=2000000000',
+        f'--run_dir={t}/a'],
+     'num_gibbs_sweeps=2000000000 is more than 10000 sweeps per training '
+     'step'),
+    ('a hardware graph too large', 'train.py', lambda t: [
+        *TRAIN_FLAGS, '--prior=boltzmann', '--graph=chimera:100000',
+        f'--run_dir={t}/a'],
+     "graph='chimera:100000' has up to 2.4e+11 couplings, more than the "
+     '1e+07'),
     ('unknown preset', 'train.py', lambda t: ['--preset=nope',
                                               f'--run_dir={t}/a'],
      'Unknown preset'),

@@ -110,6 +110,11 @@ STRUCTURES = {
 }
 
 
+# The most Gibbs sweeps per training step: 250 times the paper's 40, where a
+# step of the Table 2 model takes minutes on a CPU.
+MAX_GIBBS_SWEEPS = 10_000
+
+
 @dataclasses.dataclass(frozen=True)
 class BoltzmannSettings:
   """The graph of a Boltzmann prior and its persistent chains (Sec. 5).
@@ -132,6 +137,12 @@ class BoltzmannSettings:
 
   def __post_init__(self):
     check_positive(self, ('num_chains', 'num_gibbs_sweeps'))
+    if self.num_gibbs_sweeps > MAX_GIBBS_SWEEPS:
+      raise ValueError(
+          f'num_gibbs_sweeps={self.num_gibbs_sweeps} is more than '
+          f'{MAX_GIBBS_SWEEPS} sweeps per training step (the paper takes 40; '
+          'a step would take hours); use at most '
+          f'num_gibbs_sweeps={MAX_GIBBS_SWEEPS}.')
 
   def to_dict(self):
     """The record config.json keeps (`from_dict` reads it back)."""
