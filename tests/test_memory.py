@@ -213,3 +213,52 @@ def test_a_model_flag_past_memory_is_one_line(tmp_path, flag, start):
   assert last.startswith(start), last
   assert ' fits.' in last, last
   assert not os.path.exists(os.path.join(run_dir, 'config.json'))
+
+
+def test_ais_memory_per_chain_unit_is_within_its_bound():
+  """The peak of AIS over 100,000 chains of a 200 + 200 RBM, above the
+  process's size before it, per chain and unit (read as PEAKS does)."""
+  code = f"""
+import os, sys, threading, time
+sys.path.insert(0, {REPO!r})
+import tensorflow as tf
+from dvae_tf.distributions import RBM
+from dvae_tf.distributions.ais import ais_log_normalizer
+page = os.sysconf('SC_PAGE_SIZE')
+def resident():
+  with open('/proc/self/statm') as f:
+    return int(f.read().split()[1]) * page
+rbm = RBM(tf.zeros([200]), tf.zeros([200]), tf.zeros([200, 200]))
+ais_log_normalizer(rbm, num_chains=2, num_temperatures=3, seed=(1, 2))
+before = resident()
+peak = [before]
+def watch():
+  while True:
+    peak[0] = max(peak[0], resident())
+    time.sleep(0.001)
+threading.Thread(target=watch, daemon=True).start()
+ais_log_normalizer(rbm, num_chains=100_000, num_temperatures=3, seed=(1, 2))
+time.sleep(0.01)
+print((peak[0] - before) / (100_000 * 400))
+"""
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-3000:]
+  from dvae_tf.distributions import ais  # pylint: disable=g-import-not-at-top
+  per_state = float(out.stdout.split()[-1])
+  assert 8 < per_state <= ais.AIS_BYTES_PER_CHAIN_UNIT, per_state
+
+
+def test_ais_past_memory_or_its_temperature_bound_is_one_line():
+  from dvae_tf.distributions import ais  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=r'^AIS with ais_chains=2000000000 over '
+                     r'400 units needs \S+ GiB, more than the 1\.0 GiB free on '
+                     r'here; use at most ais_chains=(\d+)\.$') as error:
+    ais.check_ais_fits(2_000_000_000, 1000, 400, 2**30, 'here')
+  most = int(str(error.value).rsplit('=', 1)[1][:-1])
+  ais.check_ais_fits(most, 1000, 400, 2**30, 'here')  # It fits.
+  with pytest.raises(ValueError):
+    ais.check_ais_fits(most + 1, 1000, 400, 2**30, 'here')
+  with pytest.raises(ValueError, match='ais_temperatures=2000000000 is more '
+                     'than 1000000'):
+    ais.check_ais_fits(1024, 2_000_000_000, 400, 2**40, 'here')

@@ -44,6 +44,37 @@ MONITOR_AIS_CHAINS = 100
 MONITOR_AIS_TEMPERATURES = 300
 
 
+# Memory AIS takes per chain and unit (the states, their uniforms and
+# conditional probabilities): measured 14.0 bytes by tests/test_memory.py,
+# which checks this bounds it; and per inverse temperature (the schedule).
+AIS_BYTES_PER_CHAIN_UNIT = 16
+AIS_BYTES_PER_TEMPERATURE = 8
+# The most inverse temperatures: 1000 times the paper's (each is a sweep of
+# every chain, so more would run for days).
+MAX_AIS_TEMPERATURES = 1_000_000
+
+
+def check_ais_fits(num_chains, num_temperatures, num_units, free, where):
+  """ValueError (one line naming the flag and what fits) unless AIS with
+  these settings over `num_units` units stays within `MAX_AIS_TEMPERATURES`
+  and its memory (`AIS_BYTES_PER_CHAIN_UNIT`, `AIS_BYTES_PER_TEMPERATURE`)
+  fits in `free` bytes, free on `where`."""
+  if num_temperatures > MAX_AIS_TEMPERATURES:
+    raise ValueError(
+        f'ais_temperatures={num_temperatures} is more than '
+        f'{MAX_AIS_TEMPERATURES} (the paper takes {PAPER_AIS_TEMPERATURES}; '
+        'each is a sweep of every chain); use at most '
+        f'ais_temperatures={MAX_AIS_TEMPERATURES}.')
+  schedule = AIS_BYTES_PER_TEMPERATURE * num_temperatures
+  needed = AIS_BYTES_PER_CHAIN_UNIT * num_chains * num_units + schedule
+  if needed > free:
+    most = int((free - schedule) // (AIS_BYTES_PER_CHAIN_UNIT * num_units))
+    raise ValueError(
+        f'AIS with ais_chains={num_chains} over {num_units} units needs '
+        f'{needed / 2**30:.3g} GiB, more than the {free / 2**30:.1f} GiB free '
+        f'on {where}; use at most ais_chains={max(most, 0)}.')
+
+
 def ais_log_normalizer(machine, num_chains=PAPER_AIS_CHAINS,
                        num_temperatures=PAPER_AIS_TEMPERATURES, seed=None,
                        name='ais_log_normalizer'):

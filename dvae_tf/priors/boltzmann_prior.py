@@ -20,11 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf import distribute
 from dvae_tf import graphs as graphs_lib
 from dvae_tf.math import log_z_gradient
 from dvae_tf.math import objectives
 from dvae_tf.math import rolfe_gradient
 from dvae_tf.distributions import BoltzmannMachine, PersistentChains
+from dvae_tf.distributions import ais
 from dvae_tf.distributions import ais_log_normalizer
 from dvae_tf.distributions import boltzmann_machine
 from dvae_tf.priors import base
@@ -170,6 +172,10 @@ class BoltzmannPrior(base.Prior):
       result = base.LogNormalizer(float(machine.log_normalizer()), 0.,
                                   'exact')
     else:
+      ais.check_ais_fits(int(ais_chains), int(ais_temperatures),
+                         machine.num_enumerated_units,
+                         *distribute.available_bytes(
+                             tf.distribute.get_strategy()))
       value, stderr = self._ais(int(ais_chains), int(ais_temperatures),
                                 tf.convert_to_tensor(seed, tf.int32))
       result = base.LogNormalizer(
