@@ -18,6 +18,25 @@ from tests.test_training import REPO
 MODEL = test_training.MODEL
 TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=2, log_z_every=0)
 
+# Code for a child process: `resident()`, its resident size now, and
+# `watch_peak(before)`, a thread that keeps the largest resident size seen
+# (read every millisecond) in `peak[0]`.
+PEAK_WATCH = """
+import os, threading, time
+page = os.sysconf('SC_PAGE_SIZE')
+def resident():
+  with open('/proc/self/statm') as f:
+    return int(f.read().split()[1]) * page
+peak = [0]
+def watch_peak(before):
+  peak[0] = before
+  def watch():
+    while True:
+      peak[0] = max(peak[0], resident())
+      time.sleep(0.001)
+  threading.Thread(target=watch, daemon=True).start()
+"""
+
 # Trains at each k of argv[1:] in turn and prints {k: [estimate, peak]}: the
 # estimate of the step `check_step_fits` judged and the largest resident
 # size seen while that run trained (read from /proc every millisecond by a
@@ -31,16 +50,8 @@ sys.path.insert(0, {REPO!r})
 from dvae_tf import training
 from dvae_tf.training import memory
 from tests.test_memory import MODEL, TRAIN
-page = os.sysconf('SC_PAGE_SIZE')
-def resident():
-  with open('/proc/self/statm') as f:
-    return int(f.read().split()[1]) * page
-peak = [0]
-def watch():
-  while True:
-    peak[0] = max(peak[0], resident())
-    time.sleep(0.001)
-threading.Thread(target=watch, daemon=True).start()
+{PEAK_WATCH}
+watch_peak(resident())
 estimates = []
 graph_bytes = memory.graph_bytes
 memory.graph_bytes = lambda g: estimates.append(graph_bytes(g)) or estimates[-1]
@@ -137,24 +148,16 @@ def test_building_the_rbm_graph_takes_at_most_edge_bytes_per_coupling():
   every millisecond, as PEAKS does: TensorFlow's start-up may peak higher
   than the build, hiding it from the process's maximum)."""
   code = f"""
-import os, sys, threading, time
+import sys
 sys.path.insert(0, {REPO!r})
 import numpy as np
 from dvae_tf.models import config as config_lib, size
-page = os.sysconf('SC_PAGE_SIZE')
-def resident():
-  with open('/proc/self/statm') as f:
-    return int(f.read().split()[1]) * page
+{PEAK_WATCH}
 mean = np.full((28, 28, 1), 0.2, np.float32)
 config = config_lib.ModelConfig(struct='2-layer-nonlin', prior='rbm',
                                 units_per_group=3000)
 before = resident()
-peak = [before]
-def watch():
-  while True:
-    peak[0] = max(peak[0], resident())
-    time.sleep(0.001)
-threading.Thread(target=watch, daemon=True).start()
+watch_peak(before)
 size.variable_bytes(config, mean)
 time.sleep(0.01)
 print((peak[0] - before) / size.default_graph_couplings(config))
@@ -219,24 +222,16 @@ def test_ais_memory_per_chain_unit_is_within_its_bound():
   """The peak of AIS over 100,000 chains of a 200 + 200 RBM, above the
   process's size before it, per chain and unit (read as PEAKS does)."""
   code = f"""
-import os, sys, threading, time
+import sys
 sys.path.insert(0, {REPO!r})
 import tensorflow as tf
 from dvae_tf.distributions import RBM
 from dvae_tf.distributions.ais import ais_log_normalizer
-page = os.sysconf('SC_PAGE_SIZE')
-def resident():
-  with open('/proc/self/statm') as f:
-    return int(f.read().split()[1]) * page
+{PEAK_WATCH}
 rbm = RBM(tf.zeros([200]), tf.zeros([200]), tf.zeros([200, 200]))
 ais_log_normalizer(rbm, num_chains=2, num_temperatures=3, seed=(1, 2))
 before = resident()
-peak = [before]
-def watch():
-  while True:
-    peak[0] = max(peak[0], resident())
-    time.sleep(0.001)
-threading.Thread(target=watch, daemon=True).start()
+watch_peak(before)
 ais_log_normalizer(rbm, num_chains=100_000, num_temperatures=3, seed=(1, 2))
 time.sleep(0.01)
 print((peak[0] - before) / (100_000 * 400))
