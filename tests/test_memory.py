@@ -182,8 +182,9 @@ def test_a_model_too_large_names_a_value_that_fits(monkeypatch):
   with pytest.raises(size.ModelSizeError,
                      match=r'^The model \(hidden_units=16, units_per_group=8, '
                            r'num_chains=10000000\) needs \S+ '
-                           r'GiB for its variables, their gradients and '
-                           r"Adam's slots, more than the 0\.1 GiB free on "
+                           r'GiB for its variables, their gradients, '
+                           r"Adam's slots and initial values, more than the "
+                           r'0\.1 GiB free on '
                            r'here; lower num_chains: num_chains=\d+ fits\.$'
                      ) as error:
     size.check_fits(large, mean, free, 'here')
@@ -257,3 +258,28 @@ def test_ais_past_memory_or_its_temperature_bound_is_one_line():
   with pytest.raises(ValueError, match='ais_temperatures=2000000000 is more '
                      'than 1000000'):
     ais.check_ais_fits(1024, 2_000_000_000, 400, 2**40, 'here')
+
+
+def test_running_out_of_memory_while_making_the_model_is_one_line(
+    monkeypatch):
+  """Past the count (temporaries it does not see), TensorFlow's OOM while
+  the model is made becomes one line naming the size flags."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from dvae_tf import run_directory  # pylint: disable=g-import-not-at-top
+  from dvae_tf.models import config as config_lib  # pylint: disable=g-import-not-at-top
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+
+  def out_of_memory(*args, **kwargs):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, '{{function_node __wrapped__Mul}} OOM when allocating '
+        'tensor with shape[2000000000,2] and type float on /job:localhost')
+
+  monkeypatch.setattr(size, 'check_fits', lambda *args: None)
+  monkeypatch.setattr(config_lib, 'build_model', out_of_memory)
+  with pytest.raises(size.ModelSizeError, match=(
+      r'^Making the model \(units_per_group=8, num_chains=7\) ran out of '
+      r'memory \(OOM when allocating tensor with shape\[2000000000,2\] and '
+      r'type float\); lower the largest of these\.$')):
+    run_directory.build_model_and_optimizer(
+        dataclasses.replace(MODEL, num_chains=7), TRAIN, None,
+        tf.distribute.get_strategy(), save_mean=False)

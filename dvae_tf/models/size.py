@@ -12,7 +12,8 @@ The count is exact, not a formula: the model is built in a throwaway
 `tf.Graph`, where a variable is a shape and no memory, and its variables'
 bytes are summed (`variable_bytes`). Training holds each trainable variable
 `TRAINING_COPIES` times (the variable, its gradient and Adam's two slots)
-and the others (persistent chains, batch-norm statistics) once:
+and the others (persistent chains, batch-norm statistics) `INITIAL_COPIES`
+times while they are initialized:
 `training_bytes`. Before that, the RBM's graph K_{n/2, n/2} is counted
 from the units alone (`default_graph_couplings`): building it enumerates
 its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8` (10^16
@@ -39,6 +40,9 @@ TRAINING_COPIES = 4
 EDGE_BYTES = 96
 # Seconds `check_fits` spends looking for the largest value that fits.
 HINT_SECONDS = 20.
+# Copies of another variable (persistent chains, batch-norm statistics)
+# while it is made: its random draw, the draw's comparison, the variable.
+INITIAL_COPIES = 3
 # The config fields that size a model, in the order a hint names them.
 SIZE_FIELDS = ('hidden_units', 'units_per_group', 'num_chains', 'channels',
                'num_local_groups')
@@ -95,7 +99,7 @@ def training_bytes(config, train_mean, free):
   if counted is None:
     return building
   trainable, other = counted
-  return max(TRAINING_COPIES * trainable + other, building)
+  return max(TRAINING_COPIES * trainable + INITIAL_COPIES * other, building)
 
 
 def _fitting_value(config, field, train_mean, free, seconds):
@@ -162,5 +166,5 @@ def check_fits(config, train_mean, free, where):
         f'than {available}; {hint}.')
   raise ModelSizeError(
       f'The model ({named}) needs {needed / 2**30:.3g} GiB for its '
-      f'variables, their gradients and Adam\'s slots, more than '
-      f'{available}; {hint}.')
+      f'variables, their gradients, Adam\'s slots and initial values, more '
+      f'than {available}; {hint}.')
