@@ -401,7 +401,7 @@ def graph_from_file(path):
 MAX_COUPLINGS = 10**7
 
 
-def _couplings_at_most(family, values):
+def couplings_at_most(family, values):
   """An upper bound on the couplings of `family` at `values`, before it is
   built: K_{a, b} has a b; Chimera C(m, n, t) m n t (t + 2); Pegasus P(m)
   (24 m (m - 1) nodes) and Zephyr Z(m, t) (4 t m (2 m + 1) nodes) at most
@@ -455,7 +455,7 @@ def parse_graph(spec, num_units=None):
     values = [num_units // 2]
   if any(v < 1 for v in values):
     raise ValueError(f'graph={spec!r}: sizes must be positive.')
-  couplings = _couplings_at_most(family, values) if args else 0
+  couplings = couplings_at_most(family, values) if args else 0
   if couplings > MAX_COUPLINGS:  # The default graph is sized by the model.
     raise ValueError(
         f'graph={spec!r} has up to {couplings:.3g} couplings, more than the '

@@ -712,22 +712,6 @@ def run_train_mean(train_config, data_dir=None, run_dir=None, save=True):
   return mean
 
 
-@contextlib.contextmanager
-def _out_of_memory_as_one_line(model_config):
-  """TensorFlow's or NumPy's out-of-memory error while a model is made, past
-  `size.check_fits`'s count (temporaries it does not see), as one line."""
-  try:
-    yield
-  except (tf.errors.ResourceExhaustedError, MemoryError) as e:
-    fields = ', '.join(f'{f}={getattr(model_config, f)}'
-                       for f in size.SIZE_FIELDS
-                       if getattr(model_config, f, 0) > 1)
-    reason = str(e).split(' on /job')[0].split('}} ')[-1]
-    raise size.ModelSizeError(
-        f'Making the model ({fields}) ran out of memory ({reason[:160]}); '
-        'lower the largest of these.') from None
-
-
 def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
                               run_dir=None, save_mean=True):
   """(model, optimizer) of a run, built under `strategy`, seeded by the
@@ -736,7 +720,7 @@ def build_model_and_optimizer(model_config, train_config, data_dir, strategy,
   size.check_fits(model_config, mean, *distribute.available_bytes(strategy))
   # Seeded initialization: a run is reproducible from its flags alone.
   keras.utils.set_random_seed(train_config.seed)
-  with strategy.scope(), _out_of_memory_as_one_line(model_config):
+  with strategy.scope(), size.out_of_memory_as_one_line(model_config):
     model = config_lib.build_model(
         model_config, mean, binary=data.is_binary(train_config.dataset))
     model.build()

@@ -20,6 +20,7 @@ its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8` (10^16
 couplings) is refused without building anything.
 """
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -52,6 +53,29 @@ class ModelSizeError(ValueError):
   """A model's variables would need more memory than is free."""
 
 
+def size_fields(config):
+  """The `SIZE_FIELDS` of `config` set above 1, in that order."""
+  return [f for f in SIZE_FIELDS if getattr(config, f, 0) > 1]
+
+
+def _named(config):
+  return ', '.join(f'{f}={getattr(config, f)}' for f in size_fields(config))
+
+
+@contextlib.contextmanager
+def out_of_memory_as_one_line(config):
+  """TensorFlow's or NumPy's out-of-memory error while `config`'s model is
+  made, past `check_fits`'s count (temporaries it does not see), as a
+  `ModelSizeError` of one line."""
+  try:
+    yield
+  except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+    reason = str(e).split(' on /job')[0].split('}} ')[-1]
+    raise ModelSizeError(
+        f'Making the model ({_named(config)}) ran out of memory '
+        f'({reason[:160]}); lower the largest of these.') from None
+
+
 def default_graph_couplings(config):
   """Couplings of the paper's RBM graph K_{n/2, n/2} over a feed-forward
   model's n units, at most (0 for other priors and graphs, whose size does
@@ -61,7 +85,8 @@ def default_graph_couplings(config):
       not priors.PRIORS[config.prior].uses_graph):
     return 0
   units = sum(structure.group_sizes)
-  return (units // 2) * (units - units // 2)
+  return graphs.couplings_at_most('bipartite', [units // 2,
+                                                units - units // 2])
 
 
 def variable_bytes(config, train_mean):
@@ -143,7 +168,7 @@ def check_fits(config, train_mean, free, where):
   needed = training_bytes(config, train_mean, free)
   if needed <= free:
     return
-  fields = [f for f in SIZE_FIELDS if getattr(config, f, 0) > 1]
+  fields = size_fields(config)
 
   def at_one(field):
     return training_bytes(dataclasses.replace(config, **{field: 1}),
@@ -156,7 +181,7 @@ def check_fits(config, train_mean, free, where):
     if value >= 1:
       hint = f'lower {field}: {field}={value} fits'
       break
-  named = ', '.join(f'{f}={getattr(config, f)}' for f in fields)
+  named = _named(config)
   available = f'the {free / 2**30:.1f} GiB free on {where}'
   if math.isinf(needed):
     couplings = default_graph_couplings(config)
