@@ -231,3 +231,17 @@ def test_binary_refuses_bad_graphs_in_one_line(tmp_path, graph, message):
   lines = [l for l in done.stderr.splitlines() if l.startswith('error:')]
   assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
   assert 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize('family, values', [
+    ('bipartite', [3, 5]), ('bipartite', [7]), ('chimera', [2]),
+    ('chimera', [3, 2, 2]), ('pegasus', [2]), ('pegasus', [3]),
+    ('zephyr', [1]), ('zephyr', [2, 2])])
+def test_the_couplings_bound_holds_for_the_built_graphs(family, values):
+  """`graphs.couplings_at_most`, computed from the sizes alone, against the
+  edges of the graph built (exact for K_{a, b})."""
+  bound = graphs.couplings_at_most(family, values)
+  edges = len(graphs.GRAPH_FAMILIES[family](*values).edges)
+  assert edges <= bound, (edges, bound)
+  if family == 'bipartite':
+    assert edges == bound
