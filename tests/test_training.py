@@ -120,6 +120,46 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 SHORT = dataclasses.replace(TRAIN, num_steps=20, log_z_every=0)
 
 
+class _StepsSeen(keras.callbacks.Callback):
+
+  def __init__(self):
+    super().__init__()
+    self.steps = []
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.steps.append(batch)
+
+
+@pytest.mark.parametrize('steps_per_execution', [1, 7, None])
+def test_steps_per_execution_leaves_the_run_unchanged(
+    tmp_path, uninterrupted, steps_per_execution):
+  """Several steps a call (a `tf.while_loop`) give bitwise the weights of
+  one step a call, the hooks still act at their steps (a checkpoint every
+  10, log Z at 25), and a user's callbacks see each call's last step."""
+  seen = _StepsSeen()
+  run_dir = str(tmp_path)
+  training.train(MODEL, TRAIN, run_dir, verbose=False, callbacks=[seen],
+                 steps_per_execution=steps_per_execution)
+  step, weights = final_weights(run_dir)
+  assert step == TRAIN.num_steps
+  for got, reference in zip(weights, uninterrupted[1]):
+    np.testing.assert_array_equal(got, reference)
+  assert seen.steps == sorted(set(seen.steps)) and seen.steps[-1] == 60
+  # Every multiple of log_every (5), checkpoint_every (10), log_z_every (25).
+  assert set(range(5, 61, 5)) | {25, 50} <= set(seen.steps)
+  if steps_per_execution == 1:
+    assert seen.steps == list(range(1, 61))
+  elif steps_per_execution == 7:
+    assert len(seen.steps) == 12  # A call stops at each multiple of 5.
+
+
+def test_steps_per_execution_must_be_a_positive_integer(tmp_path):
+  with pytest.raises(ValueError, match='steps_per_execution must be a '
+                     'positive integer or None'):
+    training.train(MODEL, SHORT, str(tmp_path), verbose=False,
+                   steps_per_execution=0)
+
+
 def _checkpoint_files(run_dir):
   return sorted(f for f in os.listdir(os.path.join(run_dir, 'checkpoints'))
                 if f.startswith('ckpt-'))

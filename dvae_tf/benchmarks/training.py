@@ -6,8 +6,8 @@ fixed beta of 10, 40 block Gibbs sweeps of the persistent chains per step,
 Adam; and the same networks with the factorial prior (the joint ELBO). Each
 cell (prior; chains 100 or 1000; 1 core, or 2 threads) is timed in fresh
 processes, so that thread settings apply from the start: dvae_tf through
-`step_milliseconds` (the step `training.train` runs, with its per-step read
-of the metrics), as a TensorFlow graph and compiled by XLA
+`step_milliseconds` (the step `training.train` runs, several steps a call,
+each call with its read of the metrics), as a TensorFlow graph and compiled by XLA
 (`TrainConfig.jit_compile`), and, given `reference_python` and
 `reference_script`, the reference (e.g. a PyTorch implementation of the same
 model), alternating the three `rounds` times. A cell's ratios are the
@@ -34,13 +34,21 @@ TRAIN = dict(dataset='mnist_dynamic', batch_size=100, beta_start=10.,
              beta_end=10., num_steps=100_000)
 
 
+# Steps a timed call runs (`training.train` runs about 0.2 s a call:
+# `loop.SECONDS_PER_EXECUTION`; 10 steps of the Table 2 model take 0.1-0.5 s).
+STEPS_PER_CALL = 10
+
+
 def step_milliseconds(chains, data_dir, steps, warmup=30,
-                      train_overrides=None, prior='rbm'):
+                      train_overrides=None, prior='rbm',
+                      steps_per_call=STEPS_PER_CALL):
   """Median milliseconds per training step, as `training.train` runs it.
 
   Builds the model, optimizer, input pipeline and `tf.function` step with
-  the functions `training.train` uses and times `steps` calls of the step
-  followed by the read of its metrics (which `train` does every step).
+  the functions `training.train` uses and times about `steps` steps in
+  calls of `steps_per_call` steps, each followed by the read of its metrics
+  (which `train` does after every call): the median call time over
+  `steps_per_call`.
   """
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
@@ -60,12 +68,14 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
                               train_config.batch_size, data_dir=data_dir,
                               seed=0)
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  per_call = tf.constant(steps_per_call)
+  warm_calls = max(2, -(-warmup // steps_per_call))
   times = []
-  for _ in range(warmup + steps):
+  for _ in range(warm_calls + max(3, -(-steps // steps_per_call))):
     start = time.perf_counter()
-    training.read_metrics(step(iterator))
+    training.read_metrics(step(iterator, tf.constant(0.), per_call))
     times.append(time.perf_counter() - start)
-  return 1e3 * float(np.median(times[warmup:]))
+  return 1e3 * float(np.median(times[warm_calls:])) / steps_per_call
 
 
 def fit_and_loop_milliseconds(chains, data_dir, steps, rounds=3, warmup=30,

@@ -106,7 +106,15 @@ class TrainingRun:
 
 
 class RunHook(keras.callbacks.Callback):
-  """A hook of `dvae-train`'s loop, on its `TrainingRun`."""
+  """A hook of `dvae-train`'s loop, on its `TrainingRun`.
+
+  The loop runs several steps a call (`step.make_train_step`) and calls the
+  hooks after each call; a call never runs past the step a hook acts at:
+  `next_step`, from the `TrainConfig` intervals named in `INTERVALS` (and
+  the last step, where every hook may act).
+  """
+
+  INTERVALS = ()
 
   def __init__(self, run):
     super().__init__()
@@ -115,6 +123,14 @@ class RunHook(keras.callbacks.Callback):
   def every(self, interval):
     """Whether this step is a multiple of `interval` (0: never)."""
     return bool(interval) and self.run.step % interval == 0
+
+  def next_step(self, step):
+    """The first step after `step` this hook acts at."""
+    cfg = self.run.cfg
+    return min([cfg.num_steps] + [
+        (step // interval + 1) * interval
+        for interval in (getattr(cfg, name) for name in self.INTERVALS)
+        if interval])
 
 
 def reference_bound(train_mean, binary):
@@ -165,6 +181,13 @@ class DivergenceGuard(RunHook):
     self.binary = binary
     self.collapse = COLLAPSE_FACTOR * reference_bound(train_mean, binary)
 
+  def suspect(self, scalars):
+    """`step.suspect`, or a bound this hook would look at (float32 tensors
+    in, a bool tensor out: the step's call ends after such a step)."""
+    bound = scalars['bound']
+    return (step_lib.suspect(scalars) | (bound < self.collapse) |
+            ((bound > 0.) if self.binary else tf.constant(False)))
+
   def on_train_batch_end(self, batch, logs=None):
     what = self._what(logs)
     if what:
@@ -197,6 +220,8 @@ class Scalars(RunHook):
   """TensorBoard scalars every `log_every` steps and at the end: the step's
   logs, `steps_per_second` (also put in the logs) and the learning rate."""
 
+  INTERVALS = ('log_every',)
+
   def on_train_begin(self, logs=None):
     self._tic, self._tic_step = time.perf_counter(), self.run.step
 
@@ -220,6 +245,8 @@ class Scalars(RunHook):
 class ProgressBar(RunHook):
   """Keras' progress bar (bound, KL, beta), updated every `log_every`."""
 
+  INTERVALS = ('log_every',)
+
   SHOWN = ('bound', 'kl', 'beta')
 
   def on_train_begin(self, logs=None):
@@ -241,6 +268,8 @@ class SampleGrids(RunHook):
   """A grid of `images.GRID_SAMPLES` samples in TensorBoard every
   `image_every` steps."""
 
+  INTERVALS = ('image_every',)
+
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
     if run.chief and self.every(run.cfg.image_every):
@@ -254,6 +283,8 @@ class LogNormalizerRefresh(RunHook):
   """`RefreshLogNormalizer` every `log_z_every` steps; at the last step the
   monitored bound is moved to the fresh log Z (`refresh_bound`), which is
   saved with the checkpoint."""
+
+  INTERVALS = ('log_z_every',)
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
@@ -285,6 +316,8 @@ class Validation(RunHook):
   so a resumed run selects the same checkpoint).
   """
 
+  INTERVALS = ('validate_every',)
+
   def __init__(self, run, images_):
     super().__init__(run)
     self.images = images_
@@ -312,6 +345,8 @@ class Validation(RunHook):
 class Checkpoints(RunHook):
   """Saves a checkpoint every `checkpoint_every` steps and at the last;
   a failed save stops training with `CheckpointSaveError`."""
+
+  INTERVALS = ('checkpoint_every',)
 
   def on_train_batch_end(self, batch, logs=None):
     if self.run.last or self.every(self.run.cfg.checkpoint_every):

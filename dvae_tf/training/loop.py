@@ -36,7 +36,10 @@ after refreshing a stale log Z. So every checkpoint kept holds finite
 values, the error names the newest one, and rerunning resumes from it.
 
 The loop itself only steps and calls hooks (`dvae_tf.training.hooks`), one
-per concern: the divergence guard, TensorBoard scalars, the progress bar,
+per concern, after each call of the step; a call runs several steps (as
+many as take `SECONDS_PER_EXECUTION`), never past a step a hook acts at, and
+ends after any step the divergence guard must see, so the run is the same,
+bit for bit, as one step a call. The hooks are: the divergence guard, TensorBoard scalars, the progress bar,
 sample grids, log Z refreshes, validation with the best checkpoint, and
 checkpoints. `train(..., callbacks=[...])` adds Keras callbacks of your own.
 """
@@ -46,6 +49,7 @@ import dataclasses
 import os
 import signal
 import sys
+import time
 
 import tensorflow as tf
 
@@ -81,8 +85,50 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
+# A call of the training step runs as many steps as take about this long
+# (`train`'s `steps_per_execution=None`): long enough that its fixed cost
+# (Python, the dispatch, the host read) is small beside the steps, short
+# enough that a stop signal waits little, and at most MAX_STEPS_PER_EXECUTION.
+SECONDS_PER_EXECUTION = 0.2
+MAX_STEPS_PER_EXECUTION = 1000
+
+
+class _Pace:
+  """How many steps the next call of the training step runs: a fixed
+  `steps_per_execution`, or (None) as many as took `SECONDS_PER_EXECUTION`
+  at the rate of the last call, at most doubling from one call to the next
+  (the first call, which traces, runs one step); None without `timed`
+  (the workers of a cluster, whose clocks differ): one step a call."""
+
+  def __init__(self, steps_per_execution, timed=True):
+    if steps_per_execution is not None and not (
+        isinstance(steps_per_execution, int) and steps_per_execution >= 1):
+      raise ValueError('steps_per_execution must be a positive integer or '
+                       f'None (chosen by time); got {steps_per_execution!r}.')
+    self.fixed = steps_per_execution or (None if timed else 1)
+    self.steps = self.fixed or 1
+    self.last_steps = 0
+    self._calls = 0
+
+  @contextlib.contextmanager
+  def timed(self):
+    tic = time.perf_counter()
+    yield
+    self._seconds = time.perf_counter() - tic
+
+  def ran(self, steps):
+    self.last_steps = steps
+    self._calls += 1
+    if self.fixed or self._calls < 2:  # The first call traces.
+      return
+    rate = steps / max(self._seconds, 1e-6)
+    self.steps = int(max(1, min(MAX_STEPS_PER_EXECUTION, 2 * self.steps,
+                                SECONDS_PER_EXECUTION * rate)))
+
+
 def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
-          verbose=True, change_optimizer=False, callbacks=()):
+          verbose=True, change_optimizer=False, callbacks=(),
+          steps_per_execution=None):
   """Trains (or resumes training of) a model; see the module docstring.
 
   Args:
@@ -99,7 +145,14 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
     change_optimizer: on resume, accept other values of
       `run_directory.OPTIMIZER_FIELDS` (recorded in config.json's `resumed`).
     callbacks: Keras callbacks called after the run's own hooks, with the
-      step (from 1) as `batch` and the step's logs (`dvae_tf.training.hooks`).
+      step (from 1) as `batch` and the step's logs (`dvae_tf.training.hooks`),
+      after each call of the step, as Keras' `steps_per_execution` does.
+    steps_per_execution: the most steps one call of the training step runs
+      (`step.make_train_step`); a call also ends at every step a hook acts
+      at, and after a step the divergence guard must see. None (the
+      default): as many as take about `SECONDS_PER_EXECUTION`, measured as
+      the run goes. The steps, and so the run, are the same whatever it is;
+      1 calls `callbacks` after every step.
 
   Returns:
     dict with `step`, `stopped_by` ('num_steps' or a signal name), the last
@@ -117,6 +170,9 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
       answering (`distribute.peers_lost_as_one_line`).
   """
   strategy = strategy or tf.distribute.get_strategy()
+  # Every worker of a cluster must run the same steps a call.
+  pace = _Pace(steps_per_execution,
+               timed=not distribute.is_multi_worker(strategy))
   distribute.check_divisible('batch_size', train_config.batch_size,
                              strategy.num_replicas_in_sync)
   if not os.path.exists(os.path.join(run_dir, run_directory.TRAIN_MEAN_FILE)):
@@ -129,11 +185,11 @@ def train(model_config, train_config, run_dir, data_dir=None, strategy=None,
         distribute.peers_lost_as_one_line(strategy, 'training')):
     return _train_locked(model_config, train_config, run_dir, data_dir,
                          strategy, verbose and chief, change_optimizer,
-                         callbacks)
+                         callbacks, pace)
 
 
 def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
-                  change_optimizer, callbacks):
+                  change_optimizer, callbacks, pace):
   """`train` inside the run's lock (on the chief; other workers: without)."""
   run, mean, record = _open_run(model_config, cfg, run_dir, data_dir,
                                 strategy, verbose, change_optimizer)
@@ -146,17 +202,20 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
                               start_step=run.step)
   iterator = distribute.distribute_global_batches(strategy, dataset,
                                                  cfg.batch_size)
+  hooks = hooks_lib.default_hooks(
+      run, mean, data.is_binary(cfg.dataset),
+      _validation_images(cfg, data_dir))
+  halts = hooks[0].suspect  # The `DivergenceGuard`'s.
   train_step = step_lib.make_train_step(run.model, run.optimizer, cfg,
-                                        strategy)
+                                        strategy, halts)
   memory.check_step_fits(
       train_step, iterator, cfg, strategy,
       lambda k: step_lib.make_train_step(
           run.model, run.optimizer, dataclasses.replace(cfg, num_iw_train=k),
-          strategy))
+          strategy, halts))
   _write_record(run, record)
-  hooks = hooks_lib.default_hooks(
-      run, mean, data.is_binary(cfg.dataset),
-      _validation_images(cfg, data_dir)) + list(callbacks)
+  own_hooks = hooks
+  hooks = hooks + list(callbacks)
   for hook in hooks:
     hook.set_model(run.model)
     hook.set_params({'epochs': 1, 'steps': cfg.num_steps, 'verbose': 0})
@@ -164,10 +223,15 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
   stopped_by, logs = 'num_steps', {}
   with _StopSignal() as stop:
     while run.step < cfg.num_steps:
-      logs = step_lib.read_metrics(train_step(
-          iterator, tf.constant(float(stop.received is not None))))
+      steps = min(pace.steps, min(hook.next_step(run.step)
+                                  for hook in own_hooks) - run.step)
+      with pace.timed():
+        logs = step_lib.read_metrics(train_step(
+            iterator, tf.constant(float(stop.received is not None)),
+            tf.constant(steps, tf.int32)))
+      pace.ran(logs.pop('steps'))
       stop_requested = logs.pop('stop') > 0
-      run.step += 1
+      run.step += pace.last_steps
       run.last = stop_requested or run.step == cfg.num_steps
       for hook in hooks:
         hook.on_train_batch_end(run.step, logs)

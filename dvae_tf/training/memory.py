@@ -95,7 +95,7 @@ def check_step_fits(train_step, iterator, cfg, strategy, step_at=None):
   """
   def bytes_at(step):
     return graph_bytes(step.get_concrete_function(
-        iterator, tf.constant(0.)).graph)
+        iterator, tf.constant(0.), tf.constant(1)).graph)
 
   needed = bytes_at(train_step)
   free, where = available_bytes(strategy)

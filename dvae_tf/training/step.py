@@ -15,12 +15,23 @@ STEP_SCALARS = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop',
                 'nonfinite', 'bad_batch')
 
 
-def make_train_step(model, optimizer, cfg, strategy):
-  """The `tf.function` training step: iterator -> dict of reduced scalars.
+def make_train_step(model, optimizer, cfg, strategy, halts=None):
+  """The `tf.function` training step: (iterator, stop_requested, max_steps)
+  -> dict of reduced scalars.
+
+  One call runs up to `max_steps` steps (default 1) in a `tf.while_loop`,
+  Keras' `steps_per_execution`: the per-call cost of Python, the dispatch
+  and the host read is paid once for them all. The call ends early, after
+  the step, when a process asked to stop (`stop` > 0) or when
+  `halts(scalars)` (a dict of float32 tensors -> bool tensor; default:
+  `suspect`) flags the step, so that the host sees that step's scalars at
+  that step. What it returns: the scalars of the last step it ran, and
+  `steps`, how many it ran.
 
   Each replica's seed is keyed by (seed, step, replica), so a run is
-  reproducible and a resumed run continues exactly. Among the scalars
-  (STEP_SCALARS): `stop`, the number of replicas whose process asked to stop
+  reproducible, a resumed run continues exactly, and the steps are the same
+  whatever `max_steps`. Among the scalars (STEP_SCALARS): `stop`, the number
+  of replicas whose process asked to stop
   (`stop_requested`), so that every worker of a cluster stops after the
   same step; `nonfinite`, whether the update left a NaN or an infinity in a
   variable a checkpoint holds (`nonfinite_count` of `checkpointed_floats`);
@@ -37,6 +48,7 @@ def make_train_step(model, optimizer, cfg, strategy):
   num_replicas = strategy.num_replicas_in_sync
   state = checkpointed_floats(model, optimizer)
   top = 1. if data.is_binary(cfg.dataset) else 255.  # `data.make_dataset`
+  halts = halts or suspect
 
   def gradients(x, replica):
     with tf.GradientTape() as tape:
@@ -70,14 +82,35 @@ def make_train_step(model, optimizer, cfg, strategy):
     out['stop'] = stop_requested
     return tf.stack([tf.cast(out[k], tf.float32) for k in STEP_SCALARS])
 
+  def one_step(iterator, stop_requested):
+    packed = strategy.run(replica_step, args=(next(iterator), stop_requested))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, packed, axis=None)
+
+  def ends_call(total):
+    scalars = dict(zip(STEP_SCALARS, tf.unstack(total)))
+    return (scalars['stop'] > 0.) | halts(scalars)
+
   @tf.function
-  def train_step(iterator, stop_requested=0.):
-    packed = strategy.run(replica_step, args=(
-        next(iterator), tf.cast(stop_requested, tf.float32)))
-    total = strategy.reduce(tf.distribute.ReduceOp.SUM, packed, axis=None)
-    return dict(zip(STEP_SCALARS, tf.unstack(total)))
+  def train_step(iterator, stop_requested=0., max_steps=1):
+    stop_requested = tf.cast(stop_requested, tf.float32)
+    max_steps = tf.cast(max_steps, tf.int32)
+    steps, total = tf.while_loop(
+        lambda i, total: (i < max_steps) & ((i == 0) | ~ends_call(total)),
+        lambda i, total: (i + 1, one_step(iterator, stop_requested)),
+        (tf.constant(0), tf.zeros([len(STEP_SCALARS)])))
+    return dict(zip(STEP_SCALARS, tf.unstack(total)), steps=steps)
 
   return train_step
+
+
+def suspect(scalars):
+  """Whether a step's reduced scalars (STEP_SCALARS, float32 tensors) show
+  something the host must judge at once: a NaN or infinite loss or
+  variable, or a bad batch. `hooks.DivergenceGuard.suspect` adds its own
+  tests of the bound."""
+  return ((scalars['nonfinite'] > 0.) | (scalars['bad_batch'] > 0.) |
+          ~tf.math.is_finite(scalars['loss']) |
+          ~tf.math.is_finite(scalars['bound']))
 
 
 def checkpointed_floats(model, optimizer):
@@ -100,5 +133,6 @@ def nonfinite_names(variables):
 
 
 def read_metrics(values):
-  """The step's reduced scalars as Python floats (one host read a step)."""
-  return {k: float(v) for k, v in values.items()}
+  """The step's reduced scalars as Python floats (one host read a call);
+  `steps`, where present, as an int."""
+  return {k: int(v) if k == 'steps' else float(v) for k, v in values.items()}
