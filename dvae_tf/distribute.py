@@ -232,6 +232,17 @@ def is_multi_worker(strategy):
   return bool(resolver and resolver.task_type)
 
 
+def barrier(strategy):
+  """Returns once every worker of a multi-worker `strategy` has called it
+  (an all-reduce); at once on one host. `training.train` ends with it, so
+  that no worker reads the run directory (evaluating its newest
+  checkpoint, say) before the chief has written its last save."""
+  if is_multi_worker(strategy):
+    tf.function(lambda: strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(0.)),
+        axis=None))()
+
+
 def is_chief(strategy):
   """Whether this process writes the run directory.
 

@@ -53,7 +53,7 @@ from dvae_tf.evaluation import report as evaluation_report
 from tests.test_distribute import TRAIN
 from tests.test_training import MODEL
 """
-TRAIN_SCRIPT = PRELUDE + """
+_TRAIN_AND_EVALUATE = """
 result = training.train(MODEL, TRAIN, sys.argv[1], strategy=STRATEGY,
                         verbose=False)
 evaluation_report.evaluate_run(sys.argv[1], num_importance_samples=7,
@@ -61,6 +61,20 @@ evaluation_report.evaluate_run(sys.argv[1], num_importance_samples=7,
                                ais_temperatures=50, strategy=STRATEGY)
 print(json.dumps(result))
 """
+TRAIN_SCRIPT = PRELUDE + _TRAIN_AND_EVALUATE
+# The chief writes its last checkpoint 5 s late: a worker that went on to
+# evaluate without waiting for it would score the checkpoint before.
+SLOW_LAST_SAVE_SCRIPT = PRELUDE + """
+import time
+import tensorflow as tf
+_save = tf.train.CheckpointManager.save
+def _slow_save(self, *args, **kwargs):
+  if (distribute.is_chief(STRATEGY) and
+      kwargs.get('checkpoint_number') == TRAIN.num_steps):
+    time.sleep(5)
+  return _save(self, *args, **kwargs)
+tf.train.CheckpointManager.save = _slow_save
+""" + _TRAIN_AND_EVALUATE
 
 
 def _free_ports(count):
@@ -254,6 +268,24 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
   with open(os.path.join(mirrored_run, 'checkpoints', 'best',
                          'best.json')) as f:
     assert best['step'] == json.load(f)['step']
+  np.testing.assert_allclose(
+      np.load(os.path.join(run_dir, 'eval_test_nll.npy')),
+      np.load(os.path.join(mirrored_run, 'eval_test_nll.npy')), rtol=NLL_RTOL)
+
+
+def test_workers_evaluate_the_checkpoint_the_chief_saved_last(
+    mirrored_run, tmp_path):
+  """Train then evaluate on two workers, the chief's last save 5 s late:
+  training ends on every worker only once that save is on disk
+  (`distribute.barrier`), so both score the last checkpoint (without the
+  barrier, worker 1 scored the one before it: its batches, images 30-59
+  and 90-99, differed from one device's)."""
+  run_dir = str(tmp_path)
+  procs = _start_workers(run_dir, _free_ports(2), [
+      sys.executable, '-c', SLOW_LAST_SAVE_SCRIPT, run_dir, 'multi_worker'])
+  outputs = [p.communicate(timeout=900)[0] for p in procs]
+  for p, output in zip(procs, outputs):
+    assert p.returncode == 0, output[-3000:]
   np.testing.assert_allclose(
       np.load(os.path.join(run_dir, 'eval_test_nll.npy')),
       np.load(os.path.join(mirrored_run, 'eval_test_nll.npy')), rtol=NLL_RTOL)

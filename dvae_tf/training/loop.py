@@ -240,6 +240,7 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
         break
   for hook in hooks:
     hook.on_train_end(logs)
+  distribute.barrier(strategy)  # The chief's last save is on disk.
   return {'step': run.step, 'stopped_by': stopped_by,
           'bound': logs.get('bound'),
           'steps_per_second': logs.get('steps_per_second')}
