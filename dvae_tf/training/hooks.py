@@ -124,6 +124,11 @@ class RunHook(keras.callbacks.Callback):
     """Whether this step is a multiple of `interval` (0: never)."""
     return bool(interval) and self.run.step % interval == 0
 
+  def due(self):
+    """Whether this step is a multiple of one of the hook's `INTERVALS`."""
+    return any(self.every(getattr(self.run.cfg, name))
+               for name in self.INTERVALS)
+
   def next_step(self, step):
     """The first step after `step` this hook acts at."""
     cfg = self.run.cfg
@@ -227,7 +232,7 @@ class Scalars(RunHook):
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
-    if not (self.every(run.cfg.log_every) or run.step == run.cfg.num_steps):
+    if not (self.due() or run.step == run.cfg.num_steps):
       return
     rate = (run.step - self._tic_step) / (time.perf_counter() - self._tic)
     self._tic, self._tic_step = time.perf_counter(), run.step
@@ -257,7 +262,7 @@ class ProgressBar(RunHook):
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
-    if self.every(run.cfg.log_every) or run.step == run.cfg.num_steps:
+    if self.due() or run.step == run.cfg.num_steps:
       self._bar.update(run.step, [(k, logs[k]) for k in self.SHOWN])
 
   def on_train_end(self, logs=None):
@@ -272,7 +277,7 @@ class SampleGrids(RunHook):
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
-    if run.chief and self.every(run.cfg.image_every):
+    if run.chief and self.due():
       with run.writer.as_default(step=run.step):
         means, _ = run.model.sample(images.GRID_SAMPLES,
                                     seed=(run.cfg.seed, run.step))
@@ -288,7 +293,7 @@ class LogNormalizerRefresh(RunHook):
 
   def on_train_batch_end(self, batch, logs=None):
     run = self.run
-    if self.every(run.cfg.log_z_every):
+    if self.due():
       RefreshLogNormalizer.refresh(run.model, run.cfg.seed, run.step)
     if run.last:
       refresh_bound(run.model, logs, (run.cfg.seed, run.step))
@@ -324,7 +329,7 @@ class Validation(RunHook):
 
   def on_train_batch_end(self, batch, logs=None):
     run, cfg = self.run, self.run.cfg
-    if not (self.every(cfg.validate_every) or run.step == cfg.num_steps):
+    if not (self.due() or run.step == cfg.num_steps):
       return  # Not when stopped by a signal: the checkpoint comes first.
     if not run.last:  # At the last step log Z was just refreshed.
       run.model.prior.refresh_log_normalizer(
@@ -349,7 +354,7 @@ class Checkpoints(RunHook):
   INTERVALS = ('checkpoint_every',)
 
   def on_train_batch_end(self, batch, logs=None):
-    if self.run.last or self.every(self.run.cfg.checkpoint_every):
+    if self.run.last or self.due():
       self.run.save(self._save)
 
   def _save(self):

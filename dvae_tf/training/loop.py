@@ -107,21 +107,14 @@ class _Pace:
                        f'None (chosen by time); got {steps_per_execution!r}.')
     self.fixed = steps_per_execution or (None if timed else 1)
     self.steps = self.fixed or 1
-    self.last_steps = 0
     self._calls = 0
 
-  @contextlib.contextmanager
-  def timed(self):
-    tic = time.perf_counter()
-    yield
-    self._seconds = time.perf_counter() - tic
-
-  def ran(self, steps):
-    self.last_steps = steps
+  def ran(self, steps, seconds):
+    """Records a call that ran `steps` steps in `seconds`."""
     self._calls += 1
     if self.fixed or self._calls < 2:  # The first call traces.
       return
-    rate = steps / max(self._seconds, 1e-6)
+    rate = steps / max(seconds, 1e-6)
     self.steps = int(max(1, min(MAX_STEPS_PER_EXECUTION, 2 * self.steps,
                                 SECONDS_PER_EXECUTION * rate)))
 
@@ -225,13 +218,14 @@ def _train_locked(model_config, cfg, run_dir, data_dir, strategy, verbose,
     while run.step < cfg.num_steps:
       steps = min(pace.steps, min(hook.next_step(run.step)
                                   for hook in own_hooks) - run.step)
-      with pace.timed():
-        logs = step_lib.read_metrics(train_step(
-            iterator, tf.constant(float(stop.received is not None)),
-            tf.constant(steps, tf.int32)))
-      pace.ran(logs.pop('steps'))
+      tic = time.perf_counter()
+      logs = step_lib.read_metrics(train_step(
+          iterator, tf.constant(float(stop.received is not None)),
+          tf.constant(steps, tf.int32)))
+      steps = logs.pop('steps')
+      pace.ran(steps, time.perf_counter() - tic)
       stop_requested = logs.pop('stop') > 0
-      run.step += pace.last_steps
+      run.step += steps
       run.last = stop_requested or run.step == cfg.num_steps
       for hook in hooks:
         hook.on_train_batch_end(run.step, logs)
