@@ -5,6 +5,8 @@ A unit with logit l is 1 with probability sigmoid(l); drawn as [u < sigmoid(l)]
 with u ~ U(0, 1) from a stateless sampler, so a seed reproduces the sample.
 """
 
+import functools
+
 import tensorflow as tf
 
 from tensorflow_probability.python.internal import prefer_static as ps
@@ -23,7 +25,6 @@ def bernoulli_sample(logits, seed):
   return bernoulli_from_uniform(u, logits)
 
 
-@tf.function(jit_compile=True, autograph=False)
 def bernoulli_log_prob(logits, x, axis):
   """sum over `axis` of log Bernoulli(x; sigmoid(l)) = x l - softplus(l).
 
@@ -35,8 +36,30 @@ def bernoulli_log_prob(logits, x, axis):
   XLA so that the elementwise ops and the sum fuse into one pass over the
   pixels: for the decoders of Tables 1-2 it would otherwise cost as much as
   their largest matrix product (importance sampling evaluates it for every
-  sample of every image).
+  sample of every image). Each static signature (shapes, dtype, axis)
+  has its own compiled function (`_fused_bernoulli_log_prob`): the
+  multi-scale decoder scores three scales at several batch sizes, and one
+  `tf.function` retraced for each would warn of retracing at every run's
+  start; one traced with generalized shapes (`reduce_retracing`) costs
+  twice the memory of the step (tests/test_memory.py).
   """
+  axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+  signature = (tuple(logits.shape), tuple(x.shape), logits.dtype, axis)
+  return _fused_bernoulli_log_prob(signature)(logits, x, axis)
+
+
+@functools.lru_cache(maxsize=64)
+def _fused_bernoulli_log_prob(signature):
+  """The XLA-compiled x l - softplus(l) summed over `axis`, for one
+  `signature` of `bernoulli_log_prob`."""
+  del signature  # The cache key only.
+  # A function object of its own: TensorFlow counts traces per function.
+  def fused(logits, x, axis):
+    return _bernoulli_log_prob(logits, x, axis)
+  return tf.function(fused, jit_compile=True, autograph=False)
+
+
+def _bernoulli_log_prob(logits, x, axis):
   positive = logits >= 0.
   relu = tf.where(positive, logits, tf.zeros_like(logits))
   neg_abs = tf.where(positive, -logits, logits)
