@@ -410,6 +410,54 @@ def test_a_collapsing_bound_stops_training(tmp_path):
     assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
 
 
+class _StubRun:
+  """What `DivergenceGuard` reads of a `TrainingRun`."""
+
+  def __init__(self, **intervals):
+    self.cfg = training.TrainConfig(dataset='sample', num_steps=1000,
+                                    **intervals)
+    self.step, self.last = 0, False
+
+  def diverged(self, what):
+    return training.TrainingDivergedError(f'{what} at step {self.step}')
+
+
+@pytest.mark.parametrize('dips, stops_at', [
+    # One batch below the collapse level, as Table 3's OMNIGLOT runs at
+    # step 123: training goes on.
+    ({123}, None),
+    # Below it for COLLAPSE_STEPS consecutive steps: stops at the last.
+    (set(range(130, 130 + training.COLLAPSE_STEPS)),
+     129 + training.COLLAPSE_STEPS),
+    # One step short of that, or interrupted by a step above it: goes on.
+    (set(range(130, 129 + training.COLLAPSE_STEPS)), None),
+    (set(range(130, 140)) | set(range(141, 150)), None),
+    # Below it where a checkpoint may be saved: stops there.
+    ({499, 500}, 500),
+    ({700}, 700),          # validate_every
+    ({1000}, 1000),        # the last step
+])
+def test_one_batch_below_the_collapse_level_does_not_stop_training(
+    dips, stops_at):
+  """The guard's collapse streak, step by step, on bounds at the collapse
+  level's 2x (a dip) or 0.5x."""
+  run = _StubRun(checkpoint_every=500, validate_every=700)
+  guard = training_hooks.DivergenceGuard(run, np.full([2, 2, 1], 0.3),
+                                         binary=True)
+  stopped = None
+  for step in range(1, 1001):
+    run.step, run.last = step, step == 1000
+    logs = {'loss': 1., 'nonfinite': False, 'bad_batch': False,
+            'bound': guard.collapse * (2. if step in dips else 0.5)}
+    try:
+      guard.on_train_batch_end(step, logs)
+    except training.TrainingDivergedError as e:
+      assert 'The bound collapsed' in str(e)
+      stopped = step
+      break
+  assert stopped == stops_at
+
+
 def test_optimizer_settings_change_on_resume_only_when_asked(tmp_path):
   short = training.TrainConfig(dataset='sample', num_steps=2, batch_size=20,
                                image_every=0, log_z_every=0)

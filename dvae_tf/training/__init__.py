@@ -13,6 +13,7 @@ restoring a model) is `dvae_tf.run_directory`'s; how to train is a `TrainConfig`
 from dvae_tf.train_config import TrainConfig
 from dvae_tf.training.hooks import CheckpointSaveError
 from dvae_tf.training.hooks import COLLAPSE_FACTOR
+from dvae_tf.training.hooks import COLLAPSE_STEPS
 from dvae_tf.training.hooks import reference_bound
 from dvae_tf.training.hooks import TrainingDivergedError
 from dvae_tf.training.loop import train

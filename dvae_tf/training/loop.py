@@ -29,8 +29,10 @@ the bad step, when the loss becomes NaN or infinite; when the update leaves
 a NaN or an infinity in any variable a checkpoint holds (model weights,
 persistent chains, optimizer slots; checked after every step and again
 before every save); when a batch holds pixels outside the dataset's range;
-when the monitored bound collapses: falls below `COLLAPSE_FACTOR` times the
-bound of a model that ignores its latents (`reference_bound`); or when it is
+when the monitored bound collapses: stays below `COLLAPSE_FACTOR` times the
+bound of a model that ignores its latents (`reference_bound`) for
+`COLLAPSE_STEPS` steps, or is below it where a checkpoint may be saved (one
+batch can dip below it and recover); or when it is
 positive on binary pixels, which no model can reach (log p(x) <= 0), even
 after refreshing a stale log Z. So every checkpoint kept holds finite
 values, the error names the newest one, and rerunning resumes from it.
