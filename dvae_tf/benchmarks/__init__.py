@@ -19,6 +19,7 @@ from dvae_tf.benchmarks.presets import presets_suite
 from dvae_tf.benchmarks.report import format_table, write_report
 from dvae_tf.benchmarks.scaling import scaling_suite
 from dvae_tf.benchmarks.training import training_suite
+from dvae_tf.benchmarks.training import xla_chains_suite
 
 SUITES = {
     'boltzmann': boltzmann_suite,
@@ -31,6 +32,7 @@ SUITES = {
     'presets': presets_suite,
     'scaling': scaling_suite,
     'training': training_suite,
+    'xla_chains': xla_chains_suite,
 }
 
 __all__ = ['SUITES', 'format_table', 'write_report']

@@ -217,3 +217,37 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
   summary['fit_speed_vs_loop'] = fit_row['fit_speed_vs_loop']
   return {'tables': {'training_step': rows, 'fit_vs_loop': [fit_row]},
           'summary': summary}
+
+
+# Persistent chains of the `xla_chains` suite: the Table 2 model's range,
+# from the reproduction presets' 100 to the released code's 1000.
+XLA_CHAINS = (100, 200, 300, 500, 1000)
+
+
+def xla_chains_suite(quick=False, data_dir=None, rounds=3, **unused_options):
+  """Whether the default step (`TrainConfig.jit_compile=None`: XLA for the
+  RBM prior under overlapping smoothing) is the faster one at every chain
+  count: the XLA step against the graph step of the Table 2 model on one
+  core, 40 sweeps, `XLA_CHAINS`, fresh processes alternating the two
+  `rounds` times. A chain count's speedup is the median of the per-round
+  graph/XLA ratios."""
+  chains_list = XLA_CHAINS[:1] if quick else XLA_CHAINS
+  rows = []
+  for chains in chains_list:
+    steps = (20 if quick else 150) if chains <= 300 else (10 if quick else 60)
+    times = {False: [], True: []}
+    for _ in range(1 if quick else rounds):
+      for jit_compile in (False, True):
+        times[jit_compile].append(_dvae_tf_ms('rbm', chains, 1, data_dir,
+                                              steps, jit_compile))
+    rows.append({'chains': chains, 'sweeps': MODEL['num_gibbs_sweeps'],
+                 'threads': 1,
+                 'graph_ms': float(np.median(times[False])),
+                 'xla_ms': float(np.median(times[True])),
+                 'xla_speedup': float(np.median(np.divide(times[False],
+                                                          times[True]))),
+                 'graph_ms_rounds': times[False],
+                 'xla_ms_rounds': times[True]})
+  return {'tables': {'xla_chains': rows},
+          'summary': {'min_xla_speedup': min(r['xla_speedup'] for r in rows),
+                      'max_xla_speedup': max(r['xla_speedup'] for r in rows)}}

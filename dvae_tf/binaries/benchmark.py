@@ -57,7 +57,7 @@ flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
 def _datasets(suites):
   """The datasets the chosen suites read from --data_dir."""
   found = set()
-  if {'training', 'presets', 'evaluation'} & set(suites):
+  if {'training', 'xla_chains', 'presets', 'evaluation'} & set(suites):
     found.add(training_suite.TRAIN['dataset'])
   if 'gradient_variance' in suites:
     found.add(presets.get_preset(
