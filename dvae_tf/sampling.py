@@ -53,10 +53,20 @@ def _fused_bernoulli_log_prob(signature):
   """The XLA-compiled x l - softplus(l) summed over `axis`, for one
   `signature` of `bernoulli_log_prob`."""
   del signature  # The cache key only.
-  # A function object of its own: TensorFlow counts traces per function.
-  def fused(logits, x, axis):
+  return tf.function(_FusedBernoulliLogProb(), jit_compile=True,
+                     autograph=False)
+
+
+class _FusedBernoulliLogProb:
+  """`_bernoulli_log_prob` as an object of its own. TensorFlow counts the
+  traces of a `tf.function` by its Python function's code object, which
+  every closure of one `def` shares (so a function per signature, made by
+  one `def`, still warns of retracing after five signatures), and by the
+  object itself when it has no `__code__`: one instance per signature is
+  one count per signature."""
+
+  def __call__(self, logits, x, axis):
     return _bernoulli_log_prob(logits, x, axis)
-  return tf.function(fused, jit_compile=True, autograph=False)
 
 
 def _bernoulli_log_prob(logits, x, axis):
