@@ -3,8 +3,6 @@ SavedModel, and dimod (Ocean) interop."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.models import config as config_lib
+from tests import forked_binaries
 
 dimod = pytest.importorskip('dimod')
 
@@ -195,7 +194,16 @@ def test_simulated_annealing_samples_the_machine(rng):
   np.testing.assert_allclose(z.mean(0), p @ states, atol=0.05)
 
 
-def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
+@pytest.fixture(scope='module')
+def server():
+  """Forks this module's binaries from one process that imported TensorFlow
+  (`tests.forked_binaries`): each runs as `python bin/...` would, without
+  its seconds of imports."""
+  with forked_binaries.Server(REPO) as forks:
+    yield forks
+
+
+def test_dimod_samples_decode_into_images(chimera_run, server, tmp_path):
   model = run_directory.restore_model(chimera_run).model
   sampler, kwargs = ocean.simulated_annealing()
   z = ocean.sample_machine(model.prior.machine(), sampler, 4, seed=1,
@@ -205,11 +213,9 @@ def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
   with pytest.raises(ValueError, match='must be \\[n, 16\\]'):
     model.decode_global(tf.zeros([4, 15]), seed=(1, 2))
   output = str(tmp_path / 'sa.png')
-  done = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'sample.py'),
-       f'--run_dir={chimera_run}', f'--output={output}', '--num_samples=8',
-       '--sampler=simulated_annealing'], capture_output=True, text=True,
-      check=False, timeout=300)
+  done = server.run(
+      ['sample.py', f'--run_dir={chimera_run}', f'--output={output}',
+       '--num_samples=8', '--sampler=simulated_annealing'], timeout=300)
   assert done.returncode == 0, done.stderr[-2000:]
   assert os.path.getsize(output) > 0
 
@@ -218,15 +224,15 @@ def test_dimod_samples_decode_into_images(chimera_run, tmp_path):
     ('hexagonal:3', "unknown graph family 'hexagonal'"),
     ('triangle.json', 'cannot form 2 posterior groups'),
 ])
-def test_binary_refuses_bad_graphs_in_one_line(tmp_path, graph, message):
+def test_binary_refuses_bad_graphs_in_one_line(server, tmp_path, graph,
+                                               message):
   (tmp_path / 'triangle.json').write_text('{"edges": [[0, 1], [1, 2], [2, 0]]}')
   if graph.endswith('.json'):
     graph = str(tmp_path / graph)
-  done = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-       f'--run_dir={tmp_path / "run"}', '--preset=demo', '--num_steps=1',
-       '--prior=boltzmann', f'--graph={graph}'],
-      capture_output=True, text=True, check=False, timeout=300)
+  done = server.run(
+      ['train.py', f'--run_dir={tmp_path / "run"}', '--preset=demo',
+       '--num_steps=1', '--prior=boltzmann', f'--graph={graph}'],
+      timeout=300)
   assert done.returncode in (1, 2)
   lines = [l for l in done.stderr.splitlines() if l.startswith('error:')]
   assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]

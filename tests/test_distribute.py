@@ -4,7 +4,8 @@ Two logical CPU devices in one process (MirroredStrategy) stand in for two
 GPUs, and two local processes with TF_CONFIG for a two-host cluster; both
 must give what the single-host rules promise: the same global batches, the
 same per-replica seeds, every replica's persistent chains in the checkpoint,
-and evaluation that does not depend on where an image is scored.
+and evaluation that does not depend on where an image is scored. Every such
+process is forked from one that imported TensorFlow (`tests.forked_binaries`).
 """
 
 import dataclasses
@@ -12,8 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ import pytest
 
 from dvae_tf import distribute
 from dvae_tf import run_directory
+from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
@@ -87,34 +87,46 @@ def _free_ports(count):
   return ports
 
 
-def _start_workers(run_dir, ports, command=None, indices=None):
+@pytest.fixture(scope='module')
+def server():
+  """Forks this module's processes (`tests.forked_binaries`), from one that
+  imported TensorFlow and the library, nothing of the binaries: each child
+  is the process that `python -c` or `python bin/...` would be, without
+  their seconds of imports."""
+  with forked_binaries.Server(REPO, imports=(
+      'tensorflow', 'tensorflow_probability', 'dvae_tf.training',
+      'dvae_tf.evaluation.report')) as forks:
+    yield forks
+
+
+def _start_workers(server, run_dir, ports, command=None, indices=None):
   """Workers `indices` (default all) of a cluster on `ports`, each running
-  `command` (default TRAIN_SCRIPT), stdout and stderr together."""
+  `command` (as `server.start` takes it; default TRAIN_SCRIPT), stdout and
+  stderr together."""
   cluster = {'worker': [f'localhost:{p}' for p in ports]}
-  command = command or [sys.executable, '-c', TRAIN_SCRIPT, run_dir,
-                        'multi_worker']
+  command = command or ['-c', TRAIN_SCRIPT, run_dir, 'multi_worker']
   procs = []
   for index in (range(len(ports)) if indices is None else indices):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
-    procs.append(subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True))
+    procs.append(server.start(command, env=env, stderr_to_stdout=True))
   return procs
 
 
 def _train_command(run_dir, *flags):
-  return [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-          '--preset=demo', '--dataset=sample', '--strategy=multi_worker',
-          '--nojit_compile', f'--run_dir={run_dir}', *flags]
+  return ['train.py', '--preset=demo', '--dataset=sample',
+          '--strategy=multi_worker', '--nojit_compile', f'--run_dir={run_dir}',
+          *flags]
 
 
-def test_a_worker_that_never_arrives_ends_the_other_with_one_line(tmp_path):
+def test_a_worker_that_never_arrives_ends_the_other_with_one_line(server,
+                                                                  tmp_path):
   """Worker 0 of two, alone: after --cluster_timeout one line saying to
   start every worker, not a silent wait (TensorFlow's own has no end)."""
   start = time.monotonic()
-  (proc,) = _start_workers(str(tmp_path), _free_ports(2), _train_command(
-      str(tmp_path / 'run'), '--cluster_timeout=5'), indices=[0])
+  (proc,) = _start_workers(server, str(tmp_path), _free_ports(2),
+                           _train_command(str(tmp_path / 'run'),
+                                          '--cluster_timeout=5'), indices=[0])
   output = proc.communicate(timeout=300)[0]
   assert proc.returncode == -signal.SIGKILL, output[-3000:]
   assert time.monotonic() - start < 240
@@ -125,11 +137,11 @@ def test_a_worker_that_never_arrives_ends_the_other_with_one_line(tmp_path):
   assert 'Traceback' not in output
 
 
-def test_a_lost_chief_ends_the_other_worker_with_one_line(tmp_path):
+def test_a_lost_chief_ends_the_other_worker_with_one_line(server, tmp_path):
   """kill -9 of the chief after its first checkpoint: dvae-train on the
   other worker ends by itself with one line naming the lost task."""
   run_dir = str(tmp_path)
-  procs = _start_workers(run_dir, _free_ports(2), _train_command(
+  procs = _start_workers(server, run_dir, _free_ports(2), _train_command(
       run_dir, '--num_steps=100000', '--checkpoint_every=10'))
   _wait_for_checkpoint(run_dir, procs, 10)
   procs[0].send_signal(signal.SIGKILL)
@@ -156,7 +168,7 @@ def _wait_for_checkpoint(run_dir, procs, step):
   or later, every worker of `procs` still running."""
   deadline = time.time() + 600
   while _newest_step(run_dir) < step and time.time() < deadline:
-    assert all(p.poll() is None for p in procs), procs[0].stdout.read()
+    assert all(p.poll() is None for p in procs), procs[0].output()[0]
     time.sleep(0.05)
 
 
@@ -167,12 +179,10 @@ def _weights(run_dir):
 
 
 @pytest.fixture(scope='module')
-def mirrored_run(tmp_path_factory):
+def mirrored_run(tmp_path_factory, server):
   """The reference: one process, two logical devices, no interruption."""
   run_dir = str(tmp_path_factory.mktemp('mirrored'))
-  out = subprocess.run([sys.executable, '-c', TRAIN_SCRIPT, run_dir,
-                        'mirrored'], capture_output=True, text=True,
-                       timeout=900)
+  out = server.run(['-c', TRAIN_SCRIPT, run_dir, 'mirrored'], timeout=900)
   assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
   return run_dir
 
@@ -195,20 +205,20 @@ def test_strategy_errors_are_one_clear_line(monkeypatch):
     distribute.make_strategy('multi_worker')
 
 
-def test_asking_for_gpus_that_are_not_there_is_an_error(tmp_path):
+def test_asking_for_gpus_that_are_not_there_is_an_error(server, tmp_path):
   """No silent fallback to one CPU replica: --strategy=mirrored needs GPUs."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   if tf.config.list_physical_devices('GPU'):
     pytest.skip('this machine has GPUs')
-  for flag in ('--strategy=mirrored', '--multi_gpu'):
-    out = subprocess.run(
-        [sys.executable, os.path.join(REPO, 'bin', 'train.py'), flag,
-         '--preset=demo', f'--run_dir={tmp_path}'],
-        capture_output=True, text=True, timeout=300)
-    assert out.returncode == 1, out.stderr[-2000:]
-    errors = [l for l in out.stderr.splitlines() if l.startswith('error:')]
-    assert len(errors) == 1 and 'GPUs' in errors[0], out.stderr[-2000:]
-    assert 'Traceback' not in out.stderr
+  procs = [server.start(['train.py', flag, '--preset=demo',
+                         f'--run_dir={tmp_path}'])
+           for flag in ('--strategy=mirrored', '--multi_gpu')]
+  for proc in procs:
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr[-2000:]
+    errors = [l for l in stderr.splitlines() if l.startswith('error:')]
+    assert len(errors) == 1 and 'GPUs' in errors[0], stderr[-2000:]
+    assert 'Traceback' not in stderr
   assert not os.listdir(tmp_path)
 
 
@@ -233,12 +243,12 @@ def test_checkpoints_hold_every_replicas_chains(mirrored_run):
 
 
 def test_two_workers_killed_and_restarted_equal_two_local_replicas(
-    mirrored_run, tmp_path):
+    server, mirrored_run, tmp_path):
   """Kill one worker mid-run, restart the cluster: it resumes from the last
   checkpoint and ends with the weights of the uninterrupted two-device run;
   its distributed evaluation equals the single-process one image by image."""
   run_dir = str(tmp_path)
-  procs = _start_workers(run_dir, _free_ports(2))
+  procs = _start_workers(server, run_dir, _free_ports(2))
   _wait_for_checkpoint(run_dir, procs, 20)
   procs[1].send_signal(signal.SIGKILL)
   # The chief's collectives fail once the coordination service misses its
@@ -251,7 +261,7 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
   assert _newest_step(run_dir) < TRAIN.num_steps, (
       'the kill came after the end')
 
-  procs = _start_workers(run_dir, _free_ports(2))
+  procs = _start_workers(server, run_dir, _free_ports(2))
   outputs = [p.communicate(timeout=900)[0] for p in procs]
   for p, output in zip(procs, outputs):
     assert p.returncode == 0, output[-3000:]
@@ -274,15 +284,15 @@ def test_two_workers_killed_and_restarted_equal_two_local_replicas(
 
 
 def test_workers_evaluate_the_checkpoint_the_chief_saved_last(
-    mirrored_run, tmp_path):
+    server, mirrored_run, tmp_path):
   """Train then evaluate on two workers, the chief's last save 5 s late:
   training ends on every worker only once that save is on disk
   (`distribute.barrier`), so both score the last checkpoint (without the
   barrier, worker 1 scored the one before it: its batches, images 30-59
   and 90-99, differed from one device's)."""
   run_dir = str(tmp_path)
-  procs = _start_workers(run_dir, _free_ports(2), [
-      sys.executable, '-c', SLOW_LAST_SAVE_SCRIPT, run_dir, 'multi_worker'])
+  procs = _start_workers(server, run_dir, _free_ports(2), [
+      '-c', SLOW_LAST_SAVE_SCRIPT, run_dir, 'multi_worker'])
   outputs = [p.communicate(timeout=900)[0] for p in procs]
   for p, output in zip(procs, outputs):
     assert p.returncode == 0, output[-3000:]
@@ -315,10 +325,10 @@ print(json.dumps(float(np.max(np.abs(two / one - 1)))))
 
 
 def test_distributed_evaluation_equals_one_device_image_by_image(
-    mirrored_run):
+    server, mirrored_run):
   """77 images in batches of 10 over two replicas (the last round has one
   batch, partly padding) against one device, image by image."""
-  out = subprocess.run(
-      [sys.executable, '-c', EVAL_SCRIPT.replace('RTOL', repr(NLL_RTOL)), mirrored_run,
-       'mirrored'], capture_output=True, text=True, timeout=600)
+  out = server.run(
+      ['-c', EVAL_SCRIPT.replace('RTOL', repr(NLL_RTOL)), mirrored_run,
+       'mirrored'], timeout=600)
   assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]

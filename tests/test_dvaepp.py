@@ -7,8 +7,6 @@ import itertools
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -27,6 +25,7 @@ from dvae_tf.models import multiscale_decoder
 from dvae_tf.models import pixel_likelihoods
 from dvae_tf import sampling
 from dvae_tf.networks.pyramid import ImagePyramid
+from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tiny width: every stage 4 channels, 1 local group, a few short chains.
@@ -404,13 +403,19 @@ def test_model_refuses_images_of_the_wrong_shape(model):
     model.elbo(np.zeros([2, 32, 32, 1], np.float32), 10., (0, 0))
 
 
-def _run_bin(name, *args):
-  return subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', name), *args],
-      capture_output=True, text=True, cwd=REPO, timeout=600)
+@pytest.fixture
+def server():
+  """Forks binaries from one process that imported TensorFlow
+  (`tests.forked_binaries`): each runs as `python bin/...` would, without
+  its seconds of imports."""
+  with forked_binaries.Server(REPO) as forks:
+    yield forks
 
 
-def test_binaries_train_evaluate_sample_fixed_global(tmp_path):
+def test_binaries_train_evaluate_sample_fixed_global(server, tmp_path):
+  def _run_bin(name, *args):
+    return server.run([name, *args])
+
   run_dir = str(tmp_path / 'dvaepp')
   out = _run_bin('train.py', '--model=dvaepp', '--preset=dvaepp_cpu',
                  '--dataset=sample', '--channels=4', '--num_local_groups=2',

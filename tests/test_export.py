@@ -20,6 +20,7 @@ from dvae_tf import export
 from dvae_tf import models
 from dvae_tf import run_directory
 from dvae_tf import training
+from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -270,13 +271,19 @@ def test_versions(exported, tmp_path):
   assert export.next_version(str(tmp_path / 'missing')) == 1
 
 
-def test_binary_exports_the_next_version(exported):
+@pytest.fixture(scope='module')
+def server():
+  """Forks the binary and saved_model_cli from one process that imported
+  TensorFlow (`tests.forked_binaries`): each runs as `python bin/...` or
+  `python -m ...` would, without its seconds of imports."""
+  with forked_binaries.Server(REPO) as forks:
+    yield forks
+
+
+def test_binary_exports_the_next_version(exported, server):
   version = str(export.next_version(exported.export_dir))
-  out = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'export.py'),
-       f'--run_dir={exported.run_dir}',
-       f'--export_dir={exported.export_dir}'],
-      capture_output=True, text=True, cwd=REPO, timeout=300)
+  out = server.run(['export.py', f'--run_dir={exported.run_dir}',
+                    f'--export_dir={exported.export_dir}'], timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   path = os.path.join(exported.export_dir, version)
   assert path in out.stdout
@@ -288,15 +295,14 @@ def test_binary_exports_the_next_version(exported):
 # saved_model_cli: the signatures as TF Serving reads them, run in a TF1
 # session.
 
-def _saved_model_cli(*args):
+def _saved_model_cli(server, *args):
   # The `saved_model_cli` program of the TensorFlow this test runs with.
-  return subprocess.run(
-      [sys.executable, '-m', 'tensorflow.python.tools.saved_model_cli', *args],
-      capture_output=True, text=True, timeout=300)
+  return server.run(['-m', 'tensorflow.python.tools.saved_model_cli', *args],
+                    timeout=300)
 
 
-def test_saved_model_cli_show_and_run(exported, tmp_path):
-  out = _saved_model_cli('show', '--all', '--dir', exported.path)
+def test_saved_model_cli_show_and_run(exported, server, tmp_path):
+  out = _saved_model_cli(server, 'show', '--all', '--dir', exported.path)
   assert out.returncode == 0, out.stderr[-3000:]
   text = out.stdout
   for name in export.SIGNATURES + ('serving_default',):
@@ -312,7 +318,8 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
 
   run = ['run', '--dir', exported.path, '--tag_set', 'serve',
          '--signature_def', 'sample', '--outdir', str(tmp_path)]
-  out = _saved_model_cli(*run, '--input_exprs', 'num_samples=3;seed=[1,2]')
+  out = _saved_model_cli(server, *run, '--input_exprs',
+                         'num_samples=3;seed=[1,2]')
   assert out.returncode == 0, out.stderr[-3000:]
   means = np.load(tmp_path / 'images.npy')
   latents = np.load(tmp_path / 'latents.npy')

@@ -5,7 +5,10 @@ at fixed points inside a save, a damaged latest checkpoint, a deleted state
 file, two trainings at once, a read-only directory, a full disk) and then
 checks that the run resumes to weights bit-identical to an uninterrupted
 run's, or stops with one clear line and nothing lost. The uninterrupted
-reference run is shared by all of them.
+reference run is shared by all of them. The children are forked from one
+process that imported TensorFlow (`tests.forked_binaries`), except the
+binaries that a test signals while they start or in a long call, which run
+as programs of their own.
 """
 
 import dataclasses
@@ -25,6 +28,7 @@ import tensorflow as tf
 
 from dvae_tf import run_directory
 from dvae_tf import training
+from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
@@ -80,10 +84,16 @@ print(result['step'])
 """
 
 
-def child(run_dir, fault='none'):
-  return subprocess.Popen([sys.executable, '-c', CHILD, run_dir, fault],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+@pytest.fixture(scope='module')
+def server():
+  """Forks this module's child processes (`tests.forked_binaries`)."""
+  with forked_binaries.Server(REPO) as forks:
+    yield forks
+
+
+def child(server, run_dir, fault='none'):
+  """CHILD training `run_dir` with `fault`, as a process of its own."""
+  return server.start(['-c', CHILD, run_dir, fault])
 
 
 def finish(proc, timeout=300):
@@ -113,10 +123,10 @@ def no_leftovers(run_dir):
 
 
 @pytest.fixture(scope='module')
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, server):
   """An uninterrupted run: its directory (read-only use) and final weights."""
   run_dir = str(tmp_path_factory.mktemp('reference') / 'run')
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   return run_dir, weights(run_dir)
 
@@ -128,12 +138,13 @@ def copy_run(reference, tmp_path):
 
 
 @pytest.mark.parametrize('seed', [1, 2])
-def test_killed_at_random_points_resumes_exactly(reference, tmp_path, seed):
+def test_killed_at_random_points_resumes_exactly(
+    reference, server, tmp_path, seed):
   """SIGKILL twice at seeded random times after the first checkpoint."""
   rng = random.Random(seed)
   run_dir = str(tmp_path / 'run')
   for _ in range(2):
-    proc = child(run_dir)
+    proc = child(server, run_dir)
     # Generous: on two loaded cores a child's start-up alone took over 2 min.
     deadline = time.time() + 420
     while not checkpoint_steps(run_dir) and proc.poll() is None:
@@ -143,18 +154,19 @@ def test_killed_at_random_points_resumes_exactly(reference, tmp_path, seed):
     time.sleep(delay)
     proc.kill()
     proc.wait()
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, f'seed {seed}: {err[-3000:]}'
   assert_same_weights(run_dir, reference[1])
 
 
 @pytest.mark.parametrize('fault', ['kill_before_state_file',
                                    'kill_while_writing'])
-def test_killed_inside_a_save_resumes_exactly(reference, tmp_path, fault):
+def test_killed_inside_a_save_resumes_exactly(
+    reference, server, tmp_path, fault):
   run_dir = str(tmp_path / 'run')
-  code, _, _ = finish(child(run_dir, fault))
+  code, _, _ = finish(child(server, run_dir, fault))
   assert code == -signal.SIGKILL
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert no_leftovers(run_dir)
   assert_same_weights(run_dir, reference[1])
@@ -184,7 +196,8 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize('damage', sorted(DAMAGE))
-def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
+def test_damaged_latest_checkpoint_falls_back(
+    reference, server, tmp_path, damage):
   """Training resumes from the checkpoint before it; evaluation refuses it
   in one line naming the fallback."""
   run_dir = copy_run(reference, tmp_path)
@@ -193,7 +206,7 @@ def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
   with pytest.raises(ValueError, match=r'ckpt-40 cannot be read .*'
                      r'--checkpoint=ckpt-30'):
     run_directory.restore_model(run_dir)
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert f'checkpoint {latest} cannot be read' in err
   assert 'falling back to ckpt-30' in err
@@ -201,12 +214,12 @@ def test_damaged_latest_checkpoint_falls_back(reference, tmp_path, damage):
   assert glob.glob(latest + '*.corrupt')
 
 
-def test_deleted_state_file_finds_the_checkpoints(reference, tmp_path):
+def test_deleted_state_file_finds_the_checkpoints(reference, server, tmp_path):
   run_dir = copy_run(reference, tmp_path)
   os.remove(os.path.join(run_dir, 'checkpoints', 'checkpoint'))
   for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert checkpoint_steps(run_dir) == [20, 30, 40]
   assert_same_weights(run_dir, reference[1])
@@ -214,15 +227,15 @@ def test_deleted_state_file_finds_the_checkpoints(reference, tmp_path):
       os.path.join(run_dir, 'checkpoints')).endswith('ckpt-40')
 
 
-def test_a_second_training_of_one_directory_is_refused(tmp_path):
+def test_a_second_training_of_one_directory_is_refused(server, tmp_path):
   run_dir = str(tmp_path / 'run')
-  first = child(run_dir, 'long')
+  first = child(server, run_dir, 'long')
   lock = os.path.join(run_dir, '.lock')
   deadline = time.time() + 120
   while not (os.path.exists(lock) and open(lock).read().strip()):
     assert first.poll() is None and time.time() < deadline
     time.sleep(0.02)
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   first.kill()
   first.wait()
   assert code == 1
@@ -231,12 +244,12 @@ def test_a_second_training_of_one_directory_is_refused(tmp_path):
       lines[-1]), err[-2000:]
 
 
-def test_a_full_disk_stops_with_a_clear_error(reference, tmp_path):
+def test_a_full_disk_stops_with_a_clear_error(reference, server, tmp_path):
   """RLIMIT_FSIZE in the child: the next save fails, the previous stays."""
   run_dir = copy_run(reference, tmp_path)
   for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
-  code, out, err = finish(child(run_dir, 'fsize=2000'))
+  code, out, err = finish(child(server, run_dir, 'fsize=2000'))
   assert code == 1, err[-3000:]
   last = err.strip().splitlines()[-1]
   assert last.startswith('error: Could not save the checkpoint of step 40'), (
@@ -245,7 +258,7 @@ def test_a_full_disk_stops_with_a_clear_error(reference, tmp_path):
   assert checkpoint_steps(run_dir) == [20, 30]
   assert no_leftovers(run_dir)
   # Then, with room again, it resumes to the same weights.
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert_same_weights(run_dir, reference[1])
 
@@ -266,7 +279,8 @@ def _bind_read_only(path):
   return None
 
 
-def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
+def test_a_read_only_directory_is_refused_before_training(
+    reference, server, tmp_path):
   run_dir = copy_run(reference, tmp_path)
   for path in glob.glob(os.path.join(run_dir, 'checkpoints', 'ckpt-40*')):
     os.remove(path)
@@ -275,7 +289,7 @@ def test_a_read_only_directory_is_refused_before_training(reference, tmp_path):
   if reason:
     pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
   try:
-    code, out, err = finish(child(run_dir))
+    code, out, err = finish(child(server, run_dir))
   finally:
     subprocess.run(['umount', checkpoints], check=False)
   assert code == 1
@@ -332,7 +346,8 @@ def test_a_resume_may_save_and_log_at_other_intervals(reference, tmp_path):
   assert_same_weights(run_dir, reference[1])
 
 
-def test_an_unwritable_tensorboard_folder_is_one_line(reference, tmp_path):
+def test_an_unwritable_tensorboard_folder_is_one_line(
+    reference, server, tmp_path):
   """TensorFlow's events writer fails inside TensorFlow; the run says which
   folder and what to do, and resumes once it can write again."""
   run_dir = copy_run(reference, tmp_path)
@@ -343,33 +358,34 @@ def test_an_unwritable_tensorboard_folder_is_one_line(reference, tmp_path):
   if reason:
     pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
   try:
-    code, out, err = finish(child(run_dir))
+    code, out, err = finish(child(server, run_dir))
   finally:
     subprocess.run(['umount', logs], check=False)
   last = _one_error_line(code, err)
   assert last.startswith(
       f"error: Could not write to the run directory '{run_dir}'"), last
   assert 'the run resumes from its last checkpoint' in last
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert_same_weights(run_dir, reference[1])
 
 
-def test_a_file_size_limit_before_any_checkpoint_is_one_line(tmp_path):
+def test_a_file_size_limit_before_any_checkpoint_is_one_line(server, tmp_path):
   """The first record written (config.json) fails: one line, no traceback."""
   run_dir = str(tmp_path / 'run')
-  code, _, err = finish(child(run_dir, 'fsize=100'))
+  code, _, err = finish(child(server, run_dir, 'fsize=100'))
   last = _one_error_line(code, err)
   assert last.startswith(
       f"error: Could not write to the run directory '{run_dir}' (File too "
       "large)"), last
 
 
-def test_a_full_disk_at_the_first_checkpoint_says_none_is_kept(tmp_path):
+def test_a_full_disk_at_the_first_checkpoint_says_none_is_kept(
+    server, tmp_path):
   """The records fit under the limit, the first checkpoint does not: the
   line says a rerun starts from step 0, not that checkpoint None is kept."""
   run_dir = str(tmp_path / 'run')
-  code, _, err = finish(child(run_dir, 'fsize=100000'))
+  code, _, err = finish(child(server, run_dir, 'fsize=100000'))
   last = _one_error_line(code, err)
   assert last.startswith('error: Could not save the checkpoint of step '), last
   assert 'None' not in last, last
@@ -450,17 +466,15 @@ def test_an_edited_seed_with_matching_flags_is_refused(reference, tmp_path):
   assert run_directory.load_run_config(run_dir)[1] == reseeded
 
 
-def test_sigterm_exits_with_the_requeue_status(tmp_path):
+def test_sigterm_exits_with_the_requeue_status(server, tmp_path):
   """bin/train.py stopped by SIGTERM saves, says so and exits 75, not 0."""
   run_dir = str(tmp_path / 'run')
-  proc = subprocess.Popen(
-      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-       '--dataset=sample', '--struct=2-layer-lin', '--prior=rbm',
+  proc = server.start(
+      ['train.py', '--dataset=sample', '--struct=2-layer-lin', '--prior=rbm',
        '--units_per_group=8', '--num_chains=16', '--num_gibbs_sweeps=2',
        '--num_steps=100000', '--batch_size=20', '--checkpoint_every=10',
        '--image_every=0', '--log_z_every=0', '--nojit_compile',
-       f'--run_dir={run_dir}'],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+       f'--run_dir={run_dir}'])
   deadline = time.time() + 120
   while not checkpoint_steps(run_dir):
     assert proc.poll() is None and time.time() < deadline
@@ -484,17 +498,9 @@ def test_records_are_written_with_the_usual_permissions(tmp_path):
   assert os.listdir(tmp_path) == ['record.json']
 
 
-def _run_bin(name, *args, limit=None):
+def _run_bin(server, name, *args, limit=None):
   """A binary's (status, stdout, stderr); `limit`: RLIMIT_FSIZE in bytes."""
-
-  def limit_file_size():
-    import resource  # pylint: disable=g-import-not-at-top
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-  out = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', name), *args],
-      capture_output=True, text=True, timeout=300, check=False,
-      preexec_fn=limit_file_size if limit else None)
+  out = server.run([name, *args], timeout=300, fsize=limit)
   return out.returncode, out.stdout, out.stderr
 
 
@@ -507,18 +513,19 @@ def _one_error_line(code, err):
   return err.strip().splitlines()[-1]
 
 
-def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
+def test_a_read_only_run_directory_gives_one_line_each(
+    reference, server, tmp_path):
   """Evaluate, sample and export refuse the folder before working."""
   run_dir = copy_run(reference, tmp_path)
   reason = _bind_read_only(run_dir)
   if reason:
     pytest.skip(f'a read-only bind mount is not permitted here ({reason})')
   try:
-    code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+    code, out, err = _run_bin(server, 'evaluate.py', f'--run_dir={run_dir}',
                               *EVALUATE)
-    sample = _run_bin('sample.py', f'--run_dir={run_dir}',
+    sample = _run_bin(server, 'sample.py', f'--run_dir={run_dir}',
                       f'--output={run_dir}/samples.png')
-    export = _run_bin('export.py', f'--run_dir={run_dir}',
+    export = _run_bin(server, 'export.py', f'--run_dir={run_dir}',
                       f'--export_dir={run_dir}/export')
   finally:
     subprocess.run(['umount', run_dir], check=False)
@@ -535,17 +542,17 @@ def test_a_read_only_run_directory_gives_one_line_each(reference, tmp_path):
             err[-2000:])
 
 
-def test_a_full_disk_keeps_the_previous_evaluation(reference, tmp_path):
+def test_a_full_disk_keeps_the_previous_evaluation(reference, server, tmp_path):
   """RLIMIT_FSIZE during a second evaluation: one line, the NLL printed,
   and the first evaluation's two files left whole and consistent."""
   run_dir = copy_run(reference, tmp_path)
-  code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+  code, out, err = _run_bin(server, 'evaluate.py', f'--run_dir={run_dir}',
                             *EVALUATE)
   assert code == 0, err[-3000:]
   json_path = os.path.join(run_dir, 'eval_test.json')
   nll_path = os.path.join(run_dir, 'eval_test_nll.npy')
   before = (open(json_path).read(), np.load(nll_path))
-  code, out, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+  code, out, err = _run_bin(server, 'evaluate.py', f'--run_dir={run_dir}',
                             *EVALUATE, '--seed=1', limit=100)
   assert _one_error_line(code, err).startswith(
       'error: Cannot write the evaluation to'), err[-2000:]
@@ -557,13 +564,14 @@ def test_a_full_disk_keeps_the_previous_evaluation(reference, tmp_path):
       ('eval', '.eval'))) == ['eval_test.json', 'eval_test_nll.npy']
 
 
-def test_compare_with_a_damaged_evaluation_is_one_line(reference, tmp_path):
+def test_compare_with_a_damaged_evaluation_is_one_line(
+    reference, server, tmp_path):
   run_dir = copy_run(reference, tmp_path)
-  code, _, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+  code, _, err = _run_bin(server, 'evaluate.py', f'--run_dir={run_dir}',
                           *EVALUATE)
   assert code == 0, err[-3000:]
   _truncate(os.path.join(run_dir, 'eval_test_nll.npy'))
-  code, _, err = _run_bin('evaluate.py', f'--run_dir={run_dir}',
+  code, _, err = _run_bin(server, 'evaluate.py', f'--run_dir={run_dir}',
                           *EVALUATE, f'--compare_with={run_dir}')
   last = _one_error_line(code, err)
   assert last.startswith(f"error: compare_with: the evaluation of "
@@ -589,14 +597,14 @@ def test_compare_with_a_record_without_its_numbers_is_damaged(tmp_path,
                                                 'num_importance_samples': 2})
 
 
-def test_a_stray_state_file_copy_is_removed(reference, tmp_path):
+def test_a_stray_state_file_copy_is_removed(reference, server, tmp_path):
   """What a kill during the write of the `checkpoint` state file leaves."""
   run_dir = copy_run(reference, tmp_path)
   stray = os.path.join(run_dir, 'checkpoints',
                        'checkpoint.tmp0123456789abcdef')
   with open(stray, 'w') as f:
     f.write('model_checkpoint_path: "ckpt-')
-  code, out, err = finish(child(run_dir))
+  code, out, err = finish(child(server, run_dir))
   assert code == 0, err[-3000:]
   assert not os.path.exists(stray)
   # The resume rewrote the state file without TensorFlow's deprecation lines.

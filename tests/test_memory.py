@@ -1,22 +1,35 @@
 """Memory admission of the training step (`dvae_tf.training.memory`): the
-estimate against a measured peak, and what a step too large does."""
+estimate against a measured peak, and what a step too large does.
+
+The measurements and the binaries run in child processes, each forked from
+one that imported TensorFlow and the library (`tests.forked_binaries`); a
+child measures the growth of its own resident size from where it starts.
+"""
 
 import dataclasses
 import json
 import os
-import subprocess
-import sys
+import types
 
 import pytest
 
 from dvae_tf import training
 from dvae_tf.training import memory
+from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
 # test_training's tiny RBM-prior run, two steps, no refreshes.
 MODEL = test_training.MODEL
 TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=2, log_z_every=0)
+
+@pytest.fixture(scope='module')
+def server():
+  """Forks this module's child processes (`tests.forked_binaries`)."""
+  with forked_binaries.Server(REPO, imports=(
+      'tensorflow', 'tensorflow_probability', 'dvae_tf.training')) as forks:
+    yield forks
+
 
 # Code for a child process: `resident()`, its resident size now, and
 # `watch_peak(before)`, a thread that keeps the largest resident size seen
@@ -67,11 +80,10 @@ print(json.dumps(out))
 """
 
 
-def test_the_estimate_lies_above_the_measured_peak():
+def test_the_estimate_lies_above_the_measured_peak(server):
   """10,000 rows a step: the estimate bounds the growth of the peak from
   above, and within `MAX_OVERESTIMATE` of it."""
-  out = subprocess.run([sys.executable, '-c', PEAKS, '1', '100'],
-                       capture_output=True, text=True, timeout=600)
+  out = server.run(['-c', PEAKS, '1', '100'], timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   peaks = json.loads(out.stdout.splitlines()[-1])
   estimate = peaks['100'][0]
@@ -102,15 +114,33 @@ def test_a_step_that_does_not_fit_is_refused_before_anything_is_recorded(
   assert training.train(MODEL, fits, run_dir, verbose=False)['step'] == 2
 
 
-def test_a_step_past_a_tensor_is_one_line(tmp_path):
+# Flags of bin/train.py --preset=demo too large for this machine's memory.
+PAST_MEMORY = ('--num_iw_train=100000000', '--hidden_units=100000000',
+               '--units_per_group=100000000')
+
+
+@pytest.fixture(scope='module')
+def past_memory(tmp_path_factory, server):
+  """{flag: (run_dir, result)}: bin/train.py with each of PAST_MEMORY, all at
+  once. A model flag's run spends `size.HINT_SECONDS` of wall time looking
+  for a value that fits, whatever else runs."""
+  tmp = tmp_path_factory.mktemp('past_memory')
+  run_dirs = [str(tmp / f'run{i}') for i in range(len(PAST_MEMORY))]
+  procs = [server.start(['train.py', '--preset=demo', '--dataset=sample',
+                         flag, f'--run_dir={run_dir}'])
+           for flag, run_dir in zip(PAST_MEMORY, run_dirs)]
+  outs = []
+  for proc in procs:
+    stdout, stderr = proc.communicate(timeout=300)
+    outs.append(types.SimpleNamespace(returncode=proc.returncode,
+                                      stdout=stdout, stderr=stderr))
+  return dict(zip(PAST_MEMORY, zip(run_dirs, outs)))
+
+
+def test_a_step_past_a_tensor_is_one_line(past_memory):
   """--num_iw_train=1e8: one line before anything is made, not a stack
   from inside TensorFlow's shape inference."""
-  run_dir = str(tmp_path / 'run')
-  out = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-       '--preset=demo', '--dataset=sample', '--num_iw_train=100000000',
-       f'--run_dir={run_dir}'],
-      capture_output=True, text=True, cwd=REPO, timeout=300)
+  run_dir, out = past_memory['--num_iw_train=100000000']
   assert out.returncode == 1, out.stderr[-3000:]
   assert out.stderr.strip().splitlines()[-1] == (
       'error: num_iw_train=100000000 with batch_size=100 makes 10000000000 '
@@ -142,7 +172,7 @@ def test_variable_bytes_are_those_of_the_built_model():
                                                  everything - trainable)
 
 
-def test_building_the_rbm_graph_takes_at_most_edge_bytes_per_coupling():
+def test_building_the_rbm_graph_takes_at_most_edge_bytes_per_coupling(server):
   """The peak of a graph-mode build of a model with 9 million couplings,
   above the process's size before it, per coupling (the resident size read
   every millisecond, as PEAKS does: TensorFlow's start-up may peak higher
@@ -162,8 +192,7 @@ size.variable_bytes(config, mean)
 time.sleep(0.01)
 print((peak[0] - before) / size.default_graph_couplings(config))
 """
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                       text=True, timeout=300)
+  out = server.run(['-c', code], timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
   per_coupling = float(out.stdout.split()[-1])
@@ -203,14 +232,10 @@ def test_a_model_too_large_names_a_value_that_fits(monkeypatch):
      'error: The model (hidden_units=100, units_per_group=100000000, '
      'num_chains=100) has 1e+16 '
      'couplings in its RBM graph')])
-def test_a_model_flag_past_memory_is_one_line(tmp_path, flag, start):
+def test_a_model_flag_past_memory_is_one_line(past_memory, flag, start):
   """Each was a traceback (TensorFlow's OOM, NumPy's ArrayMemoryError) or
   the process killed as the weights were filled; nothing is made."""
-  run_dir = str(tmp_path / 'run')
-  out = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'train.py'),
-       '--preset=demo', '--dataset=sample', flag, f'--run_dir={run_dir}'],
-      capture_output=True, text=True, cwd=REPO, timeout=300)
+  run_dir, out = past_memory[flag]
   assert out.returncode == 1, out.stderr[-3000:]
   assert 'Traceback' not in out.stderr
   last = out.stderr.strip().splitlines()[-1]
@@ -219,7 +244,7 @@ def test_a_model_flag_past_memory_is_one_line(tmp_path, flag, start):
   assert not os.path.exists(os.path.join(run_dir, 'config.json'))
 
 
-def test_ais_memory_per_chain_unit_is_within_its_bound():
+def test_ais_memory_per_chain_unit_is_within_its_bound(server):
   """The peak of AIS over 100,000 chains of a 200 + 200 RBM, above the
   process's size before it, per chain and unit (read as PEAKS does)."""
   code = f"""
@@ -237,8 +262,7 @@ ais_log_normalizer(rbm, num_chains=100_000, num_temperatures=3, seed=(1, 2))
 time.sleep(0.01)
 print((peak[0] - before) / (100_000 * 400))
 """
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                       text=True, timeout=300)
+  out = server.run(['-c', code], timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   from dvae_tf.distributions import ais  # pylint: disable=g-import-not-at-top
   per_state = float(out.stdout.split()[-1])

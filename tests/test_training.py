@@ -7,8 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import keras
@@ -23,6 +21,7 @@ from dvae_tf import schedules
 from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.training import hooks as training_hooks
+from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -41,22 +40,32 @@ training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
 """
 
 
+@pytest.fixture(scope='module')
+def server():
+  """Forks this module's child processes from one that imported TensorFlow
+  and the training package, nothing of the binaries (`tests.forked_binaries`):
+  each child is the process that `python -c` or `python bin/...` would be,
+  without their seconds of imports."""
+  with forked_binaries.Server(REPO, imports=(
+      'tensorflow', 'tensorflow_probability', 'dvae_tf.training')) as forks:
+    yield forks
+
+
 def final_weights(run_dir):
   run = run_directory.restore_model(run_dir)
   model, step = run.model, run.step
   return step, [v.numpy() for v in model.weights]
 
 
-def run_and_interrupt(run_dir, sig):
+def run_and_interrupt(server, run_dir, sig):
   """Starts training in a subprocess and sends `sig` once a checkpoint exists."""
-  proc = subprocess.Popen([sys.executable, '-c', SCRIPT, run_dir],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  proc = server.start(['-c', SCRIPT, run_dir])
   # Wait for the checkpoint state file to name a checkpoint: the index file
   # alone can exist before the manager has recorded the save.
   checkpoints = os.path.join(run_dir, 'checkpoints')
   deadline = time.time() + 120
   while tf.train.latest_checkpoint(checkpoints) is None:
-    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    assert proc.poll() is None, ''.join(proc.output())[-2000:]
     assert time.time() < deadline
     time.sleep(0.02)
   proc.send_signal(sig)
@@ -73,9 +82,9 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_run_resumes_exactly(tmp_path, uninterrupted, sig):
+def test_interrupted_run_resumes_exactly(server, tmp_path, uninterrupted, sig):
   run_dir = str(tmp_path)
-  latest = run_and_interrupt(run_dir, sig)
+  latest = run_and_interrupt(server, run_dir, sig)
   saved_step = int(latest.rsplit('-', 1)[1])
   assert 10 <= saved_step < TRAIN.num_steps
   if sig == signal.SIGTERM:
@@ -251,15 +260,16 @@ def test_a_positive_bound_on_binary_pixels_stops_training(tmp_path,
     training.train(MODEL, SHORT, str(tmp_path), verbose=False)
 
 
-def _run_bin(name, *args):
-  return subprocess.run([sys.executable, os.path.join(REPO, 'bin', name), *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=600)
+def test_binaries_train_evaluate_sample(server, tmp_path):
+  """bin/train.py, evaluate.py and sample.py on one run, in turn. Its step
+  is a graph: the demo's default, XLA, is tests/test_binaries.py's."""
+  def _run_bin(name, *args):
+    return server.run([name, *args])
 
-
-def test_binaries_train_evaluate_sample(tmp_path):
   run_dir = str(tmp_path / 'demo')
   out = _run_bin('train.py', '--preset=demo', f'--run_dir={run_dir}',
-                 '--num_steps=20', '--checkpoint_every=10', '--image_every=10')
+                 '--num_steps=20', '--checkpoint_every=10', '--image_every=10',
+                 '--nojit_compile')
   assert out.returncode == 0, out.stderr[-3000:]
   out = _run_bin('evaluate.py', f'--run_dir={run_dir}',
                  '--num_importance_samples=5', '--max_images=20',
@@ -352,10 +362,9 @@ assert result['step'] == 6, result
 """
 
 
-def test_mirrored_strategy_on_two_devices(tmp_path):
+def test_mirrored_strategy_on_two_devices(server, tmp_path):
   """Two replicas (logical CPUs standing in for GPUs) train and checkpoint."""
-  out = subprocess.run([sys.executable, '-c', MIRRORED_SCRIPT, str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
+  out = server.run(['-c', MIRRORED_SCRIPT, str(tmp_path)])
   assert out.returncode == 0, out.stderr[-3000:]
   step, weights = final_weights(str(tmp_path))
   assert step == 6

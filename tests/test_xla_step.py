@@ -27,10 +27,26 @@ def _loop(kind, run_dir, **kw):
   return record.logs, run_directory.restore_model(str(run_dir)).model
 
 
+@pytest.fixture(scope='module')
+def xla_loop(tmp_path_factory):
+  """kind -> (logs, model) of `_loop` with the XLA step, run once: the
+  feed-forward one is also the first run of the determinism check."""
+  runs = {}
+
+  def run(kind):
+    if kind not in runs:
+      runs[kind] = _loop(kind, tmp_path_factory.mktemp(f'xla_{kind}'),
+                         jit_compile=True)
+    return runs[kind]
+
+  return run
+
+
 @pytest.mark.parametrize('kind', sorted(CONFIGS))
-def test_the_xla_step_trains_the_graph_steps_objective(kind, tmp_path):
+def test_the_xla_step_trains_the_graph_steps_objective(kind, tmp_path,
+                                                       xla_loop):
   graph_logs, graph_model = _loop(kind, tmp_path / 'graph')
-  xla_logs, xla_model = _loop(kind, tmp_path / 'xla', jit_compile=True)
+  xla_logs, xla_model = xla_loop(kind)
   compared = [xla_logs]
   cfg = _train_config(num_steps=STEPS, jit_compile=True)
   if kind == 'feed_forward':
@@ -63,8 +79,8 @@ def test_the_xla_step_trains_the_graph_steps_objective(kind, tmp_path):
                                atol=step_size, err_msg=v.path)
 
 
-def test_the_xla_step_is_deterministic(tmp_path):
-  _, first = _loop('feed_forward', tmp_path / 'a', jit_compile=True)
+def test_the_xla_step_is_deterministic(tmp_path, xla_loop):
+  _, first = xla_loop('feed_forward')
   _, second = _loop('feed_forward', tmp_path / 'b', jit_compile=True)
   for v, w in zip(first.weights, second.weights):
     np.testing.assert_array_equal(v.numpy(), w.numpy(), err_msg=v.path)
