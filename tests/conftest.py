@@ -7,6 +7,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests import forked_binaries  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 # The modules that take one worker longest (from about two and a half
 # minutes down to half of one, on two cores), slowest first. With
@@ -23,6 +27,18 @@ def pytest_collection_modifyitems(items):
   """SLOW_MODULES first, in that order, then the others as collected."""
   rank = {name: i for i, name in enumerate(SLOW_MODULES)}
   items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
+
+
+@pytest.fixture(scope='module')
+def server(request):
+  """Forks a test module's child programs (binaries, `python -c` code) from
+  one process that made the module's `FORKED_IMPORTS` (default: the
+  binaries' imports) (`tests.forked_binaries.Server`): each child runs as
+  its own program would, without its seconds of imports."""
+  imports = getattr(request.module, 'FORKED_IMPORTS',
+                    forked_binaries.BINARY_IMPORTS)
+  with forked_binaries.Server(REPO, imports) as forks:
+    yield forks
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.distributions import BoltzmannMachine
 from dvae_tf.models import config as config_lib
-from tests import forked_binaries
 
 dimod = pytest.importorskip('dimod')
 
@@ -192,15 +191,6 @@ def test_simulated_annealing_samples_the_machine(rng):
   p = np.exp(log_p - log_p.max())
   p /= p.sum()
   np.testing.assert_allclose(z.mean(0), p @ states, atol=0.05)
-
-
-@pytest.fixture(scope='module')
-def server():
-  """Forks this module's binaries from one process that imported TensorFlow
-  (`tests.forked_binaries`): each runs as `python bin/...` would, without
-  its seconds of imports."""
-  with forked_binaries.Server(REPO) as forks:
-    yield forks
 
 
 def test_dimod_samples_decode_into_images(chimera_run, server, tmp_path):

@@ -20,7 +20,6 @@ import pytest
 
 from dvae_tf import distribute
 from dvae_tf import run_directory
-from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
@@ -87,16 +86,10 @@ def _free_ports(count):
   return ports
 
 
-@pytest.fixture(scope='module')
-def server():
-  """Forks this module's processes (`tests.forked_binaries`), from one that
-  imported TensorFlow and the library, nothing of the binaries: each child
-  is the process that `python -c` or `python bin/...` would be, without
-  their seconds of imports."""
-  with forked_binaries.Server(REPO, imports=(
-      'tensorflow', 'tensorflow_probability', 'dvae_tf.training',
-      'dvae_tf.evaluation.report')) as forks:
-    yield forks
+# What the `server` fixture's process imports before it forks a child
+# (tests/conftest.py): TensorFlow and the library, nothing of the binaries.
+FORKED_IMPORTS = ('tensorflow', 'tensorflow_probability', 'dvae_tf.training',
+                  'dvae_tf.evaluation.report')
 
 
 def _start_workers(server, run_dir, ports, command=None, indices=None):

@@ -25,7 +25,6 @@ from dvae_tf.models import multiscale_decoder
 from dvae_tf.models import pixel_likelihoods
 from dvae_tf import sampling
 from dvae_tf.networks.pyramid import ImagePyramid
-from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tiny width: every stage 4 channels, 1 local group, a few short chains.
@@ -401,15 +400,6 @@ def test_model_refuses_images_of_the_wrong_shape(model):
   with pytest.raises(ValueError,
                      match=r'x must be images \[batch, 28, 28, 1\]'):
     model.elbo(np.zeros([2, 32, 32, 1], np.float32), 10., (0, 0))
-
-
-@pytest.fixture
-def server():
-  """Forks binaries from one process that imported TensorFlow
-  (`tests.forked_binaries`): each runs as `python bin/...` would, without
-  its seconds of imports."""
-  with forked_binaries.Server(REPO) as forks:
-    yield forks
 
 
 def test_binaries_train_evaluate_sample_fixed_global(server, tmp_path):

@@ -20,7 +20,6 @@ from dvae_tf import export
 from dvae_tf import models
 from dvae_tf import run_directory
 from dvae_tf import training
-from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -269,15 +268,6 @@ def test_versions(exported, tmp_path):
     os.makedirs(tmp_path / name)
   assert export.next_version(str(tmp_path)) == 4
   assert export.next_version(str(tmp_path / 'missing')) == 1
-
-
-@pytest.fixture(scope='module')
-def server():
-  """Forks the binary and saved_model_cli from one process that imported
-  TensorFlow (`tests.forked_binaries`): each runs as `python bin/...` or
-  `python -m ...` would, without its seconds of imports."""
-  with forked_binaries.Server(REPO) as forks:
-    yield forks
 
 
 def test_binary_exports_the_next_version(exported, server):

@@ -28,7 +28,6 @@ import tensorflow as tf
 
 from dvae_tf import run_directory
 from dvae_tf import training
-from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
@@ -82,13 +81,6 @@ except cli.USER_ERRORS as e:
   sys.exit(1)
 print(result['step'])
 """
-
-
-@pytest.fixture(scope='module')
-def server():
-  """Forks this module's child processes (`tests.forked_binaries`)."""
-  with forked_binaries.Server(REPO) as forks:
-    yield forks
 
 
 def child(server, run_dir, fault='none'):

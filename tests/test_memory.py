@@ -15,7 +15,6 @@ import pytest
 
 from dvae_tf import training
 from dvae_tf.training import memory
-from tests import forked_binaries
 from tests import test_training
 from tests.test_training import REPO
 
@@ -23,12 +22,9 @@ from tests.test_training import REPO
 MODEL = test_training.MODEL
 TRAIN = dataclasses.replace(test_training.TRAIN, num_steps=2, log_z_every=0)
 
-@pytest.fixture(scope='module')
-def server():
-  """Forks this module's child processes (`tests.forked_binaries`)."""
-  with forked_binaries.Server(REPO, imports=(
-      'tensorflow', 'tensorflow_probability', 'dvae_tf.training')) as forks:
-    yield forks
+# What the `server` fixture's process imports before it forks a child
+# (tests/conftest.py): TensorFlow and the library, nothing of the binaries.
+FORKED_IMPORTS = ('tensorflow', 'tensorflow_probability', 'dvae_tf.training')
 
 
 # Code for a child process: `resident()`, its resident size now, and

@@ -21,7 +21,6 @@ from dvae_tf import schedules
 from dvae_tf import run_directory
 from dvae_tf import training
 from dvae_tf.training import hooks as training_hooks
-from tests import forked_binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = models.ModelConfig(struct='2-layer-lin', prior='rbm', units_per_group=8,
@@ -40,15 +39,9 @@ training.train(MODEL, TRAIN, sys.argv[1], verbose=False)
 """
 
 
-@pytest.fixture(scope='module')
-def server():
-  """Forks this module's child processes from one that imported TensorFlow
-  and the training package, nothing of the binaries (`tests.forked_binaries`):
-  each child is the process that `python -c` or `python bin/...` would be,
-  without their seconds of imports."""
-  with forked_binaries.Server(REPO, imports=(
-      'tensorflow', 'tensorflow_probability', 'dvae_tf.training')) as forks:
-    yield forks
+# What the `server` fixture's process imports before it forks a child
+# (tests/conftest.py): TensorFlow and the library, nothing of the binaries.
+FORKED_IMPORTS = ('tensorflow', 'tensorflow_probability', 'dvae_tf.training')
 
 
 def final_weights(run_dir):
