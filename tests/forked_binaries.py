@@ -2,7 +2,7 @@
 
 Each binary started as its own process spends about 5 s of CPU importing
 TensorFlow and TensorFlow Probability before it reads a flag. `run` starts
-one server process that does those imports once (after `dvae_tf.binaries`,
+one server process (a `Server`) that does those imports once (after `dvae_tf.binaries`,
 which quiets TensorFlow's start-up logging, as the binaries do), then forks a
 child per invocation. The child imports its binary's module (which defines
 its flags) and runs it as `python bin/<binary> args...` would, with its own
@@ -46,27 +46,21 @@ _MARK = '@forked '
 
 
 def run(invocations, cwd, timeout=600, env=None):
-  """[(binary, args)] -> [namespace(returncode, stdout, stderr)], in order."""
-  with tempfile.TemporaryDirectory() as tmp:
-    request = os.path.join(tmp, 'request.json')
-    with open(request, 'w') as f:
-      json.dump({'cwd': cwd, 'tmp': tmp,
-                 'invocations': [[b, list(a)] for b, a in invocations]}, f)
-    server = subprocess.run(
-        [sys.executable, '-m', 'tests.forked_binaries', request],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
-        check=False, env=env)
-    if server.returncode != 0:
-      raise RuntimeError(f'forked_binaries server failed: {server.stderr}')
-    codes = json.loads(server.stdout.strip().splitlines()[-1])
+  """[(binary, args)] -> [namespace(returncode, stdout, stderr)], in order,
+  forked by one `Server`, at most `_PARALLEL` running at a time; `env`
+  replaces each child's environment."""
+  deadline = time.monotonic() + timeout
+  with Server(cwd) as server:
+    children = []
+    for binary, args in invocations:
+      if len(children) >= _PARALLEL:
+        children[-_PARALLEL].wait(deadline - time.monotonic())
+      children.append(server.start([binary, *args], env=env))
     outs = []
-    for i, code in enumerate(codes):
-      streams = []
-      for name in ('stdout', 'stderr'):
-        with open(os.path.join(tmp, f'{i}.{name}'), errors='replace') as f:
-          streams.append(f.read())
-      outs.append(types.SimpleNamespace(returncode=code, stdout=streams[0],
-                                        stderr=streams[1]))
+    for child in children:
+      stdout, stderr = child.communicate(deadline - time.monotonic())
+      outs.append(types.SimpleNamespace(returncode=child.returncode,
+                                        stdout=stdout, stderr=stderr))
     return outs
 
 
@@ -121,26 +115,6 @@ def _child(binary, args, cwd, tmp, i, env=None, fsize=None, merge=False):
   sys.stdout.flush()
   sys.stderr.flush()
   os._exit(code)  # pylint: disable=protected-access
-
-
-def _serve(request_path):
-  with open(request_path) as f:
-    request = json.load(f)
-  for module in BINARY_IMPORTS:
-    importlib.import_module(module)
-  running, codes = {}, [None] * len(request['invocations'])
-  for i, (binary, args) in enumerate(request['invocations']):
-    while len(running) >= _PARALLEL:
-      pid, status = os.wait()
-      codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
-    pid = os.fork()
-    if pid == 0:
-      _child(binary, args, request['cwd'], request['tmp'], i)
-    running[pid] = i
-  while running:
-    pid, status = os.wait()
-    codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
-  print(json.dumps(codes))
 
 
 class _Stream:
@@ -332,7 +306,4 @@ def _serve_forever(tmp, imports):
 
 
 if __name__ == '__main__':
-  if sys.argv[1] == '--serve':
-    _serve_forever(sys.argv[2], json.loads(sys.argv[3]))
-  else:
-    _serve(sys.argv[1])
+  _serve_forever(sys.argv[2], json.loads(sys.argv[3]))
