@@ -69,6 +69,23 @@ def test_a_benchmark_measurement_runs_in_its_own_process():
   assert record['ms_per_step'] > 0 and record['chains'] == 100
 
 
+def test_a_benchmark_report_names_the_cpu(tmp_path):
+  from dvae_tf.benchmarks import report
+  cpuinfo = tmp_path / 'cpuinfo'
+  cpuinfo.write_text(
+      'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum\n'
+      'flags\t\t: fpu sse avx2 fma avx512f amx_tile\n\n'
+      'processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Platinum\n'
+      'flags\t\t: fpu sse avx2 fma avx512f amx_tile\n')
+  assert report.cpu(str(cpuinfo)) == (
+      'Intel(R) Xeon(R) Platinum (avx512f, amx_tile, avx2, fma)')
+  cpuinfo.write_text('processor\t: 0\nmodel name\t: Some CPU\n'
+                     'flags\t\t: fpu sse\n')
+  assert report.cpu(str(cpuinfo)) == 'Some CPU'
+  assert report.cpu(str(tmp_path / 'missing'))
+  assert report.environment()['cpu'] == report.cpu()
+
+
 def test_run_dir_is_the_flag_and_model_dir_its_alias():
   from absl import flags
   from dvae_tf.binaries import cli
