@@ -70,6 +70,7 @@ def test_a_benchmark_measurement_runs_in_its_own_process():
 
 
 def test_a_benchmark_report_names_the_cpu(tmp_path):
+  from dvae_tf import cpu
   from dvae_tf.benchmarks import report
   cpuinfo = tmp_path / 'cpuinfo'
   cpuinfo.write_text(
@@ -77,13 +78,16 @@ def test_a_benchmark_report_names_the_cpu(tmp_path):
       'flags\t\t: fpu sse avx2 fma avx512f amx_tile\n\n'
       'processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Platinum\n'
       'flags\t\t: fpu sse avx2 fma avx512f amx_tile\n')
-  assert report.cpu(str(cpuinfo)) == (
+  assert cpu.describe(str(cpuinfo)) == (
       'Intel(R) Xeon(R) Platinum (avx512f, amx_tile, avx2, fma)')
+  assert cpu.has_avx512(str(cpuinfo))
+  cpuinfo = tmp_path / 'cpuinfo_without_avx'  # has_avx512 caches by path.
   cpuinfo.write_text('processor\t: 0\nmodel name\t: Some CPU\n'
                      'flags\t\t: fpu sse\n')
-  assert report.cpu(str(cpuinfo)) == 'Some CPU'
-  assert report.cpu(str(tmp_path / 'missing'))
-  assert report.environment()['cpu'] == report.cpu()
+  assert cpu.describe(str(cpuinfo)) == 'Some CPU'
+  assert not cpu.has_avx512(str(cpuinfo))
+  assert cpu.describe(str(tmp_path / 'missing'))
+  assert report.environment()['cpu'] == cpu.describe()
 
 
 def test_run_dir_is_the_flag_and_model_dir_its_alias():

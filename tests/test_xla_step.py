@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvae_tf import cpu
 from dvae_tf import run_directory
 from dvae_tf import training
 from tests.test_keras_native import CONFIGS
@@ -105,20 +106,34 @@ def test_a_run_resumes_with_the_other_compilation(tmp_path):
 
 def test_the_default_compiles_where_xla_was_measured_faster(monkeypatch):
   """XLA for the feed-forward step, graphs for Concrete's and DVAE++'s
-  (reports/benchmark_presets.json); an explicit setting wins."""
+  (reports/benchmark_presets.json), and for an RBM prior's step once its
+  chains' Gibbs sweeps pass `XLA_GIBBS_MULTIPLY_ADDS` on a CPU without
+  AVX-512 (Table 2's model: 500 chains of 40 sweeps, not 501); an explicit
+  setting wins."""
   monkeypatch.undo()  # The suite's graph steps (conftest), for this test.
-  concrete = dataclasses.replace(CONFIGS['feed_forward'], prior='factorial',
+  monkeypatch.setattr(cpu, 'has_avx512', lambda: False)
+  feed_forward = CONFIGS['feed_forward']
+  concrete = dataclasses.replace(feed_forward, prior='factorial',
                                  smoothing='concrete', objective='marginal')
+  table2 = dataclasses.replace(feed_forward, units_per_group=0,  # 100 + 100
+                               num_gibbs_sweeps=40)
   default = _train_config()
   assert default.jit_compile is None
-  for config, faster in ((CONFIGS['feed_forward'], True), (concrete, False),
-                         (CONFIGS['dvaepp'], False)):
+  for config, faster in (
+      (feed_forward, True), (concrete, False), (CONFIGS['dvaepp'], False),
+      (dataclasses.replace(table2, num_chains=500), True),
+      (dataclasses.replace(table2, num_chains=501), False),
+      (dataclasses.replace(table2, num_chains=1000, prior='factorial'),
+       True)):
     model = _fit_model_of(config, default)
     assert model.xla_step_is_faster is faster
     assert default.compiles_with_xla(model) is faster
     for asked in (False, True):
       assert dataclasses.replace(default, jit_compile=asked).compiles_with_xla(
           model) is asked
+  monkeypatch.setattr(cpu, 'has_avx512', lambda: True)
+  assert _fit_model_of(dataclasses.replace(table2, num_chains=1000),
+                       default).xla_step_is_faster
   with pytest.raises(ValueError, match='jit_compile must be True, False or '
                      'None'):
     training.TrainConfig(jit_compile='yes')

@@ -7,26 +7,7 @@ import platform
 import tensorflow as tf
 
 import dvae_tf
-
-
-def cpu(cpuinfo='/proc/cpuinfo'):
-  """The CPU's model name and its vector instructions that matter here
-  (from `cpuinfo` on Linux), e.g. 'AMD EPYC (avx2, fma)': the same step can
-  run at half the rate on another model, so a report names it."""
-  try:
-    with open(cpuinfo) as f:
-      lines = f.read().splitlines()
-  except OSError:
-    return platform.processor() or platform.machine()
-  fields = {}
-  for line in lines:
-    key, _, value = line.partition(':')
-    fields.setdefault(key.strip(), value.strip())
-  flags = set(fields.get('flags', '').split())
-  vector = [f for f in ('avx512f', 'avx512_bf16', 'amx_tile', 'avx2', 'fma')
-            if f in flags]
-  name = fields.get('model name') or platform.machine()
-  return f'{name} ({", ".join(vector)})' if vector else name
+from dvae_tf import cpu
 
 
 def environment():
@@ -36,7 +17,7 @@ def environment():
       'tensorflow': tf.__version__,
       'python': platform.python_version(),
       'machine': platform.machine(),
-      'cpu': cpu(),
+      'cpu': cpu.describe(),
       'cpu_count': os.cpu_count(),
       'gpus': [d.name for d in tf.config.list_physical_devices('GPU')],
   }

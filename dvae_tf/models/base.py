@@ -62,10 +62,12 @@ class DiscreteVAE(keras.Model):
   def xla_step_is_faster(self):
     """Whether the training step runs faster compiled by XLA than as a graph
     (`TrainConfig.compiles_with_xla`; reports/benchmark_presets.json): yes,
-    unless the global latents' smoothing says otherwise
-    (`Smoothing.xla_is_faster`)."""
+    unless the global latents' smoothing (`Smoothing.xla_is_faster`) or the
+    prior (`Prior.xla_step_is_faster`: the persistent chains of a Boltzmann
+    prior, past a size) says otherwise."""
     smoothing = getattr(self.global_latent, 'smoothing', None)
-    return smoothing is None or smoothing.xla_is_faster
+    return ((smoothing is None or smoothing.xla_is_faster) and
+            self.prior.xla_step_is_faster)
 
   def __init__(self, prior, global_latent, train_mean, name=None, **kwargs):
     """Args: prior: a `priors.Prior`; global_latent: the `latents` type of

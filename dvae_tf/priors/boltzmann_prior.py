@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dvae_tf import cpu
 from dvae_tf import distribute
 from dvae_tf import graphs as graphs_lib
 from dvae_tf.math import log_z_gradient
@@ -35,6 +36,20 @@ from dvae_tf.priors import base
 # Subclasses for graphs with a faster form, each with `accepts(graph)`;
 # `priors.rbm_prior` adds the RBM.
 SPECIAL_CASES = []
+
+# On a CPU without AVX-512, the most coupling multiply-adds of the persistent
+# chains' Gibbs sweeps per training step (chains x sweeps x edges; twice
+# that in products, each edge read from both ends) at which the step still
+# runs faster compiled by XLA than as a graph: XLA removes a fixed cost per
+# op, but there its matrix products run about a tenth slower than the
+# graph's. Table 2's model (40 sweeps of the 100 + 100 RBM) on one core of
+# an AMD EPYC with AVX2, graph over XLA step time, three interleaved rounds
+# (reports/benchmark_xla_chains_avx2.json, the other core busy): 1.09 at
+# 100 chains, 1.05 at 200, 1.05 at 500 (rounds spread widely), 0.92 at 1000
+# (rounds within 4%). With AVX-512 XLA was the faster one at every count,
+# 100 to 1000 chains (reports/benchmark_xla_chains.json), and on a GPU XLA
+# is what removes the launches.
+XLA_GIBBS_MULTIPLY_ADDS = 500 * 40 * 100 * 100
 
 
 class BoltzmannPrior(base.Prior):
@@ -116,6 +131,15 @@ class BoltzmannPrior(base.Prior):
   @property
   def sample_gibbs_sweeps(self):
     return self.num_gibbs_sweeps
+
+  @property
+  def xla_step_is_faster(self):
+    """On a GPU or an AVX-512 CPU yes; on another CPU up to
+    `XLA_GIBBS_MULTIPLY_ADDS` of Gibbs sweeps a step."""
+    if cpu.has_avx512() or tf.config.list_logical_devices('GPU'):
+      return True
+    return (self.num_chains * self.num_gibbs_sweeps * self.graph.num_edges
+            <= XLA_GIBBS_MULTIPLY_ADDS)
 
   def gather_replica_state(self):
     """Every replica's persistent chains into every copy (before a save)."""
