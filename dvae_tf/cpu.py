@@ -23,13 +23,17 @@ def fields(cpuinfo=CPUINFO):
   return found
 
 
+def _flags(found):
+  """The instruction-set flags among `fields`' (a set, empty where none)."""
+  return set(found.get('flags', '').split())
+
+
 def describe(cpuinfo=CPUINFO):
   """The model name and its `VECTOR_FLAGS`, e.g. 'AMD EPYC (avx2, fma)': the
   same step can run at half the rate on another model, so a benchmark
   report names it."""
   found = fields(cpuinfo)
-  flags = set(found.get('flags', '').split())
-  vector = [f for f in VECTOR_FLAGS if f in flags]
+  vector = [f for f in VECTOR_FLAGS if f in _flags(found)]
   name = found.get('model name') or platform.processor() or platform.machine()
   return f'{name} ({", ".join(vector)})' if vector else name
 
@@ -37,4 +41,4 @@ def describe(cpuinfo=CPUINFO):
 @functools.lru_cache(maxsize=None)
 def has_avx512(cpuinfo=CPUINFO):
   """Whether the CPU has AVX-512 (False where that cannot be read)."""
-  return 'avx512f' in fields(cpuinfo).get('flags', '').split()
+  return 'avx512f' in _flags(fields(cpuinfo))

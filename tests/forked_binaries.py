@@ -197,7 +197,7 @@ class Server:
     self._changed = threading.Condition()
     with open(os.path.join(self.tmp, 'server.stderr'), 'w') as err:
       self._process = subprocess.Popen(
-          [sys.executable, '-m', 'tests.forked_binaries', '--serve',
+          [sys.executable, '-m', 'tests.forked_binaries',
            self.tmp, json.dumps(list(imports))], stdin=subprocess.PIPE,
           stdout=subprocess.PIPE, stderr=err, cwd=cwd, text=True)
     self._reader = threading.Thread(target=self._read, daemon=True)
@@ -306,4 +306,4 @@ def _serve_forever(tmp, imports):
 
 
 if __name__ == '__main__':
-  _serve_forever(sys.argv[2], json.loads(sys.argv[3]))
+  _serve_forever(sys.argv[1], json.loads(sys.argv[2]))
