@@ -1,8 +1,25 @@
-"""Shared pytest set-up: quiet TensorFlow, and deterministic seeds per test."""
+"""Shared pytest set-up: quiet TensorFlow, XLA programs compiled once for the
+whole suite, and deterministic seeds per test."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# The suite's processes (pytest's workers, the programs they fork or start)
+# share the XLA programs they compile through TensorFlow's persistent cache:
+# the jit-compiled kernels (Gibbs sweeps, Philox, the smoothings' inverse
+# CDFs) and the XLA steps of the tests' tiny models are compiled by the first
+# process that needs them and loaded by the others, where each would spend
+# 5 to 15 s of LLVM on them. pytest's first process makes the folder and
+# removes it at the end; the others inherit it through the environment.
+XLA_CACHE_FLAG = '--tf_xla_persistent_cache_directory='
+_OWN_XLA_CACHE = None
+if XLA_CACHE_FLAG not in os.environ.get('TF_XLA_FLAGS', ''):
+  _OWN_XLA_CACHE = tempfile.mkdtemp(prefix='dvae_tf_tests_xla_')
+  os.environ['TF_XLA_FLAGS'] = ' '.join(filter(None, (
+      os.environ.get('TF_XLA_FLAGS'), XLA_CACHE_FLAG + _OWN_XLA_CACHE)))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -21,6 +38,11 @@ SLOW_MODULES = ('test_faults.py', 'test_training.py', 'test_distribute.py',
                 'test_dvaepp.py', 'test_memory.py', 'test_xla_step.py',
                 'test_keras_native.py', 'test_boltzmann_machine.py',
                 'test_export.py', 'test_client_errors.py', 'test_layout.py')
+
+
+def pytest_unconfigure(config):  # pylint: disable=unused-argument
+  if _OWN_XLA_CACHE is not None:
+    shutil.rmtree(_OWN_XLA_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):

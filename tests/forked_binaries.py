@@ -28,6 +28,7 @@ own pid, signals and exit status, only without the seconds of imports.
 import importlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -41,6 +42,13 @@ _PARALLEL = 3
 # The imports every binary makes, in the binaries' order.
 BINARY_IMPORTS = ('dvae_tf.binaries', 'dvae_tf.binaries.cli',
                   'tensorflow_probability')
+# What TensorFlow logs when it loads an XLA program from the suite's
+# persistent cache (tests/conftest.py): it tries the entry as text before
+# reading it as the binary proto it is. A program run by a user, without the
+# cache, never writes it.
+XLA_CACHE_NOISE = re.compile(
+    r'^E\d{4} [^\n]*text_format\.cc:\d+\] Error parsing text-format '
+    r'tensorflow\.XlaSerializedCacheEntry[^\n]*\n?', re.MULTILINE)
 # Lines of the server's protocol on its stdout start with this.
 _MARK = '@forked '
 
@@ -137,7 +145,8 @@ class _Stream:
   def text(self, wait=False):
     if wait:  # Every writer closed it (the child ended).
       self._thread.join(60)
-    return b''.join(self._chunks).decode('utf-8', 'replace')
+    return XLA_CACHE_NOISE.sub(
+        '', b''.join(self._chunks).decode('utf-8', 'replace'))
 
 
 class Child:

@@ -107,9 +107,10 @@ CASES = [
         *TRAIN_FLAGS, f'--run_dir={t}/a_file'], 'is a file'),
     ('resume with another structure', 'train.py', lambda t: [
         '--dataset=sample', '--struct=2-layer-lin', '--num_steps=2',
-        '--batch_size=10', f'--run_dir={t}/good'], 'changed: model.struct'),
+        '--batch_size=10', f'--run_dir={t}/resumed_struct'],
+     'changed: model.struct'),
     ('resume with another learning rate', 'train.py', lambda t: [
-        *GOOD_FLAGS, '--learning_rate=0.1', f'--run_dir={t}/good'],
+        *GOOD_FLAGS, '--learning_rate=0.1', f'--run_dir={t}/resumed_rate'],
      '--change_optimizer_settings'),
     ('negative max_images', 'evaluate.py', lambda t: [
         f'--run_dir={t}/good', '--max_images=-5'], 'max_images must be >= 0'),
@@ -236,6 +237,10 @@ def results(tmp_path_factory):
       os.path.join(d, 'train_mean.npy'), 'garbage'))
   _run_dir(tmp, 'nan_mean', lambda d: np.save(
       os.path.join(d, 'train_mean.npy'), np.full([28, 28, 1], np.nan)))
+  # Copies of their own for the cases that resume a training: each takes
+  # its run directory's lock, and the cases run three at a time.
+  for name in ('resumed_struct', 'resumed_rate'):
+    _run_dir(tmp, name, lambda d: None)
   _run_dir(tmp, 'edited', _edit_units)
   _run_dir(tmp, 'edited_deliberately', lambda d: (
       _edit_units(d), os.remove(os.path.join(d, 'config.sha256'))))
