@@ -11,9 +11,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # share the XLA programs they compile through TensorFlow's persistent cache:
 # the jit-compiled kernels (Gibbs sweeps, Philox, the smoothings' inverse
 # CDFs) and the XLA steps of the tests' tiny models are compiled by the first
-# process that needs them and loaded by the others, where each would spend
-# 5 to 15 s of LLVM on them. pytest's first process makes the folder and
-# removes it at the end; the others inherit it through the environment.
+# process that needs them and loaded by the others (what that saves:
+# BUILD.md, "Test"). pytest's first process makes the folder and removes it
+# at the end; the others inherit it through the environment.
 XLA_CACHE_FLAG = '--tf_xla_persistent_cache_directory='
 _OWN_XLA_CACHE = None
 if XLA_CACHE_FLAG not in os.environ.get('TF_XLA_FLAGS', ''):
