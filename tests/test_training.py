@@ -542,3 +542,24 @@ def test_constant_schedule_and_centered_latents():
                                 [[0., 1., .5, 0., 1., .5]])
   with pytest.raises(ValueError, match='learning_rate_schedule'):
     training.TrainConfig(learning_rate_schedule='cosine')
+
+
+@pytest.mark.parametrize('mode', ['eager', 'graph', 'xla'])
+def test_any_nonfinite_flags_nan_and_both_infinities_only(mode):
+  """`step.any_nonfinite` against NumPy's isfinite, on variables of two
+  dtypes, with finite values large enough to overflow a careless sum."""
+  from dvae_tf.training import step as step_lib
+  big32 = np.finfo(np.float32).max
+  cases = [
+      ([np.full(4, big32, np.float32), np.array([1e300, -1e300])], 0.),
+      ([np.zeros(3, np.float32), np.array([1., np.nan])], 1.),
+      ([np.array([0., np.inf], np.float32), np.zeros(2)], 1.),
+      ([np.array([-np.inf], np.float32), np.ones(2)], 1.),
+  ]
+  for values, expected in cases:
+    assert expected == float(not all(np.isfinite(v).all() for v in values))
+    variables = [tf.Variable(v) for v in values]
+    check = lambda: step_lib.any_nonfinite(variables)
+    if mode != 'eager':
+      check = tf.function(check, jit_compile=mode == 'xla')
+    assert float(check()) == expected, (mode, values)

@@ -34,7 +34,7 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   of replicas whose process asked to stop
   (`stop_requested`), so that every worker of a cluster stops after the
   same step; `nonfinite`, whether the update left a NaN or an infinity in a
-  variable a checkpoint holds (`nonfinite_count` of `checkpointed_floats`);
+  variable a checkpoint holds (`any_nonfinite` of `checkpointed_floats`);
   and `bad_batch`, the replicas whose batch held pixels outside the
   dataset's range ([0, 1], or [0, 255] for 8-bit data). `beta` and
   `kl_weight` are divided by the replica count so their sums are the values.
@@ -66,7 +66,7 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     # What the update left behind (read after it: automatic control
     # dependencies): an overflowed Adam slot can sit beside a finite loss.
-    out['nonfinite'] = nonfinite_count(state)
+    out['nonfinite'] = any_nonfinite(state)
     # NaN pixels fail both comparisons.
     out['bad_batch'] = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
     out['beta'] /= num_replicas
@@ -120,10 +120,18 @@ def checkpointed_floats(model, optimizer):
           if tf.as_dtype(v.dtype).is_floating]
 
 
-def nonfinite_count(variables):
-  """How many of `variables` hold a NaN or an infinity (float32 scalar)."""
-  return tf.add_n([tf.cast(tf.logical_not(tf.reduce_all(tf.math.is_finite(v))),
-                           tf.float32) for v in variables])
+def any_nonfinite(variables):
+  """1. if any of `variables` holds a NaN or an infinity, else 0. (float32).
+
+  sum(v * 0) is 0 for a finite v and NaN where v holds a NaN or an infinity
+  (inf * 0 is NaN), so one `is_finite` of the sum of these sums answers for
+  every variable: two elementwise ops and a reduction per variable, where a
+  test per variable needs an `is_finite`, an `all`, a cast and its share of
+  the sum. Finite values never overflow: every term is exactly 0.
+  """
+  total = tf.add_n([tf.cast(tf.reduce_sum(tf.convert_to_tensor(v) * 0.),
+                            tf.float32) for v in variables])
+  return 1. - tf.cast(tf.math.is_finite(total), tf.float32)
 
 
 def nonfinite_names(variables):
