@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from dvae_tf import binaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,14 +63,17 @@ def test_dvae_train_demo_prints_no_tensorflow_startup_lines(tmp_path):
   assert '"step": 1' in out.stdout
 
 
-def test_a_benchmark_measurement_runs_in_its_own_process():
+@pytest.mark.parametrize('prepared', [False, True])
+def test_a_benchmark_measurement_runs_in_its_own_process(prepared):
   out = subprocess.run(
       [sys.executable, '-m', 'dvae_tf.binaries.measure',
-       '--cell=training_step', '--steps=2', '--dataset=sample'],
+       '--cell=training_step', '--steps=2', '--dataset=sample',
+       f'--prepared_input={prepared}'],
       capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   record = json.loads(out.stdout.strip().splitlines()[-1])
   assert record['ms_per_step'] > 0 and record['chains'] == 100
+  assert record['prepared_input'] is prepared
 
 
 def test_a_benchmark_report_names_the_cpu(tmp_path):

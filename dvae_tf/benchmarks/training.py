@@ -8,7 +8,9 @@ cell (prior; chains 100 or 1000; 1 core, or 2 threads) is timed in fresh
 processes, so that thread settings apply from the start: dvae_tf through
 `step_milliseconds` (the step `training.train` runs, several steps a call,
 each call with its read of the metrics), as a TensorFlow graph and compiled by XLA
-(`TrainConfig.jit_compile`), and, given `reference_python` and
+(`TrainConfig.jit_compile`), and compiled by XLA with the batches made
+before the timed steps (`xla_prepared`: what the reference's timer
+covers, which leaves out making its batches), and, given `reference_python` and
 `reference_script`, the reference (e.g. a PyTorch implementation of the same
 model), alternating the three `rounds` times. A cell's ratios are the
 medians of the per-round ratios, which share the machine's state.
@@ -41,7 +43,7 @@ STEPS_PER_CALL = 10
 
 def step_milliseconds(chains, data_dir, steps, warmup=30,
                       train_overrides=None, prior='rbm',
-                      steps_per_call=STEPS_PER_CALL):
+                      steps_per_call=STEPS_PER_CALL, prepared_input=False):
   """Median milliseconds per training step, as `training.train` runs it.
 
   Builds the model, optimizer, input pipeline and `tf.function` step with
@@ -49,6 +51,12 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   calls of `steps_per_call` steps, each followed by the read of its metrics
   (which `train` does after every call): the median call time over
   `steps_per_call`.
+
+  With `prepared_input`, the batches the timed steps read were made (read,
+  shuffled, binarized) during the untimed warm-up and are replayed from
+  memory, so the input pipeline's work, which otherwise shares the cores
+  with the step, is left out of the time, as the reference leaves out
+  making its batches.
   """
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
@@ -67,9 +75,11 @@ def step_milliseconds(chains, data_dir, steps, warmup=30,
   dataset = data.make_dataset(train_config.dataset, 'train',
                               train_config.batch_size, data_dir=data_dir,
                               seed=0)
+  warm_calls = max(2, -(-warmup // steps_per_call))
+  if prepared_input:
+    dataset = dataset.take(warm_calls * steps_per_call).cache().repeat()
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   per_call = tf.constant(steps_per_call)
-  warm_calls = max(2, -(-warmup // steps_per_call))
   times = []
   for _ in range(warm_calls + max(3, -(-steps // steps_per_call))):
     start = time.perf_counter()
@@ -147,13 +157,15 @@ def run_json(command):
   return json.loads(lines[-1])
 
 
-def _dvae_tf_ms(prior, chains, threads, data_dir, steps, jit_compile):
+def _dvae_tf_ms(prior, chains, threads, data_dir, steps, jit_compile,
+                prepared_input=False):
   """One dvae_tf measurement in a fresh process (the bundled sample without
   `data_dir`: a smoke test only)."""
   command = pinned(threads) + [
       sys.executable, '-m', 'dvae_tf.binaries.measure', '--cell=training_step',
       f'--prior={prior}', f'--chains={chains}', f'--threads={threads}',
-      f'--steps={steps}', f'--jit_compile={jit_compile}']
+      f'--steps={steps}', f'--jit_compile={jit_compile}',
+      f'--prepared_input={prepared_input}']
   command.append(f'--data_dir={data_dir}' if data_dir else '--dataset=sample')
   return run_json(command)['ms_per_step']
 
@@ -173,11 +185,13 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
   rows = []
   for prior, chains, threads in cells:
     steps = (20 if quick else 200) if chains == 100 else (10 if quick else 60)
-    times = {'graph': [], 'xla': [], 'reference': []}
+    times = {'graph': [], 'xla': [], 'xla_prepared': [], 'reference': []}
     for _ in range(1 if quick else rounds):
-      for jit_compile, key in ((False, 'graph'), (True, 'xla')):
+      for jit_compile, prepared, key in ((False, False, 'graph'),
+                                         (True, False, 'xla'),
+                                         (True, True, 'xla_prepared')):
         times[key].append(_dvae_tf_ms(prior, chains, threads, data_dir, steps,
-                                      jit_compile))
+                                      jit_compile, prepared))
       if reference_python and reference_script:
         times['reference'].append(_reference_ms(
             reference_python, reference_script, prior, chains, threads,
@@ -189,20 +203,27 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
            'dvae_tf_xla_ms': float(np.median(times['xla'])),
            'xla_speedup': float(np.median(np.divide(times['graph'],
                                                     times['xla']))),
-           'graph_ms_rounds': times['graph'], 'xla_ms_rounds': times['xla']}
+           'dvae_tf_xla_prepared_ms': float(np.median(times['xla_prepared'])),
+           'graph_ms_rounds': times['graph'], 'xla_ms_rounds': times['xla'],
+           'xla_prepared_ms_rounds': times['xla_prepared']}
     if times['reference']:
       row.update(reference_ms=float(np.median(times['reference'])),
                  reference_ms_rounds=times['reference'],
                  ratio=float(np.median(np.divide(times['graph'],
                                                  times['reference']))),
                  xla_ratio=float(np.median(np.divide(times['xla'],
-                                                     times['reference']))))
+                                                     times['reference']))),
+                 xla_prepared_ratio=float(np.median(np.divide(
+                     times['xla_prepared'], times['reference']))))
     rows.append(row)
   summary = {
       'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
                        default=None),
       'max_xla_ratio': max((r['xla_ratio'] for r in rows if 'xla_ratio' in r),
                            default=None),
+      'max_xla_prepared_ratio': max(
+          (r['xla_prepared_ratio'] for r in rows if 'xla_prepared_ratio' in r),
+          default=None),
       'min_xla_speedup': min(r['xla_speedup'] for r in rows)}
   # Keras' fit against the training loop, 100 chains, both threads.
   command = [sys.executable, '-m', 'dvae_tf.binaries.measure',
