@@ -55,6 +55,18 @@ def test_orderings_use_paired_differences(runs):
   assert b_better['reversed'] and not b_better['holds']
 
 
+def test_orderings_pair_runs_of_the_same_seed(runs):
+  """Rows that lack different seeds pair only the seeds both have."""
+  runs_dir, _ = runs
+  summary = reproduction.ordering_summary(runs_dir, ['a/s1', 'a/s3'],
+                                          ['b/s2', 'b/s3'])
+  only = reproduction.ordering_summary(runs_dir, ['a/s3'], ['b/s3'])
+  assert summary['per_seed'] == only['per_seed']
+  assert reproduction._seed_of('t3/x/seed2/k1000') == 'seed2'  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match='share no seed'):
+    reproduction.ordering_summary(runs_dir, ['a/s1'], ['b/s2'])
+
+
 def test_report_sections_are_rewritten_and_checked(runs, tmp_path):
   runs_dir, spec = runs
   report = tmp_path / 'REPORT.md'

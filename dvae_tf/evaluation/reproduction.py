@@ -52,10 +52,27 @@ def row_summary(runs_dir, runs):
           'num_importance_samples': results[0]['num_importance_samples']}
 
 
+def _seed_of(run):
+  """The seed a run path names: its last `seed...` folder (`.../seed2/k1000`
+  is seed2), else its last folder."""
+  parts = run.strip('/').split('/')
+  return next((p for p in reversed(parts) if p.startswith('seed')), parts[-1])
+
+
 def ordering_summary(runs_dir, better_runs, worse_runs):
-  """Paired differences (better - worse) per seed and their summary."""
+  """Paired differences (better - worse) per seed and their summary.
+
+  Runs pair by seed (`_seed_of`): a seed that only one row has is left out,
+  so a row still missing a seed does not pair one seed's run with
+  another's."""
+  worse_by_seed = {_seed_of(run): run for run in worse_runs}
+  pairs = [(run, worse_by_seed[_seed_of(run)]) for run in better_runs
+           if _seed_of(run) in worse_by_seed]
+  if not pairs:
+    raise ValueError(f'The runs {better_runs} and {worse_runs} share no seed '
+                     'to pair.')
   per_seed = []
-  for a, b in zip(better_runs, worse_runs):
+  for a, b in pairs:
     per_seed.append(evaluation.paired_difference(load_run(runs_dir, a)[1],
                                                  load_run(runs_dir, b)[1]))
   differences = np.array([p['difference'] for p in per_seed])
