@@ -4,10 +4,11 @@ TensorFlow's kernels and XLA do not draw the same numbers from the same
 stateless seed: 'auto_select' means Philox in one and another generator in
 the other, and even with Philox named, XLA derives the generator's key and
 counter from a seed computed at run time differently. Every draw inside a
-training step (the smoothings, the Bernoulli and Normal latents, the Gibbs
-sweeps) is therefore its own small XLA computation, which a step compiled by
-XLA (`TrainConfig.jit_compile`) inlines: the graph step and the XLA step
-draw exactly the same numbers from the same seed.
+training step (the smoothings, the Bernoulli and Normal latents, and the
+seeds of the Gibbs sweeps, whose uniforms `dvae_tf.threefry` draws) is
+therefore its own small XLA computation, which a step compiled by XLA
+(`TrainConfig.jit_compile`) inlines: the graph step and the XLA step draw
+exactly the same numbers from the same seed.
 """
 
 import tensorflow as tf

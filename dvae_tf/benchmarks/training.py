@@ -178,6 +178,15 @@ def _reference_ms(python, script, prior, chains, threads, steps):
   return run_json(command)['ms_per_step']
 
 
+# The timed columns of the training suite: (key, jit_compile,
+# prepared_input, the row's field for its median ms, the field for its
+# median ratio over the reference).
+TIMED = (('graph', False, False, 'dvae_tf_ms', 'ratio'),
+         ('xla', True, False, 'dvae_tf_xla_ms', 'xla_ratio'),
+         ('xla_prepared', True, True, 'dvae_tf_xla_prepared_ms',
+          'xla_prepared_ratio'))
+
+
 def training_suite(quick=False, data_dir=None, reference_python=None,
                    reference_script=None, rounds=3, **unused_options):
   """Step times of every cell, with the reference's where one is given."""
@@ -185,11 +194,10 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
   rows = []
   for prior, chains, threads in cells:
     steps = (20 if quick else 200) if chains == 100 else (10 if quick else 60)
-    times = {'graph': [], 'xla': [], 'xla_prepared': [], 'reference': []}
+    times = {key: [] for key, *_ in TIMED}
+    times['reference'] = []
     for _ in range(1 if quick else rounds):
-      for jit_compile, prepared, key in ((False, False, 'graph'),
-                                         (True, False, 'xla'),
-                                         (True, True, 'xla_prepared')):
+      for key, jit_compile, prepared, _, _ in TIMED:
         times[key].append(_dvae_tf_ms(prior, chains, threads, data_dir, steps,
                                       jit_compile, prepared))
       if reference_python and reference_script:
@@ -199,32 +207,22 @@ def training_suite(quick=False, data_dir=None, reference_python=None,
     row = {'prior': prior, 'chains': chains,
            'sweeps': MODEL['num_gibbs_sweeps'] if prior == 'rbm' else 0,
            'threads': threads,
-           'dvae_tf_ms': float(np.median(times['graph'])),
-           'dvae_tf_xla_ms': float(np.median(times['xla'])),
            'xla_speedup': float(np.median(np.divide(times['graph'],
-                                                    times['xla']))),
-           'dvae_tf_xla_prepared_ms': float(np.median(times['xla_prepared'])),
-           'graph_ms_rounds': times['graph'], 'xla_ms_rounds': times['xla'],
-           'xla_prepared_ms_rounds': times['xla_prepared']}
+                                                    times['xla'])))}
+    for key, _, _, ms_field, ratio_field in TIMED:
+      row[ms_field] = float(np.median(times[key]))
+      row[f'{key}_ms_rounds'] = times[key]
+      if times['reference']:
+        row[ratio_field] = float(np.median(np.divide(times[key],
+                                                     times['reference'])))
     if times['reference']:
       row.update(reference_ms=float(np.median(times['reference'])),
-                 reference_ms_rounds=times['reference'],
-                 ratio=float(np.median(np.divide(times['graph'],
-                                                 times['reference']))),
-                 xla_ratio=float(np.median(np.divide(times['xla'],
-                                                     times['reference']))),
-                 xla_prepared_ratio=float(np.median(np.divide(
-                     times['xla_prepared'], times['reference']))))
+                 reference_ms_rounds=times['reference'])
     rows.append(row)
-  summary = {
-      'max_ratio': max((r['ratio'] for r in rows if 'ratio' in r),
-                       default=None),
-      'max_xla_ratio': max((r['xla_ratio'] for r in rows if 'xla_ratio' in r),
-                           default=None),
-      'max_xla_prepared_ratio': max(
-          (r['xla_prepared_ratio'] for r in rows if 'xla_prepared_ratio' in r),
-          default=None),
-      'min_xla_speedup': min(r['xla_speedup'] for r in rows)}
+  summary = {f'max_{ratio_field}': max(
+      (r[ratio_field] for r in rows if ratio_field in r), default=None)
+             for *_, ratio_field in TIMED}
+  summary['min_xla_speedup'] = min(r['xla_speedup'] for r in rows)
   # Keras' fit against the training loop, 100 chains, both threads.
   command = [sys.executable, '-m', 'dvae_tf.binaries.measure',
              '--cell=fit_vs_loop', '--chains=100', '--threads=2',

@@ -48,6 +48,7 @@ from dvae_tf import graphs as graphs_lib
 from dvae_tf.sampling import bernoulli_from_uniform
 from dvae_tf.sampling import bernoulli_sample
 from dvae_tf import philox
+from dvae_tf import threefry
 
 tfd = tfp.distributions
 
@@ -262,19 +263,11 @@ def _compiled_sweeps(plan):
                      autograph=False)
 
 
-@tf.function(jit_compile=True, autograph=False)
-def uniforms(seed, shape, dtype):
-  """U(0, 1) of `shape` by Philox, compiled by XLA (a quarter faster on CPUs
-  than TensorFlow's kernel; a draw of fewer leading rows is a prefix of a
-  larger one). Its own XLA function: fused into the sweep loop, the draw
-  runs slower."""
-  return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype,
-                                     alg='philox')
-
-
 def blocked_sweeps(z, num_gibbs_sweeps, seed, num_units, dtype, run):
   """Sweeps in blocks of max(1, GIBBS_DRAW_PER_CHAIN // n), each block's
-  uniforms one Philox draw seeded by `seed` folded with the block index.
+  uniforms one Threefry draw (`threefry.uniform`: a draw of fewer leading
+  rows is a prefix of a larger one) seeded by `seed` folded with the block
+  index.
 
   The blocks depend on the number of units only, so the chain is the same
   whether shapes are static or not (a shorter last block draws a prefix of
@@ -291,8 +284,8 @@ def blocked_sweeps(z, num_gibbs_sweeps, seed, num_units, dtype, run):
   block = max(1, GIBBS_DRAW_PER_CHAIN // num_units)
 
   def run_block(index, count, z, num_drawn):
-    u = uniforms(philox.fold_in(seed, index),
-                 ps.concat([[num_drawn], ps.shape(z)], 0), dtype)
+    u = threefry.uniform(ps.concat([[num_drawn], ps.shape(z)], 0),
+                         philox.fold_in(seed, index), dtype)
     return run(u, count, z)
 
   sweeps = tf.get_static_value(num_gibbs_sweeps)

@@ -314,9 +314,9 @@ class RBM(boltzmann_machine.BoltzmannMachine):
     One sweep draws z2 ~ q(z2 | z1), then z1 ~ q(z1 | z2), each unit as
     [u < sigmoid(logit)] with u ~ U(0, 1). The sweeps run in blocks of
     max(1, GIBBS_DRAW_PER_CHAIN // (n1 + n2)): the uniforms of a block are
-    one Philox draw (`boltzmann_machine.uniforms`), seeded by `seed` folded with the block's
-    index, and its sweeps one XLA-compiled loop (`_gibbs_sweeps`), so a
-    sweep costs two matrix products and one fused elementwise pass. The
+    one Threefry draw (`threefry.uniform`), seeded by `seed` folded with
+    the block's index, and its sweeps one XLA-compiled loop
+    (`_gibbs_sweeps`), so a sweep costs two matrix products and one fused elementwise pass. The
     blocks depend on the number of units only, so the chain is the same
     whether shapes are static or not (a shorter last block draws a prefix
     of the same stream).

@@ -176,8 +176,9 @@ class DiscreteVAE(keras.Model):
                       num_samples=num_samples or cfg.num_iw_train,
                       training=True)
     batch = tf.cast(tf.shape(x)[0] * num_replicas, tf.float32)
-    loss = (-tf.reduce_sum(terms['bound']) / batch +
-            cfg.weight_decay * self.weight_decay_loss() / num_replicas)
+    loss = -tf.reduce_sum(terms['bound']) / batch
+    if cfg.weight_decay:  # Python: no sum of squares to multiply by 0.
+      loss += cfg.weight_decay * self.weight_decay_loss() / num_replicas
     bound = terms['log_likelihood'] - terms['kl']
     return loss, {'loss': loss, 'bound': tf.reduce_sum(bound) / batch,
                   'kl': tf.reduce_sum(terms['kl']) / batch, 'beta': beta,

@@ -40,10 +40,15 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   `kl_weight` are divided by the replica count so their sums are the values.
 
   With XLA (`cfg.compiles_with_xla(model)`), a replica's whole update (the
-  objective with its Gibbs sweeps, the gradient, Adam and the checks) is one
-  XLA computation;
+  objective with its Gibbs sweeps, the gradient, Adam and the batch check)
+  is one XLA computation;
   with more than one replica the gradient is, and the update that
-  all-reduces it runs outside, where the strategy's collectives live.
+  all-reduces it runs outside, where the strategy's collectives live. On a
+  CPU the check of the variables (`any_nonfinite`) runs after that
+  computation as TensorFlow kernels: XLA's CPU reductions add one element at
+  a time, and over the 1.2 million floats of the Table 2 model's weights and
+  Adam slots took 4.7 ms a step against 0.7. Where a GPU is visible it
+  stays inside.
   """
   num_replicas = strategy.num_replicas_in_sync
   state = checkpointed_floats(model, optimizer)
@@ -61,12 +66,20 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   if xla and not whole:
     gradients = tf.function(gradients, jit_compile=True)
 
-  def update(x, replica):
-    grads, out = gradients(x, replica)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+  # Where the check of the variables runs: see the docstring.
+  check_in_update = not whole or bool(tf.config.list_logical_devices('GPU'))
+
+  def check(out):
     # What the update left behind (read after it: automatic control
     # dependencies): an overflowed Adam slot can sit beside a finite loss.
     out['nonfinite'] = any_nonfinite(state)
+    return out
+
+  def update(x, replica):
+    grads, out = gradients(x, replica)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    if check_in_update:
+      check(out)
     # NaN pixels fail both comparisons.
     out['bad_batch'] = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
     out['beta'] /= num_replicas
@@ -79,6 +92,8 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   def replica_step(x, stop_requested):
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     out = update(x, replica)
+    if not check_in_update:
+      check(out)
     out['stop'] = stop_requested
     return tf.stack([tf.cast(out[k], tf.float32) for k in STEP_SCALARS])
 
