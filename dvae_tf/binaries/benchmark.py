@@ -31,6 +31,7 @@ from dvae_tf import data
 from dvae_tf import presets
 from dvae_tf import run_directory
 from dvae_tf.benchmarks import gradient_variance as gradient_variance_suite
+from dvae_tf.benchmarks import presets as presets_benchmark
 from dvae_tf.benchmarks import training as training_suite
 
 FLAGS = flags.FLAGS
@@ -48,6 +49,11 @@ flags.DEFINE_string('reference_script', None, 'training suite: a reference '
 flags.DEFINE_string('baseline_tree', None, 'presets suite: a source tree '
                     '(e.g. a worktree of an earlier commit) whose bin/train.py '
                     'is timed beside this one, interleaved.')
+flags.DEFINE_list('families', None, 'presets suite: the presets to time, '
+                  'from its families (default: all of them).')
+flags.DEFINE_integer('rounds', 3, 'Interleaved rounds of the suites that '
+                     'alternate candidates (training, presets, xla_chains, '
+                     'scaling, gpu).')
 flags.DEFINE_enum('strategy', 'default', ['default', 'mirrored'],
                   'scaling suite: default (replicas on CPU cores: logical '
                   'devices and local workers) or mirrored (all local GPUs); '
@@ -80,6 +86,13 @@ def check_flags():
   if unknown:
     raise app.UsageError(f'--suites: unknown {unknown}; choose from '
                          f'{sorted(benchmarks.SUITES)}.')
+  known = [preset for _, preset, _ in presets_benchmark.FAMILIES]
+  unknown = [f for f in FLAGS.families or () if f not in known]
+  if unknown:
+    raise app.UsageError(f'--families: unknown {unknown}; choose from '
+                         f'{known}.')
+  if FLAGS.rounds < 1:
+    raise app.UsageError(f'--rounds must be at least 1; got {FLAGS.rounds}.')
   run_directory.check_directory(FLAGS.report_dir, '--report_dir')
   reference = (FLAGS.reference_python, FLAGS.reference_script)
   if any(reference) and not all(reference):
@@ -112,7 +125,9 @@ def main(argv):
         quick=FLAGS.quick, data_dir=FLAGS.data_dir,
         reference_python=FLAGS.reference_python,
         reference_script=FLAGS.reference_script, strategy=FLAGS.strategy,
-        baseline_tree=FLAGS.baseline_tree)
+        baseline_tree=FLAGS.baseline_tree, rounds=FLAGS.rounds,
+        families=[f for f in presets_benchmark.FAMILIES
+                  if f[1] in FLAGS.families] if FLAGS.families else None)
     for name, rows in report['tables'].items():
       print(f'\n== {suite}: {name} ==')
       print(benchmarks.format_table(rows))
