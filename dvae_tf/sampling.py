@@ -12,6 +12,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import prefer_static as ps
 
 from dvae_tf import philox
+from dvae_tf import sums
 
 
 def bernoulli_from_uniform(u, logits):
@@ -73,5 +74,9 @@ def _bernoulli_log_prob(logits, x, axis):
   positive = logits >= 0.
   relu = tf.where(positive, logits, tf.zeros_like(logits))
   neg_abs = tf.where(positive, -logits, logits)
-  return tf.reduce_sum(x * logits - relu - tf.math.log(1. + tf.exp(neg_abs)),
-                       axis=axis)
+  each = x * logits - relu - tf.math.log(1. + tf.exp(neg_abs))
+  last = each.shape.rank - 1 if each.shape.rank else -1
+  if axis in (-1, (-1,), last, (last,)) and each.shape[-1]:
+    return sums.sum_last(each)  # Vectorized under XLA (`dvae_tf.sums`).
+  return tf.reduce_sum(each, axis=axis)
+

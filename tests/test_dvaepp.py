@@ -244,6 +244,14 @@ def test_bernoulli_log_prob_against_float64_and_its_gradient(rng):
   np.testing.assert_allclose(each[0], expected, rtol=1e-6, atol=2e-7)
   np.testing.assert_allclose(tape.gradient(total, l)[0],
                              x - special.expit(l64), atol=1e-6)
+  # Samples x images x pixels, the images broadcast over the samples (as
+  # importance sampling scores them): each row's sum over its pixels.
+  rows = rng.normal(0., 5., (3, 4, 600)).astype(np.float32)
+  images = (rng.uniform(size=(1, 4, 600)) < 0.5).astype(np.float32)
+  np.testing.assert_allclose(
+      sampling.bernoulli_log_prob(tf.constant(rows), images, axis=2),
+      (images * rows - np.logaddexp(0., rows.astype(np.float64))).sum(-1),
+      rtol=1e-5)
 
 
 def test_bernoulli_log_prob_warns_of_no_retracing(caplog):

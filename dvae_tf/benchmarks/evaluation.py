@@ -14,7 +14,7 @@ import numpy as np
 from dvae_tf.benchmarks import timing
 
 PRESET = 'repro_rbm_1_nonlin'
-ROWS = (2_000, 5_000, 20_000)
+ROWS = (2_000, 5_000, 10_000, 20_000)
 
 
 def evaluation_suite(quick=False, data_dir=None, **unused_options):

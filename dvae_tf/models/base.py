@@ -52,9 +52,11 @@ class DiscreteVAE(keras.Model):
   """
 
   # Rows (batch x importance samples) that one evaluation chunk may hold
-  # (`bin/benchmark.py --suites=evaluation`: 2,000 to 20,000 rows score
-  # equally fast on the Table 2 model).
-  max_evaluation_rows = 20_000
+  # (`bin/benchmark.py --suites=evaluation`, the Table 2 model on two cores:
+  # 5,000 rows score fastest; at 20,000 the chunk's [rows, 784] tensors
+  # (63 MB) are mapped anew for every chunk and page faults took a third of
+  # the time).
+  max_evaluation_rows = 5_000
   # Groups of local latents (DVAE++'s h); 0 for a model without them.
   num_local_groups = 0
 

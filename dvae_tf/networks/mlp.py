@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from dvae_tf import sums
+
 
 def mlp(output_units, num_hidden, hidden_units=200, activation='tanh',
         batch_norm=False, output_bias=None, name=None):
@@ -97,5 +99,5 @@ def decayed_variables(model):
 
 
 def squared_norm(variables):
-  """sum ||v||^2 / 2 over `variables`."""
-  return tf.add_n([0.5 * tf.reduce_sum(tf.square(v)) for v in variables])
+  """sum ||v||^2 / 2 over `variables` (vectorized under XLA: `sums.total`)."""
+  return tf.add_n([0.5 * sums.total(tf.square(v)) for v in variables])

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvae_tf import data
+from dvae_tf import sums
 
 # The step's reduced scalars, in the order they are packed.
 STEP_SCALARS = ('loss', 'bound', 'kl', 'beta', 'kl_weight', 'stop',
@@ -41,14 +42,9 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
 
   With XLA (`cfg.compiles_with_xla(model)`), a replica's whole update (the
   objective with its Gibbs sweeps, the gradient, Adam and the batch check)
-  is one XLA computation;
-  with more than one replica the gradient is, and the update that
-  all-reduces it runs outside, where the strategy's collectives live. On a
-  CPU the check of the variables (`any_nonfinite`) runs after that
-  computation as TensorFlow kernels: XLA's CPU reductions add one element at
-  a time, and over the 1.2 million floats of the Table 2 model's weights and
-  Adam slots took 4.7 ms a step against 0.7. Where a GPU is visible it
-  stays inside.
+  is one XLA computation, the check of the variables (`any_nonfinite`)
+  included; with more than one replica the gradient is, and the update that
+  all-reduces it runs outside, where the strategy's collectives live.
   """
   num_replicas = strategy.num_replicas_in_sync
   state = checkpointed_floats(model, optimizer)
@@ -66,20 +62,12 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   if xla and not whole:
     gradients = tf.function(gradients, jit_compile=True)
 
-  # Where the check of the variables runs: see the docstring.
-  check_in_update = not whole or bool(tf.config.list_logical_devices('GPU'))
-
-  def check(out):
-    # What the update left behind (read after it: automatic control
-    # dependencies): an overflowed Adam slot can sit beside a finite loss.
-    out['nonfinite'] = any_nonfinite(state)
-    return out
-
   def update(x, replica):
     grads, out = gradients(x, replica)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    if check_in_update:
-      check(out)
+    # What the update left behind (read after it: automatic control
+    # dependencies): an overflowed Adam slot can sit beside a finite loss.
+    out['nonfinite'] = any_nonfinite(state)
     # NaN pixels fail both comparisons.
     out['bad_batch'] = tf.reduce_any(tf.logical_not((x >= 0.) & (x <= top)))
     out['beta'] /= num_replicas
@@ -92,8 +80,6 @@ def make_train_step(model, optimizer, cfg, strategy, halts=None):
   def replica_step(x, stop_requested):
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     out = update(x, replica)
-    if not check_in_update:
-      check(out)
     out['stop'] = stop_requested
     return tf.stack([tf.cast(out[k], tf.float32) for k in STEP_SCALARS])
 
@@ -142,9 +128,13 @@ def any_nonfinite(variables):
   (inf * 0 is NaN), so one `is_finite` of the sum of these sums answers for
   every variable: two elementwise ops and a reduction per variable, where a
   test per variable needs an `is_finite`, an `all`, a cast and its share of
-  the sum. Finite values never overflow: every term is exactly 0.
+  the sum. Finite values never overflow: every term is exactly 0. The sums
+  are `sums.total`'s, vectorized under XLA: over the 1.4 million floats of
+  the Table 2 networks' weights and Adam slots, 0.21 ms on one core
+  inside the XLA update, against 2.1 for XLA's own reduction and 0.68 as
+  TensorFlow kernels after it.
   """
-  total = tf.add_n([tf.cast(tf.reduce_sum(tf.convert_to_tensor(v) * 0.),
+  total = tf.add_n([tf.cast(sums.total(tf.convert_to_tensor(v) * 0.),
                             tf.float32) for v in variables])
   return 1. - tf.cast(tf.math.is_finite(total), tf.float32)
 
