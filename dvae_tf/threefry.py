@@ -59,6 +59,15 @@ def significand_bits(dtype):
   return min(32, np.finfo(tf.as_dtype(dtype).as_numpy_dtype).nmant + 1)
 
 
+def counter_words(pairs):
+  """The counter words (c0, c1) = (p mod 2^32, p div 2^32) of the int64 pair
+  indices p = m div 2, uint32."""
+  c0 = tf.cast(tf.bitwise.bitwise_and(pairs, 0xFFFFFFFF), tf.uint32)
+  c1 = tf.cast(tf.bitwise.right_shift(pairs, tf.constant(32, tf.int64)),
+               tf.uint32)
+  return c0, c1
+
+
 def uniform(shape, seed, dtype=tf.float32):
   """U[0, 1) of `shape` from a stateless seed (see the module docstring)."""
   return _uniform(tf.cast(shape, tf.int64), samplers.sanitize_seed(seed),
@@ -68,10 +77,7 @@ def uniform(shape, seed, dtype=tf.float32):
 @tf.function(jit_compile=True, autograph=False)
 def _uniform(shape, seed, dtype):
   size = tf.reduce_prod(shape)
-  pairs = tf.range((size + 1) // 2, dtype=tf.int64)
-  c0 = tf.cast(tf.bitwise.bitwise_and(pairs, 0xFFFFFFFF), tf.uint32)
-  c1 = tf.cast(tf.bitwise.right_shift(pairs, tf.constant(32, tf.int64)),
-               tf.uint32)
+  c0, c1 = counter_words(tf.range((size + 1) // 2, dtype=tf.int64))
   key = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)
   words = tf.reshape(tf.stack(threefry2x32(c0, c1, key[0], key[1]), -1),
                      [-1])[:size]
