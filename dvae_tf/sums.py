@@ -26,6 +26,16 @@ def sum_last(values):
   return tf.reshape(tf.matmul(rows, ones), tf.shape(values)[:-1])
 
 
+def reduce_sum(values, axis):
+  """`tf.reduce_sum(values, axis)`, as `sum_last` where `axis` is the last
+  axis alone (an int or a one-element tuple) of a static, non-empty size."""
+  rank = values.shape.rank
+  last = rank - 1 if rank else -1
+  if axis in (-1, (-1,), last, (last,)) and rank and values.shape[-1]:
+    return sum_last(values)
+  return tf.reduce_sum(values, axis=axis)
+
+
 def total(values):
   """The sum of all elements of `values` (a scalar). Below rank 2, or with an
   unknown or empty last axis: `tf.reduce_sum`."""

@@ -46,3 +46,11 @@ def test_a_nonfinite_element_makes_a_nonfinite_sum(bad, jit):
   zeroed = tf.function(lambda v: sums.total(v * 0.), jit_compile=jit)
   assert np.isnan(zeroed(tf.constant(values)))
   assert zeroed(tf.constant(np.ones_like(values))) == 0.
+
+
+@pytest.mark.parametrize('axis', [-1, 2, (2,), (-1,), 0, (0, 2), None, ()])
+def test_reduce_sum_over_any_axis(rng, axis):
+  values = rng.normal(size=(3, 4, 5)).astype(np.float32)
+  np.testing.assert_allclose(
+      sums.reduce_sum(tf.constant(values), axis),
+      values.astype(np.float64).sum(axis=axis), rtol=1e-5, atol=1e-5)
