@@ -94,9 +94,15 @@ for _family, _graph in HARDWARE_GRAPHS.items():
 
 
 def _table1_presets():
+  """Table 1's rows: nonlinear (`*_1_nonlin`) and linear (`*_1_lin`, one
+  linear layer each way, Tucker et al.'s linear model), same protocol."""
   presets = {}
-  for name, model in _TABLE1.items():
-    model = dict(model, struct='1-layer-nonlin', prior='factorial',
+  for (name, model), linear in itertools.product(_TABLE1.items(),
+                                                 (False, True)):
+    struct = '1-layer-lin' if linear else '1-layer-nonlin'
+    if linear:
+      name = name.replace('_1_nonlin', '_1_lin')
+    model = dict(model, struct=struct, prior='factorial',
                  centered_latents=True)
     presets['table1_' + name] = {'model': model, 'train': dict(
         TABLE1_PROTOCOL, dataset='mnist_static', num_steps=2_000_000,

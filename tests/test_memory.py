@@ -227,6 +227,50 @@ def test_a_model_too_large_names_a_value_that_fits(monkeypatch):
                              mean, free) > free
 
 
+@pytest.mark.parametrize('config', [
+    dict(struct='1-layer-nonlin', prior='rbm', units_per_group=6,
+         hidden_units=10, num_chains=7),
+    dict(struct='2-layer-nonlin', prior='rbm', units_per_group=5,
+         hidden_units=9, num_chains=3, batch_norm=True, graph='chimera:1')],
+    ids=['rbm', 'chimera_2_layer_bn'])
+def test_the_quadratic_count_equals_builds(config):
+  """`variable_bytes_in` against a build at values it neither fitted nor
+  checked, for every size field of each model (the 1-layer RBM's units per
+  group at even values only: K_{n/2, n/2} over its one group)."""
+  from dvae_tf.models import config as config_lib  # pylint: disable=g-import-not-at-top
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  mean = np.full((28, 28, 1), 0.2, np.float32)
+  config = config_lib.ModelConfig(**config)
+  fields = size.size_fields(config)
+  assert fields
+  for field in fields:
+    stride, count = size.variable_bytes_in(config, field, mean)
+    for value in (7 * stride, 61 * stride):
+      varied = dataclasses.replace(config, **{field: value})
+      assert count(varied) == size.variable_bytes(varied, mean), (field,
+                                                                  value)
+
+
+def test_a_count_that_is_no_quadratic_falls_back_to_builds(monkeypatch):
+  """A count that steps (as a capped width would) fails the check: no
+  quadratic, and the hint's search builds every value it tries."""
+  from dvae_tf.models import size  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  mean = np.full((28, 28, 1), 0.2, np.float32)
+  real = size.variable_bytes
+
+  def capped(config, train_mean):
+    return real(dataclasses.replace(
+        config, hidden_units=min(config.hidden_units, 6)), train_mean)
+
+  config = dataclasses.replace(MODEL, struct='1-layer-nonlin',
+                               hidden_units=20)
+  monkeypatch.setattr(size, 'variable_bytes', capped)
+  assert size.variable_bytes_in(config, 'hidden_units', mean) is None
+  assert size.variable_bytes_in(config, 'num_chains', mean) is not None
+
+
 @pytest.mark.parametrize('flag, start', [
     ('--hidden_units=100000000', 'error: The model (hidden_units=100000000, '),
     ('--units_per_group=100000000',

@@ -163,3 +163,57 @@ def test_the_paper_gaps_are_the_smallest_and_largest_row_distance(runs):
   assert '2 rows' in text
   with pytest.raises(ValueError, match='No row of the tables'):
     reproduction.render(dict(spec, gap_tables=['other']), runs_dir)
+
+
+def _write_candidate(runs_dir, name, validation_nll, beta, lr, rng):
+  _write_run(runs_dir, name, rng.normal(100., 1., size=50))
+  with open(os.path.join(runs_dir, name, 'best.json'), 'w') as f:
+    json.dump({'nll': validation_nll, 'num_images': 2000, 'step': 30000,
+               'stderr': 0.5, 'num_importance_samples': 100}, f)
+  with open(os.path.join(runs_dir, name, 'config.json'), 'w') as f:
+    json.dump({'train': {'beta_start': beta[0], 'beta_end': beta[1],
+                         'learning_rate': lr}}, f)
+
+
+@pytest.fixture
+def selection(tmp_path, rng):
+  runs_dir = str(tmp_path)
+  grid = {'g/5-12': ((5., 12.), 5e-4, 101.5), 'g/8-18': ((8., 18.), 5e-4, 100.9),
+          'g/8-18-lr': ((8., 18.), 1e-4, 102.3)}
+  for name, (beta, lr, validation) in grid.items():
+    _write_candidate(runs_dir, name, validation, beta, lr, rng)
+  for seed in (1, 2):
+    _write_candidate(runs_dir, f'best/s{seed}', 100., (8., 18.), 5e-4, rng)
+  spec = {'tables': [{'name': 't', 'rows': [
+      {'label': 'best', 'runs': ['best/s1', 'best/s2']}]}],
+          'selections': [{'name': 'sel', 'methods': [
+              {'method': 'M', 'row': 'best',
+               'candidates': ['g/5-12', 'g/8-18', 'g/8-18-lr']}]}]}
+  return runs_dir, spec
+
+
+def test_a_selection_picks_the_lowest_validation_nll(selection):
+  runs_dir, spec = selection
+  rows = {'best': spec['tables'][0]['rows'][0]}
+  method = spec['selections'][0]['methods'][0]
+  candidates, selected = reproduction.selection_summary(runs_dir, method,
+                                                        rows)
+  assert selected == (8., 18., 5e-4)
+  assert [c['run'] for c in candidates] == ['g/8-18', 'g/5-12', 'g/8-18-lr']
+  table = reproduction.render(spec, runs_dir)['sel']
+  lines = table.splitlines()[2:]
+  assert lines[0].startswith('| M | beta 8 -> 18, lr 0.0005 | 100.90 (2000) |')
+  assert lines[0].endswith('| yes: best |')
+  assert lines[1].endswith('|  |')
+
+
+def test_a_row_that_no_longer_follows_its_selection_is_named(selection, rng):
+  runs_dir, spec = selection
+  # A new grid point validates better: the row's runs are now of the wrong
+  # setting.
+  _write_candidate(runs_dir, 'g/6.5-15', 99.0, (6.5, 15.), 5e-4, rng)
+  spec['selections'][0]['methods'][0]['candidates'].append('g/6.5-15')
+  with pytest.raises(ValueError, match=r"Row 'best' holds best/s1 \(beta 8 "
+                     r"-> 18, lr 0.0005\), but the validated best of M is "
+                     r'beta 6.5 -> 15, lr 0.0005'):
+    reproduction.render(spec, runs_dir)

@@ -18,6 +18,14 @@ negative by more than twice its error (the larger of the standard error over
 seeds and the mean paired per-image error), and is reversed if it is
 positive by more than that. The count of the verdicts is a section of its own
 (`orderings_count`), so the report's summary of them is generated too.
+
+A selection (`selections` of `tables.json`) is the paper's model selection
+on the validation split: for each method, its grid of settings (one run
+each, seed 1), the validation NLL of each run's best checkpoint
+(`best.json`, the bound the training validated), and the setting with the
+lowest. The method's row at its validated best must be runs of that
+setting; `render` raises if it is not (the grid changed and the row no
+longer follows it).
 """
 
 import json
@@ -187,9 +195,90 @@ def render_paper_gaps(spec, runs_dir):
           f'the paper\'s over the {len(gaps)} rows of these tables.')
 
 
+# The training settings a selection's grid varies, as config.json names them.
+SELECTION_SETTINGS = ('beta_start', 'beta_end', 'learning_rate')
+
+
+def _validation(runs_dir, run):
+  """The run's best validation bound (`best.json`) and its settings."""
+  run_dir = os.path.join(runs_dir, run)
+  try:
+    with open(os.path.join(run_dir, 'best.json')) as f:
+      best = json.load(f)
+    with open(os.path.join(run_dir, 'config.json')) as f:
+      train = json.load(f)['train']
+  except FileNotFoundError as error:
+    raise FileNotFoundError(f'{run_dir}: a candidate of a selection needs its '
+                            f'best.json and config.json ({error.filename} is '
+                            'missing); copy them from the run.') from None
+  return best, tuple(train[key] for key in SELECTION_SETTINGS)
+
+
+def _settings_text(settings):
+  beta_start, beta_end, learning_rate = settings
+  beta = (f'{beta_start:g}' if beta_start == beta_end else
+          f'{beta_start:g} -> {beta_end:g}')
+  return f'beta {beta}, lr {learning_rate:g}'
+
+
+def selection_summary(runs_dir, method, rows):
+  """The candidates of one method of a selection, best validation first.
+
+  Returns (candidates, selected): candidates a list of dicts (run,
+  settings, validation NLL and images, step of the best checkpoint, test
+  NLL), sorted by validation NLL; selected the settings of the first.
+
+  Raises:
+    ValueError: the method names a row whose runs are not all of the
+      selected settings.
+  """
+  candidates = []
+  for run in method['candidates']:
+    best, settings = _validation(runs_dir, run)
+    test = load_run(runs_dir, run)[0]
+    candidates.append({'run': run, 'settings': settings,
+                       'validation_nll': best['nll'],
+                       'validation_images': best['num_images'],
+                       'step': best['step'], 'test_nll': test['nll']})
+  candidates.sort(key=lambda c: c['validation_nll'])
+  selected = candidates[0]['settings']
+  row = method.get('row')
+  if row is not None:
+    for run in rows[row]['runs']:
+      with open(os.path.join(runs_dir, run, 'config.json')) as f:
+        train = json.load(f)['train']
+      settings = tuple(train[key] for key in SELECTION_SETTINGS)
+      if settings != selected:
+        raise ValueError(
+            f'Row {row!r} holds {run} ({_settings_text(settings)}), but the '
+            f'validated best of {method["method"]} is '
+            f'{_settings_text(selected)}: train that setting\'s seeds and '
+            'list them in the row.')
+  return candidates, selected
+
+
+def render_selection(spec, selection, runs_dir):
+  """Markdown of one selection: each method's grid, best validation first."""
+  rows = {row['label']: row for table in spec['tables']
+          for row in table['rows']}
+  lines = ['| method | setting | validation NLL (images) | best step | '
+           'test NLL | selected |', '| --- | --- | --- | --- | --- | --- |']
+  for method in selection['methods']:
+    candidates, _ = selection_summary(runs_dir, method, rows)
+    for i, c in enumerate(candidates):
+      chosen = (('yes: ' + (method['row'] if method.get('row') else
+                            'seeds 2 and 3 to run')) if i == 0 else '')
+      lines.append(
+          f'| {method["method"]} | {_settings_text(c["settings"])} | '
+          f'{c["validation_nll"]:.2f} ({c["validation_images"]}) | '
+          f'{c["step"]} | {c["test_nll"]:.2f} | {chosen} |')
+  return '\n'.join(lines)
+
+
 def render(spec, runs_dir):
   """{section name: markdown} for every table, the orderings and their
-  count, and the distances to the paper (`render_paper_gaps`)."""
+  count, the distances to the paper (`render_paper_gaps`) and the
+  selections."""
   sections = {table['name']: render_table(table, runs_dir)
               for table in spec['tables']}
   if spec.get('gap_tables'):
@@ -201,6 +290,8 @@ def render(spec, runs_dir):
   if spec.get('comparisons'):
     sections['comparisons'] = render_comparisons(
         ordering_summaries(spec, runs_dir, 'comparisons'))
+  for selection in spec.get('selections', ()):
+    sections[selection['name']] = render_selection(spec, selection, runs_dir)
   return sections
 
 

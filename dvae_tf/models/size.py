@@ -8,9 +8,12 @@ deep inside TensorFlow or NumPy, or, a little below the machine's memory,
 gets the process killed as it initializes them. `check_fits` finds out
 first, with one line naming the largest value of a size flag that fits.
 
-The count is exact, not a formula: the model is built in a throwaway
-`tf.Graph`, where a variable is a shape and no memory, and its variables'
-bytes are summed (`variable_bytes`). Training holds each trainable variable
+The count is exact: the model is built in a throwaway `tf.Graph`, where a
+variable is a shape and no memory, and its variables' bytes are summed
+(`variable_bytes`). Looking for the largest value of a flag that fits, the
+count is a quadratic in the flag fitted to such builds and checked against
+more of them (`variable_bytes_in`), so the search needs no build of a model
+near the machine's memory (a minute for an RBM of 8,192 + 8,192 units). Training holds each trainable variable
 `TRAINING_COPIES` times (the variable, its gradient and Adam's two slots)
 and the others (persistent chains, batch-norm statistics) `INITIAL_COPIES`
 times while they are initialized:
@@ -39,7 +42,8 @@ TRAINING_COPIES = 4
 # exists (`graphs.Graph` enumerates and indexes the edges): measured 81 to 85
 # on K_{n/2, n/2} by tests/test_memory.py, which checks this bounds it.
 EDGE_BYTES = 96
-# Seconds `check_fits` spends looking for the largest value that fits.
+# Seconds `check_fits` spends looking for the largest value that fits, for
+# a model whose count is not `variable_bytes_in`'s quadratic.
 HINT_SECONDS = 20.
 # Copies of another variable (persistent chains, batch-norm statistics)
 # while it is made: its random draw, the draw's comparison, the variable.
@@ -113,37 +117,101 @@ def variable_bytes(config, train_mean):
   return (sum(n for t, n in sizes if t), sum(n for t, n in sizes if not t))
 
 
-def training_bytes(config, train_mean, free):
+def training_bytes(config, train_mean, free, count=None):
   """Bytes training holds for the variables of `config`'s model, or what
   building it takes if more (`EDGE_BYTES` per coupling of the default
-  graph); inf, without building it, if that alone exceeds `free`."""
+  graph); inf, without building it, if that alone exceeds `free`.
+
+  `count(config)` gives the (trainable, other) bytes of the variables
+  (default: `variable_bytes`, a build in a throwaway graph)."""
   building = EDGE_BYTES * default_graph_couplings(config)
   if building > free:
     return math.inf
-  counted = variable_bytes(config, train_mean)
+  counted = (count(config) if count is not None else
+             variable_bytes(config, train_mean))
   if counted is None:
     return building
   trainable, other = counted
   return max(TRAINING_COPIES * trainable + INITIAL_COPIES * other, building)
 
 
+# Multiples of the stride at which `variable_bytes_in` fits its quadratic,
+# and those past them at which it checks it against builds.
+_FIT_VALUES = (1, 2, 3)
+_CHECK_VALUES = (4, 5, 8, 13)
+# Strides tried: every value, or even values only (the paper's RBM over
+# one group of units, K_{n/2, n/2}, needs an even n).
+_STRIDES = (1, 2)
+
+
+def variable_bytes_in(config, field, train_mean):
+  """`variable_bytes` as a function of one size field, without a build per
+  value: (stride, count), where `count(config)` is exact for values of the
+  field that are multiples of `stride`, the values the model can be built
+  with; None where a check fails.
+
+  Every variable's shape is a product of at most two factors that grow with
+  one size field (a dense layer h x h, the RBM's couplings n x n, the
+  chains' states chains x units), so its bytes are a quadratic in the field.
+  With v = s w (s the stride):
+
+      b(w) = b(1) + (w - 1) D1 + (w - 1)(w - 2) / 2 D2,
+      D1 = b(2) - b(1),  D2 = b(3) - 2 b(2) + b(1)
+
+  (Newton's forward differences), fitted at w = 1, 2, 3 from builds, in
+  integers, for the trainable and the other bytes, and checked against
+  builds at w = 4, 5, 8 and 13. The stride is the first of 1 and 2 whose
+  fitted values all build. A model whose count is not such a quadratic (a
+  size that steps) fails the check and gets None: its values are counted
+  by builds."""
+  def built(value):
+    return variable_bytes(dataclasses.replace(config, **{field: value}),
+                          train_mean)
+
+  def valid(counted):
+    return counted is not None and math.inf not in counted
+
+  for stride in _STRIDES:
+    fitted = [built(stride * w) for w in _FIT_VALUES]
+    if all(valid(c) for c in fitted):
+      break
+  else:
+    return None
+
+  def quadratic(value):
+    w = value // stride
+    return tuple(
+        b1 + (w - 1) * (b2 - b1) + (w - 1) * (w - 2) // 2 * (b3 - 2 * b2 + b1)
+        for b1, b2, b3 in zip(*fitted))
+
+  for w in _CHECK_VALUES:
+    if built(stride * w) != quadratic(stride * w):
+      return None
+  return stride, lambda c: quadratic(getattr(c, field))
+
+
 def _fitting_value(config, field, train_mean, free, seconds):
   """A value of `field` below its value in `config` with which the model
-  fits in `free` bytes, the largest one found in about `seconds` (0 if not
-  even 1 fits): doubling from 1, then bisection, so that the values tried
-  first are the quick ones to build."""
+  fits in `free` bytes, the largest one (0 if not even 1 fits): doubling,
+  then bisection, over the multiples of `variable_bytes_in`'s stride, with
+  the bytes of its quadratic. Where that does not hold, over every value,
+  with a build per value tried, the quick ones first, for about `seconds`
+  (then the largest found so far)."""
   deadline = time.monotonic() + seconds
+  stride, count = variable_bytes_in(config, field, train_mean) or (1, None)
+  if count is not None:
+    deadline = math.inf  # Arithmetic: the search is quick to its end.
 
-  def fits(value):
-    return training_bytes(dataclasses.replace(config, **{field: value}),
-                          train_mean, free) <= free
+  def fits(w):
+    return training_bytes(dataclasses.replace(config, **{field: stride * w}),
+                          train_mean, free, count) <= free
 
-  current = getattr(config, field)
+  current = getattr(config, field) // stride
   low, high = 0, 1
   while high < current and fits(high):
     low, high = high, 2 * high
     if time.monotonic() > deadline:
-      return low
+      return stride * low
   high = min(high, current)
   if low == 0 and not fits(1):
     return 0
@@ -154,7 +222,7 @@ def _fitting_value(config, field, train_mean, free, seconds):
       low = middle
     else:
       high = middle
-  return low
+  return stride * low
 
 
 def check_fits(config, train_mean, free, where):
@@ -163,7 +231,7 @@ def check_fits(config, train_mean, free, where):
 
   The message names the size fields set above 1 and, for the one whose
   lowering to 1 saves the most and alone makes the model fit, a value that
-  does (the largest found within `HINT_SECONDS`).
+  does (`_fitting_value`).
   """
   needed = training_bytes(config, train_mean, free)
   if needed <= free:
