@@ -202,7 +202,7 @@ def test_a_selection_picks_the_lowest_validation_nll(selection):
   assert [c['run'] for c in candidates] == ['g/8-18', 'g/5-12', 'g/8-18-lr']
   table = reproduction.render(spec, runs_dir)['sel']
   lines = table.splitlines()[2:]
-  assert lines[0].startswith('| M | beta 8 -> 18, lr 0.0005 | 100.90 (2000) |')
+  assert lines[0].startswith('| M | beta 8 -> 18, lr 5e-4 | 100.90 (2000) |')
   assert lines[0].endswith('| yes: best |')
   assert lines[1].endswith('|  |')
 
@@ -214,6 +214,6 @@ def test_a_row_that_no_longer_follows_its_selection_is_named(selection, rng):
   _write_candidate(runs_dir, 'g/6.5-15', 99.0, (6.5, 15.), 5e-4, rng)
   spec['selections'][0]['methods'][0]['candidates'].append('g/6.5-15')
   with pytest.raises(ValueError, match=r"Row 'best' holds best/s1 \(beta 8 "
-                     r"-> 18, lr 0.0005\), but the validated best of M is "
-                     r'beta 6.5 -> 15, lr 0.0005'):
+                     r"-> 18, lr 5e-4\), but the validated best of M is "
+                     r'beta 6.5 -> 15, lr 5e-4'):
     reproduction.render(spec, runs_dir)

@@ -218,7 +218,7 @@ def _settings_text(settings):
   beta_start, beta_end, learning_rate = settings
   beta = (f'{beta_start:g}' if beta_start == beta_end else
           f'{beta_start:g} -> {beta_end:g}')
-  return f'beta {beta}, lr {learning_rate:g}'
+  return f'beta {beta}, lr {learning_rate:.0e}'.replace('e-0', 'e-')
 
 
 def selection_summary(runs_dir, method, rows):
