@@ -30,6 +30,7 @@ The rules every run follows under any of them:
 """
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -38,6 +39,7 @@ import subprocess
 import sys
 
 import tensorflow as tf
+from tensorflow.python.eager import context as tf_context
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
 
@@ -232,15 +234,28 @@ def is_multi_worker(strategy):
   return bool(resolver and resolver.task_type)
 
 
+# Barriers of `barrier`, numbered in the order every worker calls them.
+_BARRIERS = itertools.count()
+# How long `barrier` waits for the other workers (a lost peer ends it
+# sooner: the coordination service reports it).
+BARRIER_SECONDS = 3600.
+
+
 def barrier(strategy):
-  """Returns once every worker of a multi-worker `strategy` has called it
-  (an all-reduce); at once on one host. `training.train` ends with it, so
-  that no worker reads the run directory (evaluating its newest
-  checkpoint, say) before the chief has written its last save."""
+  """Returns once every worker of a multi-worker `strategy` has called it;
+  at once on one host.
+
+  `training.train` ends with it, so that no worker reads the run directory
+  (evaluating its newest checkpoint, say) before the chief has written its
+  last save, and `evaluation.report.evaluate_run` too, so that no worker
+  exits while a peer still reads its part of the last gather. It is the
+  coordination service's barrier, not a collective: a worker that finished
+  its side of a collective may not exit yet (its peer may still be pulling
+  the buffer it posted, and fails with 'Socket closed' if it does), and a
+  collective used as a barrier would end the same way."""
   if is_multi_worker(strategy):
-    tf.function(lambda: strategy.reduce(
-        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(0.)),
-        axis=None))()
+    tf_context.context().wait_at_barrier(f'dvae_tf/barrier/{next(_BARRIERS)}',
+                                      int(BARRIER_SECONDS * 1000))
 
 
 def is_chief(strategy):

@@ -291,6 +291,7 @@ def evaluate_run(run_dir, split='test',
                                    batch_size=batch_size, seed=seed,
                                    verbose=verbose, strategy=strategy,
                                    scored=partial.load(), on_round=partial.save)
+    distribute.barrier(strategy or tf.distribute.get_strategy())
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(
