@@ -254,8 +254,13 @@ def barrier(strategy):
   the buffer it posted, and fails with 'Socket closed' if it does), and a
   collective used as a barrier would end the same way."""
   if is_multi_worker(strategy):
-    tf_context.context().wait_at_barrier(f'dvae_tf/barrier/{next(_BARRIERS)}',
-                                      int(BARRIER_SECONDS * 1000))
+    try:
+      tf_context.context().wait_at_barrier(
+          f'dvae_tf/barrier/{next(_BARRIERS)}', int(BARRIER_SECONDS * 1000))
+    except tf.errors.InternalError as e:
+      # A peer lost before it arrived ('Barrier failed ... heartbeat
+      # timeout'): the error `peers_lost_as_one_line` makes one line of.
+      raise tf.errors.UnavailableError(None, None, e.message) from None
 
 
 def is_chief(strategy):

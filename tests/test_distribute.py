@@ -150,6 +150,27 @@ def test_a_lost_chief_ends_the_other_worker_with_one_line(server, tmp_path):
                        'checkpoint.'), output[-3000:]
 
 
+LOST_BEFORE_BARRIER_SCRIPT = PRELUDE + """
+if not distribute.is_chief(STRATEGY):
+  os._exit(0)  # Gone before the barrier, as a crashed worker would be.
+with distribute.peers_lost_as_one_line(STRATEGY, 'evaluation'):
+  distribute.barrier(STRATEGY)
+"""
+
+
+def test_a_worker_lost_before_a_barrier_is_one_line(server, tmp_path):
+  """The coordination service fails the barrier when a peer's heartbeats
+  stop (an InternalError): the survivor ends with the one-line
+  `ClusterError` naming it, as for a lost collective."""
+  procs = _start_workers(server, str(tmp_path), _free_ports(2), [
+      '-c', LOST_BEFORE_BARRIER_SCRIPT, str(tmp_path), 'multi_worker'])
+  output = procs[0].communicate(timeout=LOST_PEER_SECONDS)[0]
+  procs[1].wait()
+  assert procs[0].returncode == 1, output[-3000:]
+  assert ('ClusterError: evaluation lost its cluster: task(s) worker 1 '
+          'stopped answering (UnavailableError)') in output, output[-3000:]
+
+
 def _newest_step(run_dir):
   found = run_directory.checkpoints_on_disk(
       run_directory.checkpoint_dir(run_dir))
