@@ -199,19 +199,24 @@ def render_paper_gaps(spec, runs_dir):
 SELECTION_SETTINGS = ('beta_start', 'beta_end', 'learning_rate')
 
 
+def _settings(runs_dir, run):
+  """The run's `SELECTION_SETTINGS`, from its config.json."""
+  with open(os.path.join(runs_dir, run, 'config.json')) as f:
+    train = json.load(f)['train']
+  return tuple(train[key] for key in SELECTION_SETTINGS)
+
+
 def _validation(runs_dir, run):
   """The run's best validation bound (`best.json`) and its settings."""
   run_dir = os.path.join(runs_dir, run)
   try:
     with open(os.path.join(run_dir, 'best.json')) as f:
       best = json.load(f)
-    with open(os.path.join(run_dir, 'config.json')) as f:
-      train = json.load(f)['train']
+    return best, _settings(runs_dir, run)
   except FileNotFoundError as error:
     raise FileNotFoundError(f'{run_dir}: a candidate of a selection needs its '
                             f'best.json and config.json ({error.filename} is '
                             'missing); copy them from the run.') from None
-  return best, tuple(train[key] for key in SELECTION_SETTINGS)
 
 
 def _settings_text(settings):
@@ -245,9 +250,7 @@ def selection_summary(runs_dir, method, rows):
   row = method.get('row')
   if row is not None:
     for run in rows[row]['runs']:
-      with open(os.path.join(runs_dir, run, 'config.json')) as f:
-        train = json.load(f)['train']
-      settings = tuple(train[key] for key in SELECTION_SETTINGS)
+      settings = _settings(runs_dir, run)
       if settings != selected:
         raise ValueError(
             f'Row {row!r} holds {run} ({_settings_text(settings)}), but the '

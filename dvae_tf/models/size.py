@@ -13,11 +13,11 @@ variable is a shape and no memory, and its variables' bytes are summed
 (`variable_bytes`). Looking for the largest value of a flag that fits, the
 count is a quadratic in the flag fitted to such builds and checked against
 more of them (`variable_bytes_in`), so the search needs no build of a model
-near the machine's memory (a minute for an RBM of 8,192 + 8,192 units). Training holds each trainable variable
-`TRAINING_COPIES` times (the variable, its gradient and Adam's two slots)
-and the others (persistent chains, batch-norm statistics) `INITIAL_COPIES`
-times while they are initialized:
-`training_bytes`. Before that, the RBM's graph K_{n/2, n/2} is counted
+near the machine's memory (a minute for an RBM of 8,192 + 8,192 units).
+Training holds each trainable variable `TRAINING_COPIES` times (the
+variable, its gradient and Adam's two slots) and the others (persistent
+chains, batch-norm statistics) `INITIAL_COPIES` times while they are
+initialized: `training_bytes`. Before that, the RBM's graph K_{n/2, n/2} is counted
 from the units alone (`default_graph_couplings`): building it enumerates
 its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8` (10^16
 couplings) is refused without building anything.
