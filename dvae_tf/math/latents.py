@@ -157,45 +157,9 @@ class Normal:
     sum_u [log(s_p/s_q) + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) - 1/2].
     """
     del sample, beta
-    return _normal_kl(posterior.loc, posterior.scale, prior_params)
-
-
-@tf.custom_gradient
-def _normal_kl(loc_q, scale_q, prior_params):
-  """`Normal.kl` and its gradient, each one XLA computation (in a graph
-  step the closed form's dozen elementwise ops, and their gradients, were
-  each a kernel per group). The gradient is autodiff of the same closed
-  form inside its own computation: differentiating through a compiled
-  function instead makes an XLA-compiled step's compilation run away."""
-  def gradient(upstream):
-    return _compiled_normal_kl_gradient(loc_q, scale_q, prior_params,
-                                        upstream)
-  return _compiled_normal_kl(loc_q, scale_q, prior_params), gradient
-
-
-def _normal_kl_closed_form(loc_q, scale_q, prior_params):
-  """With s_p = softplus(raw_p + softplus^-1(1)) and d = log s_q - log s_p,
-  the sum over units of (m_q - m_p)^2 / (2 s_p^2) + (exp(2 d) - 1) / 2 - d,
-  the form of TFP's Normal-Normal KL."""
-  loc_p, raw = tf.split(prior_params, 2, axis=-1)
-  scale_p = tf.math.softplus(raw + _SOFTPLUS_INV_ONE)
-  d = tf.math.log(scale_q) - tf.math.log(scale_p)
-  return tf.reduce_sum(
-      0.5 * tf.math.squared_difference(loc_q / scale_p, loc_p / scale_p) +
-      0.5 * tf.math.expm1(2. * d) - d, axis=-1)
-
-
-_compiled_normal_kl = tf.function(_normal_kl_closed_form, jit_compile=True,
-                                  autograph=False)
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _compiled_normal_kl_gradient(loc_q, scale_q, prior_params, upstream):
-  inputs = [loc_q, scale_q, prior_params]
-  with tf.GradientTape() as tape:
-    tape.watch(inputs)
-    kl = _normal_kl_closed_form(*inputs)
-  return tape.gradient(kl, inputs, output_gradients=upstream)
+    return tf.reduce_sum(
+        tfd.kl_divergence(posterior, self.distribution(prior_params)),
+        axis=-1)
 
 
 # Registry: name -> builder(smoothing) of a latent type.
