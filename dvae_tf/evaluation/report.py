@@ -260,12 +260,12 @@ def evaluate_run(run_dir, split='test',
   ranges.check_seed('seed', seed)
   if split not in data.SPLITS:
     raise ValueError(f'split={split!r} is not one of {data.SPLITS}.')
-  chief = distribute.is_chief(strategy or tf.distribute.get_strategy())
+  active = strategy or tf.distribute.get_strategy()
+  chief = distribute.is_chief(active)
   if chief and os.path.isdir(run_dir):  # Else restoring names what is wrong.
     check_writable(run_dir)
   # A worker lost mid-evaluation: one line (`distribute.ClusterError`).
-  with distribute.peers_lost_as_one_line(
-      strategy or tf.distribute.get_strategy(), 'evaluation'):
+  with distribute.peers_lost_as_one_line(active, 'evaluation'):
     run = run_directory.restore_model(run_dir, data_dir, strategy=strategy,
                                       checkpoint=checkpoint)
     log_z = run.model.prior.refresh_log_normalizer(
@@ -285,13 +285,12 @@ def evaluate_run(run_dir, split='test',
         num_importance_samples=num_importance_samples, batch_size=batch_size,
         seed=seed, log_z=log_z.value, step=run.step,
         checkpoint=checkpoint or 'latest', dataset=run.train_config.dataset),
-                       enabled=chief and not distribute.is_multi_worker(
-                           strategy or tf.distribute.get_strategy()))
+                       enabled=chief and not distribute.is_multi_worker(active))
     nll = evaluation.per_image_nll(run.model, images, num_importance_samples,
                                    batch_size=batch_size, seed=seed,
                                    verbose=verbose, strategy=strategy,
                                    scored=partial.load(), on_round=partial.save)
-    distribute.barrier(strategy or tf.distribute.get_strategy())
+    distribute.barrier(active)
   result = evaluation.summarize(nll, num_importance_samples)
   if compare_with:
     result['paired_difference'] = dict(

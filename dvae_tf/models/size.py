@@ -17,10 +17,10 @@ near the machine's memory (a minute for an RBM of 8,192 + 8,192 units).
 Training holds each trainable variable `TRAINING_COPIES` times (the
 variable, its gradient and Adam's two slots) and the others (persistent
 chains, batch-norm statistics) `INITIAL_COPIES` times while they are
-initialized: `training_bytes`. Before that, the RBM's graph K_{n/2, n/2} is counted
-from the units alone (`default_graph_couplings`): building it enumerates
-its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8` (10^16
-couplings) is refused without building anything.
+initialized: `training_bytes`. Before that, the RBM's graph K_{n/2, n/2}
+is counted from the units alone (`default_graph_couplings`): building it
+enumerates its couplings (`EDGE_BYTES` each), so a `--units_per_group=1e8`
+(10^16 couplings) is refused without building anything.
 """
 
 import contextlib
